@@ -1,0 +1,135 @@
+"""Plain integer geometry of sliding windows: padding resolution and output sizes.
+
+These are the single source of truth for every output size in glassnet: ``ops`` call them to
+size their buffers, ``arith``'s explaining functions call them for their values, and layers and
+the summary go through ``arith``. No arrays here.
+
+The padding conventions (``../shared/DESIGN.md`` §2):
+    * ``"valid"``: no padding.
+    * ``"same"``: TensorFlow rule, total = max((ceil(I/S) − 1)·S + D·(K − 1) + 1 − I, 0), with the
+      extra pixel (when total is odd) at the bottom/right.
+    * an int ``p``: ``p`` on every side; a pair ``(ph, pw)``: ``ph`` top and bottom, ``pw`` left
+      and right; a 4-tuple ``(top, bottom, left, right)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from glassnet.errors import GlassnetError, ShapeError
+
+Pair = tuple[int, int]
+PaddingSpec = str | int | Sequence[int]
+PADDING_STRINGS = ("valid", "same")
+
+
+def pair(value: int | Sequence[int], *, op: str, arg: str) -> Pair:
+    """Return ``value`` as an ``(h, w)`` pair of positive ints.
+
+    Raises:
+        GlassnetError: if ``value`` is not a positive int or a pair of them.
+    """
+    if isinstance(value, bool):
+        raise GlassnetError(f"{op}: {arg}={value!r} must be a positive int or a pair of them")
+    if isinstance(value, int):
+        out = (value, value)
+    elif isinstance(value, Sequence) and not isinstance(value, str) and len(value) == 2:
+        out = (value[0], value[1])
+    else:
+        raise GlassnetError(f"{op}: {arg}={value!r} must be a positive int or a pair of them")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in out):
+        raise GlassnetError(f"{op}: {arg}={value!r} must be a positive int or a pair of them")
+    return (int(out[0]), int(out[1]))
+
+
+def same_padding_1d(size: int, kernel: int, stride: int, dilation: int = 1) -> Pair:
+    """Return ``(before, after)`` of TensorFlow's ``same`` padding along one axis.
+
+    total = max((ceil(I/S) − 1)·S + D·(K − 1) + 1 − I, 0); the odd pixel goes after.
+    """
+    span = dilation * (kernel - 1) + 1
+    out = -(-size // stride)
+    total = max((out - 1) * stride + span - size, 0)
+    return (total // 2, total - total // 2)
+
+
+def resolve_padding(
+    padding: PaddingSpec,
+    in_hw: Pair,
+    kernel_hw: Pair,
+    strides: Pair,
+    dilation: Pair = (1, 1),
+    *,
+    op: str = "conv2d",
+) -> tuple[Pair, Pair]:
+    """Return the explicit padding ``((top, bottom), (left, right))`` for a padding spec.
+
+    Raises:
+        GlassnetError: for an unknown string, a negative amount or a wrong-length tuple.
+    """
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0), (0, 0))
+        if padding == "same":
+            return (
+                same_padding_1d(in_hw[0], kernel_hw[0], strides[0], dilation[0]),
+                same_padding_1d(in_hw[1], kernel_hw[1], strides[1], dilation[1]),
+            )
+        raise GlassnetError(
+            f"{op}: padding={padding!r} is not one of {list(PADDING_STRINGS)}, an int, "
+            "a pair (ph, pw) or a 4-tuple (top, bottom, left, right)"
+        )
+    if isinstance(padding, bool):
+        raise GlassnetError(f"{op}: padding={padding!r} must be a string, int or tuple of ints")
+    if isinstance(padding, int):
+        values: tuple[int, ...] = (padding,) * 4
+    elif isinstance(padding, Sequence) and len(padding) == 2:
+        values = (padding[0], padding[0], padding[1], padding[1])
+    elif isinstance(padding, Sequence) and len(padding) == 4:
+        values = tuple(padding)
+    else:
+        raise GlassnetError(
+            f"{op}: padding={padding!r} must be 'valid', 'same', an int, a pair (ph, pw) "
+            "or a 4-tuple (top, bottom, left, right)"
+        )
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+        raise GlassnetError(f"{op}: padding={padding!r} must hold non-negative ints")
+    return ((int(values[0]), int(values[1])), (int(values[2]), int(values[3])))
+
+
+def window_output_size(
+    size: int,
+    kernel: int,
+    stride: int = 1,
+    pad: Pair = (0, 0),
+    dilation: int = 1,
+    *,
+    ceil_mode: bool = False,
+    op: str = "conv2d",
+    axis: str = "",
+) -> int:
+    """Return the number of window positions along one axis.
+
+    O = floor((I + P_before + P_after − D·(K − 1) − 1)/S) + 1 (``ceil`` instead of ``floor`` with
+    ``ceil_mode``, dropping a last window that would start in the right padding, as PyTorch does).
+
+    Raises:
+        ShapeError: if the (dilated) kernel does not fit the padded input (O < 1).
+    """
+    span = dilation * (kernel - 1) + 1
+    padded = size + pad[0] + pad[1]
+    where = f" {axis}" if axis else ""
+    if span > padded:
+        dil = f", dilation {dilation} -> span {span}" if dilation != 1 else ""
+        raise ShapeError(
+            f"{op}: kernel {kernel}{dil} does not fit the padded input{where} {padded} "
+            f"(input {size}, padding {pad[0]}+{pad[1]}); expected kernel span <= {padded}"
+        )
+    room = padded - span
+    if ceil_mode:
+        out = -(-room // stride) + 1
+        if (out - 1) * stride >= size + pad[0]:
+            out -= 1
+    else:
+        out = room // stride + 1
+    return out

@@ -1,0 +1,56 @@
+"""Shared test fixtures: the PyTorch float64 oracle and the worked examples in ../shared/cases/."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CASES_DIR = REPO.parent / "shared" / "cases"
+
+
+def _load_torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        if os.environ.get("GLASSNET_REQUIRE_TORCH") == "1":
+            raise
+        return None
+    torch.set_num_threads(1)
+    return torch
+
+
+_TORCH = _load_torch()
+
+
+@pytest.fixture(scope="session")
+def torch() -> Any:
+    """PyTorch as a float64 oracle; skipped when absent, a failure when GLASSNET_REQUIRE_TORCH=1."""
+    if _TORCH is None:
+        pytest.skip("torch is not installed (set GLASSNET_REQUIRE_TORCH=1 to fail instead)")
+    return _TORCH
+
+
+def t64(torch_mod: Any, a: np.ndarray, requires_grad: bool = True) -> Any:
+    """A float64 torch leaf tensor holding a copy of ``a``."""
+    return torch_mod.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
+
+
+def load_case(name: str) -> dict[str, Any]:
+    """Load one worked example from ../shared/cases/ (skips if the folder is not beside the repo)."""
+    path = CASES_DIR / name
+    if not path.exists():
+        if os.environ.get("GLASSNET_REQUIRE_TORCH") == "1":
+            raise FileNotFoundError(path)
+        pytest.skip(f"{path} not found")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
