@@ -1,0 +1,3 @@
+"""glassnet: a glass-box, fast CNN framework."""
+
+__version__ = "0.1.0"

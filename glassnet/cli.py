@@ -1,0 +1,67 @@
+"""The ``glassnet`` command: parses arguments, calls the library, prints. No math here.
+
+Each subcommand lives in ``glassnet/commands/<name>.py`` and exposes
+``register(subparsers) -> None``, which adds its parser and sets ``func`` (a callable taking the
+parsed ``argparse.Namespace`` and returning an exit code).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from glassnet.errors import GlassnetError
+
+# Modules under glassnet.commands, in the order `glassnet --help` lists them. A module that is not
+# there yet (a feature still in progress) is skipped so the rest of the CLI keeps working.
+COMMANDS = (
+    "demo", "summary", "calc", "compare", "trace", "train", "evaluate", "gradcheck", "bench",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors exit 2 with one line (argparse's own behaviour)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level parser with every available subcommand registered."""
+    parser = _Parser(
+        prog="glassnet",
+        description="glassnet: a glass-box CNN framework — shapes, counts, values and gradients "
+        "shown and checked.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"glassnet.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"glassnet.commands.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code (0 ok, 1 failure, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        code = args.func(args)
+    except (GlassnetError, FileNotFoundError, KeyError) as exc:
+        if args.debug:
+            raise
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"glassnet {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the glassnet CLI, one module each (see glassnet/cli.py)."""
