@@ -1,0 +1,301 @@
+"""2-D convolution (cross-correlation) as im2col + GEMM, with its explicit backward.
+
+Forward, for output cell (f, n, i, j):
+    O[f, n, i, j] = Σ_{c, u, v} Xp[c, n, i·S_h + u·D_h, j·S_w + v·D_w] · K[u, v, c, f] + b[f]
+which is one matrix product once the receptive windows are laid out as columns (im2col):
+    O[F, N·OH·OW] = Wm[F, C·KH·KW] @ cols[C·KH·KW, N·OH·OW]
+Backward:
+    dL/dK = cols @ dOᵀ        (the input correlated with dL/dO: "dL/dF = X ⋆ dL/dO")
+    dL/db = Σ dO over (N, OH, OW)
+    dL/dX = col2im(Wmᵀ @ dO)  (for stride 1 this equals the full convolution of the 180°-rotated
+                                kernel with dL/dO; col2im computes it for any stride/dilation)
+
+NOTE: the compute layout is CNHW (docs/architecture.md): every im2col copy is a contiguous block
+and the GEMM result is already [F, N, OH, OW], so no transpose follows the product.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from glassnet.arith.geometry import PaddingSpec, Pair, pair, resolve_padding, window_output_size
+from glassnet.backend import get_xp
+from glassnet.errors import GlassnetError, ShapeError
+
+Array = Any  # numpy or cupy ndarray
+Pads = tuple[Pair, Pair]
+
+
+class Conv2DCache(NamedTuple):
+    """What conv2d_backward needs from the forward pass."""
+
+    cols: Array  # [C·KH·KW, N·OH·OW], rows ordered (c, kh, kw)
+    w: Array  # [KH, KW, C/groups, F]
+    x_shape: tuple[int, int, int, int]  # (C, N, H, W)
+    pads: Pads  # ((top, bottom), (left, right))
+    strides: Pair
+    dilation: Pair
+    groups: int
+    has_bias: bool
+
+
+def _shape_str(shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def _check_conv_args(
+    x: Array, w: Array, b: Array | None, groups: int, op: str
+) -> tuple[int, int]:
+    """Validate ranks and channel counts; return (KH, KW)."""
+    if x.ndim != 4:
+        raise ShapeError(
+            f"{op}: x must be 4-D (C, N, H, W) in the compute layout, got {x.ndim}-D shape "
+            f"{_shape_str(x.shape)}"
+        )
+    if w.ndim != 4:
+        raise ShapeError(
+            f"{op}: w must be 4-D [KH, KW, C_in/groups, C_out], got {w.ndim}-D shape "
+            f"{_shape_str(w.shape)}"
+        )
+    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
+        raise GlassnetError(f"{op}: groups={groups!r} must be a positive int")
+    c, f = x.shape[0], w.shape[3]
+    if c % groups or f % groups:
+        raise GlassnetError(
+            f"{op}: groups={groups} must divide both C_in={c} and C_out={f}"
+        )
+    if w.shape[2] * groups != c:
+        raise ShapeError(
+            f"{op}: x has {c} channels but w expects C_in={w.shape[2] * groups} "
+            f"(w shape {_shape_str(w.shape)}, groups={groups})"
+        )
+    if b is not None and tuple(b.shape) != (f,):
+        raise ShapeError(f"{op}: b must have shape [{f}] (C_out), got {_shape_str(b.shape)}")
+    return int(w.shape[0]), int(w.shape[1])
+
+
+def conv_geometry(
+    in_hw: Pair,
+    kernel_hw: Pair,
+    strides: int | Pair,
+    padding: PaddingSpec,
+    dilation: int | Pair,
+    *,
+    op: str = "conv2d",
+) -> tuple[Pair, Pads, Pair, Pair]:
+    """Resolve strides, padding and dilation; return ``((OH, OW), pads, strides, dilation)``.
+
+    Raises:
+        GlassnetError: bad strides/dilation/padding values.
+        ShapeError: the dilated kernel does not fit the padded input.
+    """
+    s = pair(strides, op=op, arg="strides")
+    d = pair(dilation, op=op, arg="dilation")
+    pads = resolve_padding(padding, in_hw, kernel_hw, s, d, op=op)
+    oh = window_output_size(in_hw[0], kernel_hw[0], s[0], pads[0], d[0], op=op, axis="height")
+    ow = window_output_size(in_hw[1], kernel_hw[1], s[1], pads[1], d[1], op=op, axis="width")
+    return (oh, ow), pads, s, d
+
+
+def _pad(x: Array, pads: Pads) -> Array:
+    if pads == ((0, 0), (0, 0)):
+        return x
+    xp = get_xp(x)
+    return xp.pad(x, ((0, 0), (0, 0), pads[0], pads[1]))
+
+
+def im2col(
+    x: Array, kernel_hw: Pair, strides: Pair, pads: Pads, dilation: Pair = (1, 1)
+) -> Array:
+    """Lay every receptive window of ``x`` out as a column.
+
+    Args:
+        x: input maps in the compute layout.
+        kernel_hw: (KH, KW).
+        strides: (S_h, S_w).
+        pads: explicit padding ((top, bottom), (left, right)).
+        dilation: (D_h, D_w).
+
+    Returns:
+        cols with cols[(c, u, v), (n, i, j)] = Xp[c, n, i·S_h + u·D_h, j·S_w + v·D_w].
+
+    Shapes:
+        x: (C, N, H, W) -> cols: (C·KH·KW, N·OH·OW)
+    """
+    xp = get_xp(x)
+    c, n, h, w = x.shape
+    kh, kw = kernel_hw
+    oh = window_output_size(h, kh, strides[0], pads[0], dilation[0])
+    ow = window_output_size(w, kw, strides[1], pads[1], dilation[1])
+    xpad = _pad(x, pads)
+    cols = xp.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
+    sh, sw = strides
+    for u in range(kh):
+        r0 = u * dilation[0]
+        for v in range(kw):
+            c0 = v * dilation[1]
+            # One strided slice per kernel offset: a contiguous (C, N, OH, OW) block copy.
+            cols[:, u, v] = xpad[:, :, r0 : r0 + sh * (oh - 1) + 1 : sh, c0 : c0 + sw * (ow - 1) + 1 : sw]
+    return cols.reshape(c * kh * kw, n * oh * ow)
+
+
+def col2im(
+    cols: Array,
+    x_shape: tuple[int, int, int, int],
+    kernel_hw: Pair,
+    strides: Pair,
+    pads: Pads,
+    dilation: Pair = (1, 1),
+) -> Array:
+    """Scatter-add columns back onto the input grid: the adjoint of :func:`im2col`.
+
+    Overlapping windows add up, which is what the gradient of a shared input needs.
+
+    Shapes:
+        cols: (C·KH·KW, N·OH·OW) -> out: x_shape = (C, N, H, W)
+    """
+    xp = get_xp(cols)
+    c, n, h, w = x_shape
+    kh, kw = kernel_hw
+    oh = window_output_size(h, kh, strides[0], pads[0], dilation[0])
+    ow = window_output_size(w, kw, strides[1], pads[1], dilation[1])
+    (pt, pb), (pl, pr) = pads
+    dxp = xp.zeros((c, n, h + pt + pb, w + pl + pr), dtype=cols.dtype)
+    cols6 = cols.reshape(c, kh, kw, n, oh, ow)
+    sh, sw = strides
+    for u in range(kh):
+        r0 = u * dilation[0]
+        for v in range(kw):
+            c0 = v * dilation[1]
+            # Strided slice-add instead of np.add.at: within one (u, v) the targets are distinct.
+            dxp[:, :, r0 : r0 + sh * (oh - 1) + 1 : sh, c0 : c0 + sw * (ow - 1) + 1 : sw] += cols6[
+                :, u, v
+            ]
+    return dxp[:, :, pt : pt + h, pl : pl + w]
+
+
+def _weight_matrix(w: Array, groups: int) -> Array:
+    """[KH, KW, Cg, F] -> [G, F/G, Cg·KH·KW] with columns ordered (c, kh, kw) like im2col rows."""
+    kh, kw, cg, f = w.shape
+    return w.transpose(3, 2, 0, 1).reshape(groups, f // groups, cg * kh * kw)
+
+
+def conv2d_forward(
+    x: Array,
+    w: Array,
+    b: Array | None = None,
+    *,
+    strides: int | Pair = 1,
+    padding: PaddingSpec = "valid",
+    dilation: int | Pair = 1,
+    groups: int = 1,
+) -> tuple[Array, Conv2DCache]:
+    """Cross-correlate ``x`` with ``w`` (what every framework calls convolution), plus bias.
+
+    Args:
+        x: input maps, compute layout.
+        w: kernel.
+        b: bias, one per output channel, or None.
+        strides: S or (S_h, S_w).
+        padding: "valid", "same" (TensorFlow rule), int, (ph, pw) or (top, bottom, left, right).
+        dilation: D or (D_h, D_w).
+        groups: G; input and output channels split into G independent groups.
+
+    Returns:
+        (out, cache) for :func:`conv2d_backward`.
+
+    Raises:
+        ShapeError: wrong ranks, channel mismatch, kernel larger than the padded input.
+        GlassnetError: bad padding, strides, dilation or groups.
+
+    Shapes:
+        x: (C, N, H, W); w: (KH, KW, C/G, F); b: (F,) -> out: (F, N, OH, OW)
+    """
+    xp = get_xp(x, w)
+    kh, kw = _check_conv_args(x, w, b, groups, "conv2d")
+    c, n, h, wd = x.shape
+    (oh, ow), pads, s, d = conv_geometry((h, wd), (kh, kw), strides, padding, dilation)
+    f = w.shape[3]
+    cols = im2col(x, (kh, kw), s, pads, d)
+    wm = _weight_matrix(w, groups)
+    if groups == 1:
+        out = wm[0] @ cols
+    else:
+        out = xp.matmul(wm, cols.reshape(groups, -1, cols.shape[1])).reshape(f, -1)
+    if b is not None:
+        out += b[:, None]
+    cache = Conv2DCache(cols, w, (c, n, h, wd), pads, s, d, groups, b is not None)
+    return out.reshape(f, n, oh, ow), cache
+
+
+def conv2d_backward(
+    dout: Array, cache: Conv2DCache, *, need_dx: bool = True
+) -> tuple[Array | None, Array, Array | None]:
+    """Gradients of :func:`conv2d_forward` with respect to x, w and b.
+
+    Args:
+        dout: dL/d(out).
+        cache: from the forward pass.
+        need_dx: False skips dL/dx (a network's first layer: the input needs no gradient, and
+            col2im is a fifth of a training step).
+
+    Returns:
+        (dx, dw, db); db is None when the forward had no bias, dx None when not needed.
+
+    Shapes:
+        dout: (F, N, OH, OW) -> dx: (C, N, H, W), dw: (KH, KW, C/G, F), db: (F,)
+    """
+    xp = get_xp(dout)
+    cols, w, x_shape, pads, s, d, groups, has_bias = cache
+    kh, kw, cg, f = w.shape
+    dmat = dout.reshape(f, -1)
+    db = dmat.sum(axis=1) if has_bias else None
+    wm = _weight_matrix(w, groups)
+    p = dmat.shape[1]
+    dg = dmat.reshape(groups, f // groups, p)
+    if groups == 1:
+        dwm = dmat @ cols.T  # [F, C·KH·KW]
+    else:
+        dwm = xp.matmul(dg, cols.reshape(groups, -1, p).transpose(0, 2, 1)).reshape(f, -1)
+    dw = xp.ascontiguousarray(dwm.reshape(f, cg, kh, kw).transpose(2, 3, 1, 0))
+    if not need_dx:
+        return None, dw, db
+    if groups == 1:
+        dcols = wm[0].T @ dmat
+    else:
+        dcols = xp.matmul(wm.transpose(0, 2, 1), dg).reshape(-1, p)
+    return col2im(dcols, x_shape, (kh, kw), s, pads, d), dw, db
+
+
+def convolve2d(
+    x: Array,
+    w: Array,
+    b: Array | None = None,
+    *,
+    strides: int | Pair = 1,
+    padding: PaddingSpec = "valid",
+    dilation: int | Pair = 1,
+    groups: int = 1,
+) -> Array:
+    """True convolution (the kernel flipped 180° in both spatial axes), for teaching.
+
+    ``convolve2d(x, w) == conv2d_forward(x, rot180(w))``: the textbook definition
+    O[i, j] = Σ_{u,v} X[i − u, j − v]·K[u, v]. Layers use cross-correlation (:func:`conv2d_forward`).
+
+    Shapes:
+        x: (C, N, H, W); w: (KH, KW, C/G, F) -> out: (F, N, OH, OW)
+    """
+    out, _ = conv2d_forward(
+        x, w[::-1, ::-1], b, strides=strides, padding=padding, dilation=dilation, groups=groups
+    )
+    return out
+
+
+def to_compute_layout(x_nhwc: Array) -> Array:
+    """NHWC -> CNHW (contiguous)."""
+    return get_xp(x_nhwc).ascontiguousarray(x_nhwc.transpose(3, 0, 1, 2))
+
+
+def to_public_layout(x_cnhw: Array) -> Array:
+    """CNHW -> NHWC (contiguous)."""
+    return get_xp(x_cnhw).ascontiguousarray(x_cnhw.transpose(1, 2, 3, 0))
