@@ -11,8 +11,13 @@ from typing import Any
 
 from glassnet.arith.geometry import PaddingSpec, Pair
 from glassnet.backend import get_xp
-from glassnet.errors import ShapeError
+from glassnet.errors import GlassnetError, ShapeError
+from glassnet.ops import activation as act_ops
+from glassnet.ops import basic as basic_ops
 from glassnet.ops import conv as conv_ops
+from glassnet.ops import loss as loss_ops
+from glassnet.ops import norm as norm_ops
+from glassnet.ops import pool as pool_ops
 from glassnet.tensor import Tensor
 
 Array = Any
@@ -129,3 +134,208 @@ def conv2d(
         return (dx, dw) if b is None else (dx, dw, db)
 
     return Tensor.from_op(out, parents, backward)
+
+
+# ----- one-input ops: run forward, keep the cache, backward maps dout -> dx -------------------
+def _unary(forward: Any, backward: Any, x: Tensor, **kw: Any) -> Tensor:
+    out, cache = forward(x.data, **kw)
+    return Tensor.from_op(out, (x,), lambda g: (backward(g, cache),))
+
+
+def max_pool2d(
+    x: Tensor,
+    *,
+    pool_size: int | Pair,
+    strides: int | Pair | None = None,
+    padding: PaddingSpec = "valid",
+    ceil_mode: bool = False,
+) -> Tensor:
+    """Max pooling over the last two axes; the gradient goes to each window's first maximum.
+
+    Shapes:
+        x: (..., H, W) -> out: (..., OH, OW)
+    """
+    return _unary(
+        pool_ops.max_pool2d_forward,
+        pool_ops.max_pool2d_backward,
+        x,
+        pool_size=pool_size,
+        strides=strides,
+        padding=padding,
+        ceil_mode=ceil_mode,
+    )
+
+
+def avg_pool2d(
+    x: Tensor,
+    *,
+    pool_size: int | Pair,
+    strides: int | Pair | None = None,
+    padding: PaddingSpec = "valid",
+    ceil_mode: bool = False,
+    count_include_pad: bool = False,
+) -> Tensor:
+    """Average pooling over the last two axes.
+
+    Shapes:
+        x: (..., H, W) -> out: (..., OH, OW)
+    """
+    return _unary(
+        pool_ops.avg_pool2d_forward,
+        pool_ops.avg_pool2d_backward,
+        x,
+        pool_size=pool_size,
+        strides=strides,
+        padding=padding,
+        ceil_mode=ceil_mode,
+        count_include_pad=count_include_pad,
+    )
+
+
+def global_avg_pool2d(x: Tensor) -> Tensor:
+    """Mean over H and W of CNHW maps, returned as (N, C).
+
+    Shapes:
+        x: (C, N, H, W) -> out: (N, C)
+    """
+    pooled = _unary(pool_ops.global_avg_pool2d_forward, pool_ops.global_avg_pool2d_backward, x)
+    return transpose(pooled, (1, 0))
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0); the gradient passes where x > 0."""
+    return _unary(act_ops.relu_forward, act_ops.relu_backward, x)
+
+
+def leaky_relu(x: Tensor, alpha: float = 0.01) -> Tensor:
+    """x for x > 0, alpha·x otherwise."""
+    return _unary(act_ops.leaky_relu_forward, act_ops.leaky_relu_backward, x, alpha=alpha)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + e^(−x)), stable for any x."""
+    return _unary(act_ops.sigmoid_forward, act_ops.sigmoid_backward, x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """Hyperbolic tangent."""
+    return _unary(act_ops.tanh_forward, act_ops.tanh_backward, x)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """e^(x − max) / Σ e^(x − max) along ``axis``."""
+    return _unary(act_ops.softmax_forward, act_ops.softmax_backward, x, axis=axis)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """x − max − log Σ e^(x − max) along ``axis``."""
+    return _unary(act_ops.log_softmax_forward, act_ops.log_softmax_backward, x, axis=axis)
+
+
+ACTIVATIONS = {
+    "relu": relu,
+    "leaky_relu": leaky_relu,
+    "sigmoid": sigmoid,
+    "tanh": tanh,
+    "softmax": softmax,
+    "log_softmax": log_softmax,
+}
+
+
+def dropout(x: Tensor, *, rate: float, rng: Any, training: bool) -> Tensor:
+    """Inverted dropout: zero a ``rate`` share of values, scale the rest by 1/(1 − rate)."""
+    if not training or rate == 0:
+        return x
+    return _unary(
+        norm_ops.dropout_forward, norm_ops.dropout_backward, x, rate=rate, rng=rng, training=True
+    )
+
+
+# ----- ops with parameters -------------------------------------------------------------------
+def dense(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
+    """x @ w + b.
+
+    Shapes:
+        x: (N, in), w: (in, out), b: (out,) -> out: (N, out)
+    """
+    out, cache = basic_ops.dense_forward(x.data, w.data, None if b is None else b.data)
+    parents = (x, w) if b is None else (x, w, b)
+
+    def backward(g: Array) -> tuple[Array | None, ...]:
+        dx, dw, db = basic_ops.dense_backward(g, cache)
+        return (dx, dw) if b is None else (dx, dw, db)
+
+    return Tensor.from_op(out, parents, backward)
+
+
+def batch_norm(
+    x: Tensor,
+    gamma: Tensor,
+    beta: Tensor,
+    running_mean: Array,
+    running_var: Array,
+    *,
+    axis: int,
+    training: bool,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalisation over every axis but ``axis`` (0 for CNHW maps, 1 for (N, F)).
+
+    In training the running statistics (plain arrays) are updated in place.
+    """
+    out, cache = norm_ops.batch_norm_forward(
+        x.data,
+        gamma.data,
+        beta.data,
+        running_mean,
+        running_var,
+        axis=axis,
+        training=training,
+        momentum=momentum,
+        eps=eps,
+    )
+    return Tensor.from_op(out, (x, gamma, beta), lambda g: norm_ops.batch_norm_backward(g, cache))
+
+
+def concat(xs: list[Tensor], axis: int) -> Tensor:
+    """Join tensors along ``axis``; the gradient is split back."""
+    out, cache = basic_ops.concat_forward([t.data for t in xs], axis=axis)
+    return Tensor.from_op(out, tuple(xs), lambda g: basic_ops.concat_backward(g, cache))
+
+
+# ----- losses (scalar results) ---------------------------------------------------------------
+LOSSES = (
+    "mse",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "kl_divergence",
+)
+
+
+def loss(name: str, y_pred: Tensor, y_true: Any, *, from_logits: bool = False) -> Tensor:
+    """The mean loss ``name`` of ``y_pred`` against plain-array targets ``y_true``.
+
+    Raises:
+        GlassnetError: for an unknown loss name (the valid ones are listed).
+    """
+    if name not in LOSSES:
+        raise GlassnetError(f"loss: name={name!r} is not one of {list(LOSSES)}")
+    forward = getattr(loss_ops, f"{name}_forward")
+    backward = getattr(loss_ops, f"{name}_backward")
+    kw = {} if name == "mse" else {"from_logits": from_logits}
+    value, cache = forward(y_pred.data, y_true, **kw)
+    return Tensor.from_op(value, (y_pred,), lambda g: (backward(cache, g),))
+
+
+def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
+    """Fused softmax + cross-entropy from logits; gradient (p − y)/N.
+
+    Shapes:
+        logits: (N, K); labels: (N,) ints or (N, K) -> scalar
+    """
+    value, cache = loss_ops.softmax_cross_entropy_forward(logits.data, labels)
+    return Tensor.from_op(
+        value, (logits,), lambda g: (loss_ops.softmax_cross_entropy_backward(cache, g),)
+    )
