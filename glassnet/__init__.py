@@ -1,3 +1,50 @@
-"""glassnet: a glass-box, fast CNN framework."""
+"""glassnet: a glass-box, fast CNN framework — every shape, count, value and gradient shown.
+
+``import glassnet as gn`` gives the stable names of DESIGN.md §3. Subpackages that pull in more
+(layers, zoo, data, trace) load on first use, so ``import glassnet`` stays quick.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from glassnet import arith, init, optim
+from glassnet.backend import default_dtype, set_backend, set_default_dtype
+from glassnet.errors import GlassnetError, ShapeError
+from glassnet.gradcheck import gradcheck
+from glassnet.tensor import Parameter, Tensor, no_grad
 
 __version__ = "0.1.0"
+
+_LAZY_MODULES = ("autodiff", "data", "functional", "layers", "models", "ops", "trace", "zoo")
+_LAZY_NAMES = {
+    "Sequential": "glassnet.models",
+    "Model": "glassnet.models",
+    "load_model": "glassnet.models",
+}
+
+__all__ = [
+    "GlassnetError",
+    "Parameter",
+    "ShapeError",
+    "Tensor",
+    "arith",
+    "default_dtype",
+    "gradcheck",
+    "init",
+    "no_grad",
+    "optim",
+    "set_backend",
+    "set_default_dtype",
+    *_LAZY_MODULES,
+    *_LAZY_NAMES,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"glassnet.{name}")
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+    raise AttributeError(f"module 'glassnet' has no attribute {name!r}")

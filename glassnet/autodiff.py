@@ -35,7 +35,7 @@ def _unbroadcast(g: Array, shape: tuple[int, ...]) -> Array:
 
 # ----- elementwise and linear algebra -------------------------------------------------------------
 def add(a: Tensor, b: Tensor) -> Tensor:
-    """a + b with NumPy broadcasting; each gradient is dout summed back to its shape."""
+    """A + b with NumPy broadcasting; each gradient is dout summed back to its shape."""
     sa, sb = a.shape, b.shape
     return Tensor.from_op(
         a.data + b.data, (a, b), lambda g: (_unbroadcast(g, sa), _unbroadcast(g, sb))
@@ -208,7 +208,7 @@ def relu(x: Tensor) -> Tensor:
 
 
 def leaky_relu(x: Tensor, alpha: float = 0.01) -> Tensor:
-    """x for x > 0, alpha·x otherwise."""
+    """X for x > 0, alpha·x otherwise."""
     return _unary(act_ops.leaky_relu_forward, act_ops.leaky_relu_backward, x, alpha=alpha)
 
 
@@ -228,7 +228,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """x − max − log Σ e^(x − max) along ``axis``."""
+    """X − max − log Σ e^(x − max) along ``axis``."""
     return _unary(act_ops.log_softmax_forward, act_ops.log_softmax_backward, x, axis=axis)
 
 
@@ -253,7 +253,7 @@ def dropout(x: Tensor, *, rate: float, rng: Any, training: bool) -> Tensor:
 
 # ----- ops with parameters -------------------------------------------------------------------
 def dense(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
-    """x @ w + b.
+    """X @ w + b.
 
     Shapes:
         x: (N, in), w: (in, out), b: (out,) -> out: (N, out)

@@ -64,9 +64,7 @@ def set_default_dtype(dtype: str | np.dtype[Any] | type) -> None:
     """
     dt = np.dtype(dtype)
     if dt.name not in _DTYPES:
-        raise GlassnetError(
-            f"set_default_dtype: dtype={dt.name!r} is not one of {list(_DTYPES)}"
-        )
+        raise GlassnetError(f"set_default_dtype: dtype={dt.name!r} is not one of {list(_DTYPES)}")
     _state["dtype"] = dt
 
 
@@ -78,7 +76,7 @@ def default_dtype() -> np.dtype[Any]:
 
 @contextlib.contextmanager
 def dtype_scope(dtype: str | np.dtype[Any] | type) -> Iterator[None]:
-    """Use ``dtype`` as the default inside a ``with`` block (``trace`` and ``gradcheck`` use float64)."""
+    """Use ``dtype`` as the default inside a ``with`` block (trace and gradcheck use float64)."""
     old = _state["dtype"]
     set_default_dtype(dtype)
     try:

@@ -144,11 +144,25 @@ def batch_norm(
     t = _as_tensor(x)
     if t.ndim == 4:
         out = A.batch_norm(
-            A.to_compute(t), _as_tensor(gamma), _as_tensor(beta), running_mean, running_var,
-            axis=0, training=training, momentum=momentum, eps=eps,
+            A.to_compute(t),
+            _as_tensor(gamma),
+            _as_tensor(beta),
+            running_mean,
+            running_var,
+            axis=0,
+            training=training,
+            momentum=momentum,
+            eps=eps,
         )
         return A.to_public(out)
     return A.batch_norm(
-        t, _as_tensor(gamma), _as_tensor(beta), running_mean, running_var,
-        axis=t.ndim - 1, training=training, momentum=momentum, eps=eps,
+        t,
+        _as_tensor(gamma),
+        _as_tensor(beta),
+        running_mean,
+        running_var,
+        axis=t.ndim - 1,
+        training=training,
+        momentum=momentum,
+        eps=eps,
     )

@@ -2,14 +2,13 @@
 
 import numpy as np
 import pytest
+from conftest import t64
 
 from glassnet import autodiff as A
 from glassnet.backend import default_dtype, dtype_scope, set_default_dtype
 from glassnet.errors import GlassnetError, ShapeError
 from glassnet.gradcheck import gradcheck
 from glassnet.tensor import Parameter, Tensor, no_grad
-
-from conftest import t64
 
 
 def test_default_dtype_is_float32_and_float_arrays_keep_theirs():
@@ -51,9 +50,13 @@ def test_no_grad_records_nothing():
 def test_backward_needs_grad_for_non_scalar_and_checks_its_shape():
     x = Tensor(np.ones((2, 2)), requires_grad=True)
     y = x * 2.0
-    with pytest.raises(GlassnetError, match=r"grad must be given for a non-scalar output of shape \[2, 2\]"):
+    with pytest.raises(
+        GlassnetError, match=r"grad must be given for a non-scalar output of shape \[2, 2\]"
+    ):
         y.backward()
-    with pytest.raises(ShapeError, match=r"grad shape \[3\] does not match the output shape \[2, 2\]"):
+    with pytest.raises(
+        ShapeError, match=r"grad shape \[3\] does not match the output shape \[2, 2\]"
+    ):
         y.backward(np.ones(3))
 
 
@@ -105,7 +108,9 @@ def test_generic_ops_pass_gradcheck(fn, rng):
 
 
 def test_broadcast_add_gradient_sums_back(rng):
-    res = gradcheck(lambda a, b: A.add(a, b), rng.standard_normal((4, 3)), rng.standard_normal((1, 3)))
+    res = gradcheck(
+        lambda a, b: A.add(a, b), rng.standard_normal((4, 3)), rng.standard_normal((1, 3))
+    )
     assert res.ok, str(res)
 
 

@@ -43,9 +43,7 @@ def _shape_str(shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(s) for s in shape) + "]"
 
 
-def _check_conv_args(
-    x: Array, w: Array, b: Array | None, groups: int, op: str
-) -> tuple[int, int]:
+def _check_conv_args(x: Array, w: Array, b: Array | None, groups: int, op: str) -> tuple[int, int]:
     """Validate ranks and channel counts; return (KH, KW)."""
     if x.ndim != 4:
         raise ShapeError(
@@ -61,9 +59,7 @@ def _check_conv_args(
         raise GlassnetError(f"{op}: groups={groups!r} must be a positive int")
     c, f = x.shape[0], w.shape[3]
     if c % groups or f % groups:
-        raise GlassnetError(
-            f"{op}: groups={groups} must divide both C_in={c} and C_out={f}"
-        )
+        raise GlassnetError(f"{op}: groups={groups} must divide both C_in={c} and C_out={f}")
     if w.shape[2] * groups != c:
         raise ShapeError(
             f"{op}: x has {c} channels but w expects C_in={w.shape[2] * groups} "
@@ -104,9 +100,7 @@ def _pad(x: Array, pads: Pads) -> Array:
     return xp.pad(x, ((0, 0), (0, 0), pads[0], pads[1]))
 
 
-def im2col(
-    x: Array, kernel_hw: Pair, strides: Pair, pads: Pads, dilation: Pair = (1, 1)
-) -> Array:
+def im2col(x: Array, kernel_hw: Pair, strides: Pair, pads: Pads, dilation: Pair = (1, 1)) -> Array:
     """Lay every receptive window of ``x`` out as a column.
 
     Args:
@@ -135,7 +129,9 @@ def im2col(
         for v in range(kw):
             c0 = v * dilation[1]
             # One strided slice per kernel offset: a contiguous (C, N, OH, OW) block copy.
-            cols[:, u, v] = xpad[:, :, r0 : r0 + sh * (oh - 1) + 1 : sh, c0 : c0 + sw * (ow - 1) + 1 : sw]
+            cols[:, u, v] = xpad[
+                :, :, r0 : r0 + sh * (oh - 1) + 1 : sh, c0 : c0 + sw * (ow - 1) + 1 : sw
+            ]
     return cols.reshape(c * kh * kw, n * oh * ow)
 
 
@@ -280,7 +276,7 @@ def convolve2d(
     """True convolution (the kernel flipped 180° in both spatial axes), for teaching.
 
     ``convolve2d(x, w) == conv2d_forward(x, rot180(w))``: the textbook definition
-    O[i, j] = Σ_{u,v} X[i − u, j − v]·K[u, v]. Layers use cross-correlation (:func:`conv2d_forward`).
+    O[i, j] = Σ_{u,v} X[i − u, j − v]·K[u, v]. Layers use cross-correlation.
 
     Shapes:
         x: (C, N, H, W); w: (KH, KW, C/G, F) -> out: (F, N, OH, OW)
