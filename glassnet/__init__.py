@@ -17,11 +17,23 @@ from glassnet.tensor import Parameter, Tensor, no_grad
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = ("autodiff", "data", "functional", "layers", "models", "ops", "trace", "zoo")
+_LAZY_MODULES = (
+    "autodiff",
+    "data",
+    "functional",
+    "layers",
+    "models",
+    "ops",
+    "training",
+    "tracing",
+    "viz",
+    "zoo",
+)
 _LAZY_NAMES = {
+    "trace": "glassnet.tracing",
     "Sequential": "glassnet.models",
     "Model": "glassnet.models",
-    "load_model": "glassnet.models",
+    "load_model": "glassnet.training.checkpoint",
 }
 
 __all__ = [

@@ -224,7 +224,20 @@ def tanh(x: Tensor) -> Tensor:
 
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """e^(x − max) / Σ e^(x − max) along ``axis``."""
-    return _unary(act_ops.softmax_forward, act_ops.softmax_backward, x, axis=axis)
+    out = _unary(act_ops.softmax_forward, act_ops.softmax_backward, x, axis=axis)
+    out.name = "softmax" if axis in (-1, x.ndim - 1) and x.ndim == 2 else out.name
+    return out
+
+
+def softmax_input(probs: Tensor) -> Tensor | None:
+    """The logits a recorded (N, K) softmax was applied to, or None.
+
+    Training fuses a softmax output with cross-entropy: it takes the loss from these logits
+    (see :func:`softmax_cross_entropy`) and never backpropagates through the softmax itself.
+    """
+    if probs.name == "softmax" and probs._parents:
+        return probs._parents[0]
+    return None
 
 
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:

@@ -2,8 +2,10 @@
 
 
 class GlassnetError(ValueError):
-    """A user-facing error: the message names the op or layer, the argument, the value and what
-    was expected. A ``ValueError`` so callers that catch ``ValueError`` keep working."""
+    """A user-facing error naming the op or layer, the argument, the value and what was expected.
+
+    A ``ValueError`` subclass, so callers that catch ``ValueError`` keep working.
+    """
 
 
 class ShapeError(GlassnetError):

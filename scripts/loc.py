@@ -1,4 +1,4 @@
-"""Print lines of code per package module (docstrings and blank lines not counted), largest first."""
+"""Print code lines per module (no docstrings, comments or blank lines), largest first."""
 
 from __future__ import annotations
 

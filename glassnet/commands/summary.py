@@ -1,0 +1,78 @@
+"""``glassnet summary MODEL [--input HxWxC] [--explain] [--json]``: the layer table of a model.
+
+MODEL is a zoo name (``glassnet summary alexnet``) or a YAML/JSON model file. ``--json`` prints
+only the summary object of DESIGN.md §4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from glassnet.errors import GlassnetError
+from glassnet.models import Model, load_model_file
+
+
+def parse_input_shape(text: str) -> tuple[int, ...]:
+    """Parse ``227x227x3`` (or ``227×227×3``, ``227,227,3``, ``784``) into a shape.
+
+    Raises:
+        GlassnetError: for anything but 1 or 3 positive ints.
+    """
+    parts = re.split(r"[x×,]", text.strip().lower())
+    if len(parts) not in (1, 3) or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise GlassnetError(
+            f"--input {text!r} is invalid; expected HxWxC like 227x227x3 (or F like 784)"
+        )
+    return tuple(int(p) for p in parts)
+
+
+def load_model_arg(spec: str, input_text: str | None = None) -> Model:
+    """Return the model MODEL names: a zoo name, else a model file path.
+
+    Raises:
+        GlassnetError: if it is neither (listing the zoo names), or the file is bad.
+    """
+    from glassnet import zoo
+
+    shape = parse_input_shape(input_text) if input_text else None
+    kwargs = {} if shape is None else {"input_shape": shape}
+    key = spec.lower().replace("-", "_")
+    if key in zoo.names():
+        return zoo.get(key, **kwargs)
+    path = Path(spec)
+    if path.is_file():
+        return load_model_file(path, input_shape=shape)
+    raise GlassnetError(
+        f"MODEL {spec!r} is neither a zoo name ({', '.join(zoo.names())}) nor a model file"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the table (or the JSON object) of one model."""
+    model = load_model_arg(args.model, args.input)
+    info = model.summary(explain=args.explain, print_fn=None)
+    assert info is not None
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    from glassnet.models.summary import render_summary
+
+    print(render_summary(info, explain=args.explain))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``summary`` subcommand."""
+    p = subparsers.add_parser(
+        "summary", help="layer table of a model: output shapes, parameters, MACs",
+        description="Print a model's layer table (name, type, output shape, parameters, MACs) "
+        "and totals. MODEL is a zoo name or a YAML/JSON model file.",
+    )
+    p.add_argument("model", metavar="MODEL", help="zoo name (e.g. alexnet) or model file")
+    p.add_argument("--input", metavar="HxWxC", help="input shape, e.g. 227x227x3")
+    p.add_argument("--explain", action="store_true", help="show each layer's formulas")
+    p.add_argument("--json", action="store_true", help="print only the JSON object")
+    p.set_defaults(func=run)

@@ -1,0 +1,86 @@
+"""Batch normalisation over the channel axis (the last public axis)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from glassnet import arith
+from glassnet import autodiff as A
+from glassnet.arith.explain import ParamCount
+from glassnet.backend import default_dtype, get_xp
+from glassnet.errors import GlassnetError
+from glassnet.layers.base import Layer, register_defaults
+from glassnet.layers.shapes import Shape
+from glassnet.tensor import Tensor
+
+
+@register_defaults
+class BatchNormalization(Layer):
+    """Normalise each channel, then scale by γ and shift by β.
+
+    Training uses the batch's statistics, inference the moving ones.
+
+    ``momentum`` follows Keras: ``moving = momentum·moving + (1 − momentum)·batch``, so 0.99
+    keeps 99 % of the old value. The op underneath uses PyTorch's convention (the weight of
+    the NEW batch), so the layer passes ``m_torch = 1 − m_keras``: PyTorch's default 0.1 is
+    ``momentum=0.9`` here. As in PyTorch, the moving variance takes the unbiased batch variance.
+
+    Args:
+        momentum: Keras-convention momentum of the moving statistics, in [0, 1).
+        epsilon: added to the variance before the square root (Keras 1e-3, PyTorch 1e-5).
+        name: layer name.
+
+    Raises:
+        GlassnetError: for a momentum outside [0, 1) or a non-positive epsilon.
+
+    Shapes:
+        input (H, W, C) or (C,) -> output: same; gamma, beta, moving_mean, moving_variance [C].
+    """
+
+    type_name = "batchnorm"
+    base_name = "batch_normalization"
+    config_keys = {"momentum": "momentum", "epsilon": "epsilon", "name": "name"}
+
+    def __init__(
+        self, momentum: float = 0.99, epsilon: float = 1e-3, name: str | None = None
+    ) -> None:
+        super().__init__(name)
+        for arg, value, ok in (
+            ("momentum", momentum, lambda v: 0 <= v < 1),
+            ("epsilon", epsilon, lambda v: v > 0),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not ok(value):
+                raise GlassnetError(f"{self.label}: {arg}={value!r} is out of range")
+        self.momentum, self.epsilon = float(momentum), float(epsilon)
+
+    def compute_output_shape(self, input_shape: Any) -> Shape:
+        """Return the input shape."""
+        return tuple(input_shape)
+
+    def count_params(self, input_shape: Any) -> ParamCount:
+        """γ = C, β = C trainable; moving mean and variance 2·C non-trainable."""
+        return arith.batchnorm_params(input_shape[-1])
+
+    def build(self, input_shape: Any, rng: np.random.Generator) -> None:
+        """Create γ = 1, β = 0 (trainable) and moving mean 0, variance 1 (buffers)."""
+        if self.built:
+            return
+        c = input_shape[-1]
+        self.add_weight("gamma", (c,), "ones", rng)
+        self.add_weight("beta", (c,), "zeros", rng)
+        xp = get_xp()
+        self.buffers["moving_mean"] = xp.zeros((c,), dtype=default_dtype())
+        self.buffers["moving_variance"] = xp.ones((c,), dtype=default_dtype())
+        super().build(input_shape, rng)
+
+    def forward(self, x: Tensor, training: bool = False) -> Tensor:
+        """Shapes: x (C, N, H, W) or (N, C) -> out: same (moving stats updated in training)."""
+        return A.batch_norm(
+            x, self.weights["gamma"], self.weights["beta"],
+            self.buffers["moving_mean"], self.buffers["moving_variance"],
+            axis=0 if x.ndim == 4 else 1, training=training,
+            momentum=1.0 - self.momentum,  # Keras -> PyTorch convention (see the class doc)
+            eps=self.epsilon,
+        )

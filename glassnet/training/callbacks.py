@@ -1,0 +1,165 @@
+"""Callbacks that watch training: early stopping, checkpoints, CSV/JSON logs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from glassnet.errors import GlassnetError
+
+
+class Callback:
+    """Hooks called by ``fit``; subclasses override what they need."""
+
+    model: Any = None
+
+    def set_model(self, model: Any) -> None:
+        """Attach the model being trained."""
+        self.model = model
+
+    def on_train_begin(self) -> None:
+        """Called once before the first epoch."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        """Called after each epoch with its metrics (``loss``, ``accuracy``, ``val_*``)."""
+
+    def on_train_end(self) -> None:
+        """Called once after the last epoch."""
+
+
+def _monitor_value(logs: dict[str, float], monitor: str, who: str) -> float:
+    if monitor not in logs:
+        raise GlassnetError(f"{who}: monitor={monitor!r} is not among the logs {sorted(logs)}")
+    return logs[monitor]
+
+
+def _improved(value: float, best: float, mode: str, min_delta: float) -> bool:
+    if mode == "max":
+        return value > best + min_delta
+    return value < best - min_delta
+
+
+def _mode(monitor: str, mode: str, who: str) -> str:
+    if mode not in ("auto", "min", "max"):
+        raise GlassnetError(f"{who}: mode={mode!r} must be 'auto', 'min' or 'max'")
+    if mode == "auto":
+        return "max" if "acc" in monitor else "min"
+    return mode
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    Args:
+        monitor: a log key, e.g. "val_loss" or "val_accuracy".
+        patience: epochs without improvement before stopping.
+        min_delta: the smallest change that counts as an improvement.
+        mode: "min", "max" or "auto" (max for accuracies).
+        restore_best_weights: copy back the best epoch's weights when stopping.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 0,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
+        self.monitor, self.patience, self.min_delta = monitor, patience, abs(min_delta)
+        self.mode = _mode(monitor, mode, "EarlyStopping")
+        self.restore_best_weights = restore_best_weights
+        self.stopped_epoch = 0
+
+    def on_train_begin(self) -> None:
+        """Reset the best value and the wait counter."""
+        self.best = -math.inf if self.mode == "max" else math.inf
+        self.wait = 0
+        self.best_weights: list[Any] | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        """Track the best value; set ``model.stop_training`` when patience runs out."""
+        value = _monitor_value(logs, self.monitor, "EarlyStopping")
+        if _improved(value, self.best, self.mode, self.min_delta):
+            self.best, self.wait = value, 0
+            if self.restore_best_weights:
+                self.best_weights = [p.data.copy() for p in self.model.parameters()]
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            if self.best_weights is not None:
+                for p, w in zip(self.model.parameters(), self.best_weights, strict=True):
+                    p.data[...] = w
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (atomically) after each epoch, or only when ``monitor`` improves.
+
+    ``path`` may contain ``{epoch}`` and any log key, e.g. ``"ckpt-{epoch:02d}.npz"``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        mode: str = "auto",
+        optimizer: Any = None,
+    ) -> None:
+        self.path, self.monitor, self.save_best_only = str(path), monitor, save_best_only
+        self.mode = _mode(monitor, mode, "ModelCheckpoint")
+        self.optimizer = optimizer
+        self.best = -math.inf if self.mode == "max" else math.inf
+        self.saved: list[Path] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        """Save when due."""
+        from glassnet.training.checkpoint import save_checkpoint
+
+        if self.save_best_only:
+            value = _monitor_value(logs, self.monitor, "ModelCheckpoint")
+            if not _improved(value, self.best, self.mode, 0.0):
+                return
+            self.best = value
+        path = Path(self.path.format(epoch=epoch, **logs))
+        save_checkpoint(self.model, path, optimizer=self.optimizer, extra={"epoch": epoch})
+        self.saved.append(path)
+
+
+class CSVLogger(Callback):
+    """Write one CSV row of metrics per epoch (header from the first epoch's keys)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.rows: list[dict[str, float]] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        """Rewrite the whole file atomically with the new row."""
+        self.rows.append({"epoch": epoch, **logs})
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(self.rows[0]))
+            writer.writeheader()
+            writer.writerows(self.rows)
+        os.replace(tmp, self.path)
+
+
+class JSONLogger(Callback):
+    """Write the metrics of every epoch so far as a JSON list (atomically)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.rows: list[dict[str, float]] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        """Rewrite the file with the new epoch appended."""
+        self.rows.append({"epoch": epoch, **logs})
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self.rows, indent=1))
+        os.replace(tmp, self.path)

@@ -1,0 +1,222 @@
+"""The training loop: mini-batch gradient descent behind Keras-shaped fit/evaluate/predict.
+
+One step: forward in training mode, the mean loss over the batch, one ``backward``, one optimizer
+step. With a softmax output and a cross-entropy loss the softmax and the loss are fused: the loss
+is taken from the logits with log-sum-exp and the gradient entering the network is (p − y)/N
+(stable for any logits, and no softmax Jacobian to apply).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from glassnet import autodiff as A
+from glassnet.data.transforms import batches
+from glassnet.errors import GlassnetError
+from glassnet.tensor import Tensor, no_grad
+from glassnet.training.callbacks import Callback
+from glassnet.training.progress import EpochProgress
+
+CROSS_ENTROPIES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
+
+
+class TrainingDiverged(GlassnetError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class History:
+    """Per-epoch metrics, as Keras' ``History``: ``history["loss"][e]`` for epoch e + 1."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epochs: int = 0
+    seconds: float = 0.0
+
+    def append(self, logs: dict[str, float]) -> None:
+        """Record one epoch's logs."""
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(float(v))
+        self.epochs += 1
+
+
+def _softmax_head(model: Any) -> bool:
+    """True if the model ends in a softmax (a layer with activation="softmax" or a Softmax)."""
+    layer = model.output_node.layer
+    return getattr(layer, "activation", None) == "softmax" or type(layer).__name__ == "Softmax"
+
+
+def batch_loss(model: Any, out: Tensor, y: Any, loss: str, from_logits: bool) -> Tensor:
+    """The mean loss of one batch, fused with the softmax head when possible.
+
+    Shapes:
+        out: (N, K) model output; y: (N,) labels or (N, K) targets -> scalar
+    """
+    logits = A.softmax_input(out) if loss in CROSS_ENTROPIES and _softmax_head(model) else None
+    if logits is not None:
+        return A.softmax_cross_entropy(logits, y)
+    return A.loss(loss, out, y, from_logits=from_logits)
+
+
+def _correct(out: Any, y: Any) -> int:
+    """Number of rows whose arg-max matches the label (or the one-hot target's arg-max)."""
+    pred = out.argmax(axis=-1)
+    target = y if y.ndim == 1 else y.argmax(axis=-1)
+    return int((pred == target).sum())
+
+
+@dataclass
+class TrainConfig:
+    """What ``compile`` fixed: the optimizer, the loss and whether accuracy is reported."""
+
+    optimizer: Any
+    loss: str
+    accuracy: bool = True
+    from_logits: bool = False
+
+
+def train_epoch(
+    model: Any,
+    cfg: TrainConfig,
+    data: Any,
+    epoch: int,
+    progress: EpochProgress | None,
+) -> dict[str, float]:
+    """Run one epoch of mini-batch steps; return mean loss (and accuracy) over its samples.
+
+    Raises:
+        TrainingDiverged: naming the epoch and batch where the loss stopped being finite.
+    """
+    params = model.parameters()
+    total, seen, correct = 0.0, 0, 0
+    for b, (xb, yb) in enumerate(data, start=1):
+        for p in params:
+            p.grad = None
+        out = model.forward(xb, training=True)
+        loss = batch_loss(model, out, yb, cfg.loss, cfg.from_logits)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise TrainingDiverged(
+                f"fit: loss is {value} at epoch {epoch}, batch {b}; lower the learning rate "
+                f"(optimizer lr={getattr(cfg.optimizer, 'lr', '?')}) or check the data"
+            )
+        loss.backward()
+        cfg.optimizer.step()
+        n = len(xb)
+        total += value * n
+        seen += n
+        if cfg.accuracy:
+            correct += _correct(out.data, yb)
+        if progress is not None:
+            progress.advance(n, total / seen, correct / seen if cfg.accuracy else None)
+    logs = {"loss": total / max(seen, 1)}
+    if cfg.accuracy:
+        logs["accuracy"] = correct / max(seen, 1)
+    return logs
+
+
+def evaluate(
+    model: Any, x: Any, y: Any, cfg: TrainConfig, batch_size: int = 256
+) -> dict[str, float]:
+    """Mean loss (and accuracy) over (x, y) in inference mode, batch by batch."""
+    total, correct, n = 0.0, 0, len(x)
+    with no_grad():
+        for xb, yb in batches(x, y, batch_size):
+            out = model.forward(xb, training=False)
+            total += A.loss(cfg.loss, out, yb, from_logits=cfg.from_logits).item() * len(xb)
+            if cfg.accuracy:
+                correct += _correct(out.data, yb)
+    logs = {"loss": total / max(n, 1)}
+    if cfg.accuracy:
+        logs["accuracy"] = correct / max(n, 1)
+    return logs
+
+
+def predict(model: Any, x: Any, batch_size: int = 256) -> Any:
+    """Model outputs for every row of x (inference mode), concatenated.
+
+    Shapes:
+        x: (N, *input_shape) -> (N, *output_shape)
+    """
+    outs = []
+    with no_grad():
+        for i in range(0, len(x), batch_size):
+            outs.append(model.forward(x[i : i + batch_size], training=False).data)
+    return np.concatenate(outs) if outs else np.zeros((0, *model.output_shape))
+
+
+def _split_validation(
+    x: Any, y: Any, validation_split: float, seed: int
+) -> tuple[Any, Any, tuple[Any, Any]]:
+    if not 0 < validation_split < 1:
+        raise GlassnetError(f"fit: validation_split={validation_split} must be in (0, 1)")
+    # Keras takes the last fraction (before shuffling): deterministic and seed-independent.
+    cut = len(x) - int(round(len(x) * validation_split))
+    return x[:cut], y[:cut], (x[cut:], y[cut:])
+
+
+def fit(
+    model: Any,
+    cfg: TrainConfig,
+    x: Any,
+    y: Any,
+    *,
+    epochs: int = 1,
+    batch_size: int = 32,
+    validation_data: tuple[Any, Any] | None = None,
+    validation_split: float = 0.0,
+    shuffle: bool = True,
+    seed: int = 0,
+    callbacks: Sequence[Callback] = (),
+    verbose: int = 1,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    initial_epoch: int = 0,
+    rng: np.random.Generator | None = None,
+) -> History:
+    """Train ``model`` on (x, y); see :meth:`glassnet.models.Model.fit`.
+
+    Raises:
+        GlassnetError: bad epochs/batch size/validation arguments, or mismatched x and y.
+        TrainingDiverged: when the loss stops being finite.
+    """
+    if len(x) != len(y):
+        raise GlassnetError(f"fit: x has {len(x)} samples but y has {len(y)}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise GlassnetError(f"fit: epochs={epochs!r} must be a positive int")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise GlassnetError(f"fit: batch_size={batch_size!r} must be a positive int")
+    if validation_split and validation_data is None:
+        x, y, validation_data = _split_validation(x, y, validation_split, seed)
+    dtype = model.build().dtype
+    x = np.asarray(x, dtype=dtype)
+    rng = rng if rng is not None else np.random.default_rng(seed)
+    data = batches(x, y, batch_size, shuffle=shuffle, rng=rng)
+    history = History()
+    model.stop_training = False
+    start = time.perf_counter()
+    for cb in callbacks:
+        cb.set_model(model)
+        cb.on_train_begin()
+    for epoch in range(initial_epoch + 1, initial_epoch + epochs + 1):
+        with EpochProgress(epoch, initial_epoch + epochs, len(x), len(data), verbose) as bar:
+            logs = train_epoch(model, cfg, data, epoch, bar)
+            if validation_data is not None:
+                val = evaluate(model, validation_data[0], validation_data[1], cfg)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            bar.finish(logs)
+        history.append(logs)
+        if on_epoch is not None:
+            on_epoch(epoch, logs)
+        for cb in callbacks:
+            cb.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    for cb in callbacks:
+        cb.on_train_end()
+    history.seconds = time.perf_counter() - start
+    return history
