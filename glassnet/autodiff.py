@@ -149,8 +149,11 @@ def max_pool2d(
     strides: int | Pair | None = None,
     padding: PaddingSpec = "valid",
     ceil_mode: bool = False,
+    relu: bool = False,
 ) -> Tensor:
     """Max pooling over the last two axes; the gradient goes to each window's first maximum.
+
+    With ``relu=True`` the result is relu(maxpool(x)) = maxpool(relu(x)) in one op.
 
     Shapes:
         x: (..., H, W) -> out: (..., OH, OW)
@@ -163,6 +166,7 @@ def max_pool2d(
         strides=strides,
         padding=padding,
         ceil_mode=ceil_mode,
+        relu=relu,
     )
 
 

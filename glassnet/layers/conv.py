@@ -100,8 +100,14 @@ class _Conv(Layer):
 
     bias_initializer: Any
 
-    def forward(self, x: Tensor, training: bool = False) -> Tensor:
+    def forward(self, x: Tensor, training: bool = False, activation: bool = True) -> Tensor:
         """Cross-correlate, add the bias, then apply the activation (a separate step).
+
+        Args:
+            x: input maps.
+            training: unused (no training-only behaviour).
+            activation: False leaves the activation to the caller (the model moves a ReLU
+                behind a following max-pool, where it touches a smaller map).
 
         Shapes:
             x: (C_in, N, H, W) -> out: (F, N, OH, OW).
@@ -110,7 +116,7 @@ class _Conv(Layer):
             x, self.weights["kernel"], self.weights.get("bias"), strides=self.strides,
             padding=self.padding, dilation=self.dilation_rate, groups=self._groups(x.shape[0]),
         )
-        return apply_activation(self.activation, out)
+        return apply_activation(self.activation, out) if activation else out
 
 
 @register_defaults

@@ -99,11 +99,11 @@ class MaxPool2D(_Pool2D):
     type_name = "maxpool2d"
     base_name = "max_pooling2d"
 
-    def forward(self, x: Tensor, training: bool = False) -> Tensor:
-        """Shapes: x (C, N, H, W) -> out (C, N, OH, OW)."""
+    def forward(self, x: Tensor, training: bool = False, relu: bool = False) -> Tensor:
+        """Shapes: x (C, N, H, W) -> out (C, N, OH, OW); ``relu`` fuses a ReLU after the max."""
         return A.max_pool2d(
             x, pool_size=self.pool_size, strides=self.window_strides, padding=self.padding,
-            ceil_mode=self.ceil_mode,
+            ceil_mode=self.ceil_mode, relu=relu,
         )
 
 

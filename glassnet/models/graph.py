@@ -204,17 +204,53 @@ class Model(TrainingMixin):
                 last_use[parent.uid] = node.uid
         last_use[self.output_node.uid] = -1
         values: dict[int, Tensor] = {}
+        fused = set() if keep_all else self._relu_pool_pairs()
         for node in self.nodes:
             if not node.inputs:
                 values[node.uid] = A.to_compute(x) if x.ndim == 4 else x
                 continue
             args = [values[p.uid] for p in node.inputs]
             arg: Any = args if node.layer.n_inputs == -1 else args[0]
-            values[node.uid] = node.layer.forward(arg, training=training)
+            if node.uid in fused:
+                values[node.uid] = node.layer.forward(arg, training=training, activation=False)
+            elif node.inputs[0].uid in fused:
+                values[node.uid] = node.layer.forward(arg, training=training, relu=True)
+            else:
+                values[node.uid] = node.layer.forward(arg, training=training)
             for parent in node.inputs:
                 if not keep_all and last_use[parent.uid] == node.uid:
                     values.pop(parent.uid, None)
         return values
+
+    def _relu_pool_pairs(self) -> set[int]:
+        """Uids of Conv2D(activation="relu") nodes whose only consumer is a MaxPool2D.
+
+        NOTE: max-pooling and ReLU are both monotone, so relu(maxpool(z)) == maxpool(relu(z)),
+        values and gradients alike; the model runs such a conv without its ReLU and lets the
+        pool apply it to a map KH·KW times smaller. ``feature_maps`` (keep_all) never fuses,
+        so every layer's reported output is exactly its own.
+        """
+        cached: set[int] | None = getattr(self, "_fused_cache", None)
+        if cached is not None:
+            return cached
+        from glassnet.layers.conv import Conv2D
+        from glassnet.layers.pool import MaxPool2D
+
+        consumers: dict[int, list[Node]] = {}
+        for node in self.nodes:
+            for parent in node.inputs:
+                consumers.setdefault(parent.uid, []).append(node)
+        fused = {
+            node.uid
+            for node in self.nodes
+            if type(node.layer) is Conv2D
+            and node.layer.activation == "relu"
+            and node is not self.output_node
+            and len(consumers.get(node.uid, [])) == 1
+            and type(consumers[node.uid][0].layer) is MaxPool2D
+        }
+        self._fused_cache = fused
+        return fused
 
     # ----- reports and files -------------------------------------------------------------------
     def summary(

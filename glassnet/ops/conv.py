@@ -18,9 +18,12 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from glassnet.arith.geometry import PaddingSpec, Pair, pair, resolve_padding, window_output_size
 from glassnet.backend import get_xp
 from glassnet.errors import GlassnetError, ShapeError
+from glassnet.ops import kernels
 
 Array = Any  # numpy or cupy ndarray
 Pads = tuple[Pair, Pair]
@@ -159,6 +162,9 @@ def col2im(
     dxp = xp.zeros((c, n, h + pt + pb, w + pl + pr), dtype=cols.dtype)
     cols6 = cols.reshape(c, kh, kw, n, oh, ow)
     sh, sw = strides
+    if kernels.enabled(cols):
+        kernels.col2im(np.ascontiguousarray(cols6), sh, sw, dilation[0], dilation[1], dxp)
+        return dxp[:, :, pt : pt + h, pl : pl + w]
     for u in range(kh):
         r0 = u * dilation[0]
         for v in range(kw):

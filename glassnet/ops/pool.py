@@ -19,6 +19,7 @@ import numpy as np
 from glassnet.arith.geometry import PaddingSpec, pair, resolve_padding, window_output_size
 from glassnet.backend import get_xp
 from glassnet.errors import GlassnetError, ShapeError
+from glassnet.ops import kernels
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
@@ -110,6 +111,7 @@ def max_pool2d_forward(
     strides: int | tuple[int, int] | None = None,
     padding: PaddingSpec = "valid",
     ceil_mode: bool = False,
+    relu: bool = False,
 ) -> tuple[Any, MaxPool2DCache]:
     """Take the maximum over each pooling window of the last two axes.
 
@@ -127,6 +129,9 @@ def max_pool2d_forward(
         padding: ``"valid"``, ``"same"`` (TensorFlow rule), an int, a pair or a 4-tuple
             ``(top, bottom, left, right)``; every amount must be smaller than the window.
         ceil_mode: round the output size up (PyTorch's ``ceil_mode``).
+        relu: return ``relu(maxpool(x))`` — the same as ``maxpool(relu(x))``, since both are
+            monotone, but the ReLU then touches a map KH·KW times smaller. A window whose
+            maximum is ≤ 0 passes no gradient (ReLU's derivative is 0 there).
 
     Returns:
         ``(out, cache)``.
@@ -143,7 +148,18 @@ def max_pool2d_forward(
     xp = get_xp(x)
     xpad = _pad(x, geo.applied, -np.inf)
     kh, kw = geo.kernel
-    index_dtype = np.uint8 if kh * kw <= 256 else np.int32
+    # The dtype's largest value marks "no winner" (a window killed by the fused ReLU).
+    index_dtype = np.uint8 if kh * kw < 255 else np.int32
+    sentinel = np.iinfo(index_dtype).max
+    if kernels.enabled(x):
+        lead, (hp, wp), (oh, ow) = x.shape[:-2], xpad.shape[-2:], geo.out_hw
+        out = np.empty((*lead, oh, ow), dtype=x.dtype)
+        argmax = np.empty(out.shape, dtype=index_dtype)
+        kernels.max_pool_forward(
+            np.ascontiguousarray(xpad).reshape(-1, hp, wp), kh, kw, *geo.strides, relu,
+            out.reshape(-1, oh, ow), argmax.reshape(-1, oh, ow), sentinel,
+        )
+        return out, MaxPool2DCache(argmax, tuple(x.shape), geo)
     out = _window(xpad, 0, 0, geo).copy()
     argmax = xp.zeros(out.shape, dtype=index_dtype)
     for k in range(1, kh * kw):
@@ -151,6 +167,10 @@ def max_pool2d_forward(
         better = cand > out  # strictly: an equal later value leaves the first maximum in place
         xp.copyto(argmax, k, where=better)
         xp.maximum(out, cand, out=out)
+    if relu:
+        dead = ~(out > 0)
+        xp.copyto(argmax, sentinel, where=dead)
+        xp.copyto(out, 0, where=dead)
     return out, MaxPool2DCache(argmax, tuple(x.shape), geo)
 
 
@@ -164,6 +184,13 @@ def max_pool2d_backward(dout: Any, cache: MaxPool2DCache) -> Any:
     xp = get_xp(dout)
     kh, kw = geo.kernel
     dxp = xp.zeros(_padded_shape(cache.x_shape, geo.applied), dtype=dout.dtype)
+    if kernels.enabled(dout):
+        (hp, wp), (oh, ow) = dxp.shape[-2:], geo.out_hw
+        kernels.max_pool_backward(
+            np.ascontiguousarray(dout).reshape(-1, oh, ow), cache.argmax.reshape(-1, oh, ow), kw,
+            *geo.strides, dxp.reshape(-1, hp, wp), np.iinfo(cache.argmax.dtype).max,
+        )
+        return _crop(dxp, cache.x_shape, geo.applied)
     for k in range(kh * kw):
         # Overlapping windows make slices overlap, so accumulate (+=) offset by offset.
         _window(dxp, k // kw, k % kw, geo)[...] += xp.where(cache.argmax == k, dout, 0)
