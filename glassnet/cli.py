@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from glassnet.errors import GlassnetError
 
@@ -30,7 +31,11 @@ COMMANDS = (
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors exit 2 with one line (argparse's own behaviour)."""
+    """An ArgumentParser whose usage errors print one line (no usage block) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``PROG: error: MESSAGE`` and a pointer to ``--help``; exit 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from pathlib import Path
 
 from glassnet.errors import GlassnetError
-from glassnet.models import Model, load_model_file
+from glassnet.models import Model
+from glassnet.models.resolve import resolve_model
 
 
 def parse_input_shape(text: str) -> tuple[int, ...]:
@@ -30,24 +30,13 @@ def parse_input_shape(text: str) -> tuple[int, ...]:
 
 
 def load_model_arg(spec: str, input_text: str | None = None) -> Model:
-    """Return the model MODEL names: a zoo name, else a model file path.
+    """Return the model MODEL names (zoo name or model file), built for ``--input`` if given.
 
     Raises:
         GlassnetError: if it is neither (listing the zoo names), or the file is bad.
     """
-    from glassnet import zoo
-
     shape = parse_input_shape(input_text) if input_text else None
-    kwargs = {} if shape is None else {"input_shape": shape}
-    key = spec.lower().replace("-", "_")
-    if key in zoo.names():
-        return zoo.get(key, **kwargs)
-    path = Path(spec)
-    if path.is_file():
-        return load_model_file(path, input_shape=shape)
-    raise GlassnetError(
-        f"MODEL {spec!r} is neither a zoo name ({', '.join(zoo.names())}) nor a model file"
-    )
+    return resolve_model(spec, input_shape=shape)  # type: ignore[no-any-return]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -102,6 +102,12 @@ class Model(TrainingMixin):
         return self.output_node.shape
 
     @property
+    def ends_in_softmax(self) -> bool:
+        """True if the last layer applies a softmax (else the model outputs logits)."""
+        layer = self.output_node.layer
+        return getattr(layer, "activation", None) == "softmax" or type(layer).__name__ == "Softmax"
+
+    @property
     def layers(self) -> list[Layer]:
         """The distinct layers after the Input, in order of first use."""
         out: dict[int, Layer] = {}

@@ -45,19 +45,13 @@ class History:
         self.epochs += 1
 
 
-def _softmax_head(model: Any) -> bool:
-    """True if the model ends in a softmax (a layer with activation="softmax" or a Softmax)."""
-    layer = model.output_node.layer
-    return getattr(layer, "activation", None) == "softmax" or type(layer).__name__ == "Softmax"
-
-
 def batch_loss(model: Any, out: Tensor, y: Any, loss: str, from_logits: bool) -> Tensor:
     """The mean loss of one batch, fused with the softmax head when possible.
 
     Shapes:
         out: (N, K) model output; y: (N,) labels or (N, K) targets -> scalar
     """
-    logits = A.softmax_input(out) if loss in CROSS_ENTROPIES and _softmax_head(model) else None
+    logits = A.softmax_input(out) if loss in CROSS_ENTROPIES and model.ends_in_softmax else None
     if logits is not None:
         return A.softmax_cross_entropy(logits, y)
     return A.loss(loss, out, y, from_logits=from_logits)

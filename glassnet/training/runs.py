@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -51,23 +49,6 @@ def summarize_runs(model: str, data: str, results: list[RunResult]) -> dict[str,
         "mean_test_loss": loss_mean,
         "std_test_loss": loss_std,
     }
-
-
-def run_many(
-    train_once: Callable[[int], tuple[float, float, int]],
-    runs: int,
-    on_result: Callable[[RunResult], None] | None = None,
-) -> list[RunResult]:
-    """Call ``train_once(seed)`` for seeds 0..runs−1; it returns (accuracy, loss, epochs)."""
-    results = []
-    for seed in range(runs):
-        start = time.perf_counter()
-        acc, loss, epochs = train_once(seed)
-        result = RunResult(seed, acc, loss, epochs, time.perf_counter() - start)
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
-    return results
 
 
 def write_json_atomic(path: Path, payload: Any) -> Path:

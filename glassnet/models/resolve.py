@@ -1,0 +1,39 @@
+"""Turn a MODEL argument (a zoo name or a model-file path) into an unbuilt model."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+from glassnet.errors import GlassnetError
+
+
+def resolve_model(spec: str, input_shape: Any = None, **zoo_kwargs: Any) -> Any:
+    """Return the model ``spec`` names: a zoo name (``lenet5``, ``keras-mnist-convnet``) or a file.
+
+    Args:
+        spec: zoo name (case and ``-``/``_`` insensitive) or a YAML/JSON model-file path.
+        input_shape: HWC shape to build for (a file's own input is replaced by it).
+        **zoo_kwargs: further arguments for the zoo function (``num_classes``, ``seed``);
+            those the function does not take are ignored.
+
+    Raises:
+        GlassnetError: if ``spec`` is neither (the zoo names are listed), or the file is bad.
+    """
+    from glassnet import zoo
+    from glassnet.models.modelfile import load_model_file
+
+    key = spec.lower().replace("-", "_")
+    if key in zoo.names():
+        kwargs = dict(zoo_kwargs)
+        if input_shape is not None:
+            kwargs["input_shape"] = tuple(input_shape)
+        accepted = inspect.signature(getattr(zoo, key)).parameters
+        return zoo.get(key, **{k: v for k, v in kwargs.items() if k in accepted})
+    path = Path(spec)
+    if path.is_file():
+        return load_model_file(path, input_shape=input_shape)
+    raise GlassnetError(
+        f"MODEL {spec!r} is neither a zoo name ({', '.join(zoo.names())}) nor a model file"
+    )
