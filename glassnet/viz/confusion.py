@@ -81,11 +81,18 @@ def plot_confusion_matrix(
     Shapes:
         y_true, y_pred: [N] or [N, K].
     """
-    k = None if class_names is None else len(class_names)
-    cm = confusion_matrix(y_true, y_pred, num_classes=k)
+    where = "plot_confusion_matrix"
+    cm = confusion_matrix(y_true, y_pred)
+    if class_names is not None:
+        if cm.shape[0] > len(class_names):
+            raise GlassnetError(f"{where}: class_names has {len(class_names)} names but the "
+                                f"labels go up to {cm.shape[0] - 1}; expected one name per class")
+        # Classes named but never seen still get their (empty) row and column.
+        grow = len(class_names) - cm.shape[0]
+        cm = np.pad(cm, ((0, grow), (0, grow)))
     n = int(cm.sum())
     if n == 0:
-        raise GlassnetError("plot_confusion_matrix: y_true and y_pred are empty; expected N >= 1")
+        raise GlassnetError(f"{where}: y_true and y_pred are empty; expected N >= 1")
     k = cm.shape[0]
     names = [str(i) for i in range(k)] if class_names is None else [str(c) for c in class_names]
     correct = int(np.trace(cm))
@@ -95,12 +102,12 @@ def plot_confusion_matrix(
     frac = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
     shown = frac if normalize else cm
 
-    side = min(4.0 + 0.45 * k, 16.0)
+    side = min(4.0 + 0.45 * k, 12.0)
     fig = new_figure(side + 1.0, side)
     ax = fig.add_subplot()
     image = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else max(1, cm.max()))
     fig.colorbar(image, ax=ax, shrink=0.8, label="fraction of true class" if normalize else "count")
-    tilt = k > 10 or max(map(len, names)) > 3  # long or many names would collide flat
+    tilt = k > 10 or max(map(len, names)) > 6  # long or many names would collide flat
     ax.set_xticks(range(k), names, rotation=45 if tilt else 0, ha="right" if tilt else "center")
     ax.set_yticks(range(k), names)
     ax.set_xlabel("predicted class")

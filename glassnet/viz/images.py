@@ -11,22 +11,13 @@ from typing import Any
 import numpy as np
 
 from glassnet.errors import GlassnetError, ShapeError
+from glassnet.viz import _mosaic
 from glassnet.viz._figure import new_figure, save_png
 from glassnet.viz._labels import as_labels
 
-
-def _unit_range(a: np.ndarray) -> np.ndarray:
-    """Min-max scale ``a`` to [0, 1]; a constant array becomes mid-grey (0.5)."""
-    lo, hi = float(np.min(a)), float(np.max(a))
-    if hi - lo <= 0 or not math.isfinite(hi - lo):
-        return np.full(a.shape, 0.5)
-    return (a - lo) / (hi - lo)
-
-
-def _grid(count: int) -> tuple[int, int]:
-    """Rows and columns of the most square grid that holds ``count`` cells."""
-    cols = math.ceil(math.sqrt(count))
-    return math.ceil(count / cols), cols
+# Feature maps smaller than this (pixels, longer side) are enlarged by whole-pixel repetition,
+# so a 2×2 map after the last pooling is as visible as the 28×28 input map.
+MIN_MAP_PIXELS = 24
 
 
 def _check_positive(where: str, name: str, value: int) -> None:
@@ -34,12 +25,16 @@ def _check_positive(where: str, name: str, value: int) -> None:
         raise GlassnetError(f"{where}: {name} must be a positive integer; received {value!r}")
 
 
+def _grey_to_rgb(a: np.ndarray) -> np.ndarray:
+    return np.repeat(a[..., np.newaxis], 3, axis=-1)
+
+
 def plot_filters(w: Any, path: str | os.PathLike[str], max_filters: int = 64) -> Path:
     """Draw first-layer conv kernels as a grid of small images, one per output filter.
 
     With 3 input channels each filter is shown in colour (RGB), min-max scaled on its own, so
     its colour preference is visible whatever its magnitude. Otherwise each filter is shown in
-    grey: the single channel, or the mean over the C_in channels.
+    grey, also min-max scaled: the single channel, or the mean over the C_in channels.
 
     Args:
         w: conv kernel.
@@ -54,7 +49,7 @@ def plot_filters(w: Any, path: str | os.PathLike[str], max_filters: int = 64) ->
         GlassnetError: if ``max_filters`` is not a positive integer.
 
     Shapes:
-        w: [KH, KW, C_in, F].
+        w: [KH, KW, C_in, F]; each tile is one w[:, :, :, f], titled f.
     """
     w = np.asarray(w, dtype=np.float64)
     if w.ndim != 4 or w.size == 0:
@@ -63,23 +58,19 @@ def plot_filters(w: Any, path: str | os.PathLike[str], max_filters: int = 64) ->
     _check_positive("plot_filters", "max_filters", max_filters)
     kh, kw, c_in, f = w.shape
     count = min(f, max_filters)
-    rows, cols = _grid(count)
-    cell = 0.9 if max(kh, kw) < 8 else 1.2
-    fig = new_figure(cols * cell, rows * cell + 0.6)
-    mode = "RGB" if c_in == 3 else ("grey" if c_in == 1 else f"grey, mean of {c_in} channels")
-    fig.suptitle(f"w [KH, KW, C_in, F] = [{kh}, {kw}, {c_in}, {f}]: filters 0-{count - 1} "
-                 f"({mode})", fontsize=9)
-    for i, ax in enumerate(fig.subplots(rows, cols, squeeze=False).ravel()):
-        ax.set_axis_off()
-        if i >= count:
-            continue
-        kernel = w[:, :, :, i]
-        if c_in == 3:
-            ax.imshow(_unit_range(kernel), interpolation="nearest")
-        else:
-            ax.imshow(_unit_range(kernel.mean(axis=2)), cmap="gray", vmin=0, vmax=1,
-                      interpolation="nearest")
-        ax.set_title(str(i), fontsize=7, pad=2)
+    kernels = np.moveaxis(w[:, :, :, :count], 3, 0)  # [count, KH, KW, C_in]
+    if c_in == 3:
+        tiles = np.stack([_mosaic.unit_range(k) for k in kernels])
+    else:
+        tiles = np.stack([_grey_to_rgb(_mosaic.unit_range(k.mean(axis=2))) for k in kernels])
+    _, cols = _mosaic.grid(count)
+    mosaic = _mosaic.tile(tiles, cols, tile_inches=0.55, label_inches=0.16)
+    height, width = mosaic.canvas.shape[:2]
+    fig = new_figure(max(width * mosaic.unit, 3.2) + 0.2, height * mosaic.unit + 0.5)
+    mode = "RGB" if c_in == 3 else ("grey" if c_in == 1 else f"grey: mean of {c_in} channels")
+    fig.suptitle(f"w [KH, KW, C_in, F] = [{kh}, {kw}, {c_in}, {f}]\n"
+                 f"filters 0–{count - 1}, {mode}", fontsize=9)
+    _mosaic.show(fig.add_subplot(), mosaic, [str(i) for i in range(count)])
     return save_png(fig, path)
 
 
@@ -105,7 +96,7 @@ def plot_feature_maps(
         GlassnetError: if ``maps`` is empty or ``max_channels`` is not a positive integer.
 
     Shapes:
-        each map: [H, W, C] (NHWC without N).
+        each map: [H, W, C] (NHWC without N); each tile is one map[:, :, c], titled c.
     """
     where = "plot_feature_maps"
     _check_positive(where, "max_channels", max_channels)
@@ -121,27 +112,35 @@ def plot_feature_maps(
     if not layers:
         raise GlassnetError(f"{where}: maps is empty; expected at least one (name, map) pair")
 
-    cols = min(max_channels, max(a.shape[2] for _, a in layers))
-    fig = new_figure(1.0 * cols + 1.4, 1.15 * len(layers) + 0.3)
-    grid = fig.subplots(len(layers), cols, squeeze=False)
-    for (name, a), row in zip(layers, grid, strict=True):
+    fig = new_figure(1.0, 1.0)  # sized below, once the rows are known; imports matplotlib
+    from matplotlib import colormaps
+
+    viridis = colormaps["viridis"]
+    rows = []
+    for _, a in layers:
         h, w, c = a.shape
-        for j, ax in enumerate(row):
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if j >= c or j >= max_channels:
-                ax.set_axis_off()
-                continue
-            ax.imshow(a[:, :, j], cmap="viridis", interpolation="nearest")
-            ax.set_title(f"c{j}", fontsize=7, pad=2)
-        shown = f", first {cols}" if c > cols else ""
-        row[0].set_ylabel(f"{name}\n{h}×{w}×{c}{shown}", fontsize=8, rotation=0, ha="right",
-                          va="center")
+        shown = np.moveaxis(a[:, :, : min(c, max_channels)], 2, 0)  # [channels, H, W]
+        r = math.ceil(MIN_MAP_PIXELS / max(h, w))
+        shown = shown.repeat(r, axis=1).repeat(r, axis=2)
+        tiles = np.stack([viridis(_mosaic.unit_range(m))[..., :3] for m in shown])
+        rows.append(_mosaic.tile(tiles, len(tiles), tile_inches=0.7, label_inches=0.14))
+    heights = [m.canvas.shape[0] * m.unit for m in rows]
+    widths = [m.canvas.shape[1] * m.unit for m in rows]
+    fig.set_size_inches(max(widths) + 1.6, sum(heights) + 0.15 * len(rows) + 0.2)
+    axes = fig.subplots(len(rows), 1, squeeze=False, height_ratios=heights)[:, 0]
+    for (name, a), mosaic, ax in zip(layers, rows, axes, strict=True):
+        h, w, c = a.shape
+        count = len(mosaic.tops)
+        _mosaic.show(ax, mosaic, [str(j) for j in range(count)])
+        ax.set_anchor("W")  # rows of different widths line up on the left, under their labels
+        first = f"\nchannels 0–{count - 1}" if count < c else ""
+        ax.set_ylabel(f"{name}\n{h}×{w}×{c}{first}", fontsize=8, rotation=0, ha="right",
+                      va="center")
     return save_png(fig, path)
 
 
 def _display_image(img: np.ndarray, integer: bool) -> np.ndarray:
-    """Map one HWC image to [0, 1] for imshow.
+    """Map one HWC image to [0, 1] for display.
 
     Bytes are divided by 255, floats already in [0, 1] kept, others (standardised) min-max scaled.
     """
@@ -149,7 +148,7 @@ def _display_image(img: np.ndarray, integer: bool) -> np.ndarray:
         return np.clip(img / 255.0, 0.0, 1.0)
     if img.min() >= 0.0 and img.max() <= 1.0:
         return img
-    return _unit_range(img)
+    return _mosaic.unit_range(img)
 
 
 def plot_samples(
@@ -186,7 +185,7 @@ def plot_samples(
     where = "plot_samples"
     _check_positive(where, "n", n)
     x = np.asarray(x)
-    if x.ndim != 4 or x.shape[3] not in (1, 3) or x.shape[0] == 0:
+    if x.ndim != 4 or x.shape[3] not in (1, 3) or 0 in x.shape:
         raise ShapeError(f"{where}: x must be images [N, H, W, C] with C = 1 or 3 and N >= 1; "
                          f"received shape {list(x.shape)}")
     labels = {"y_true": as_labels(y_true, where=where, name="y_true")}
@@ -204,23 +203,19 @@ def plot_samples(
         return str(k) if class_names is None else str(class_names[k])
 
     count = min(n, x.shape[0])
-    rows, cols = _grid(count)
-    fig = new_figure(cols * 1.5, rows * 1.6)
-    integer = np.issubdtype(x.dtype, np.integer)
-    for i, ax in enumerate(fig.subplots(rows, cols, squeeze=False).ravel()):
-        ax.set_axis_off()
-        if i >= count:
-            continue
-        img = _display_image(x[i].astype(np.float64), integer)
-        if x.shape[3] == 1:
-            ax.imshow(img[:, :, 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-        else:
-            ax.imshow(img, interpolation="nearest")
-        t = int(labels["y_true"][i])
-        if "y_pred" in labels:
-            p = int(labels["y_pred"][i])
-            ax.set_title(f"true {label(t)}\npred {label(p)}", fontsize=8,
-                         color="black" if p == t else "red")
-        else:
-            ax.set_title(label(t), fontsize=8)
+    integer = bool(np.issubdtype(x.dtype, np.integer))
+    images = [_display_image(img.astype(np.float64), integer) for img in x[:count]]
+    tiles = np.stack([img if img.shape[2] == 3 else _grey_to_rgb(img[:, :, 0]) for img in images])
+    true = labels["y_true"][:count].tolist()
+    if "y_pred" in labels:
+        pred = labels["y_pred"][:count].tolist()
+        titles = [f"true {label(t)}\npred {label(p)}" for t, p in zip(true, pred, strict=True)]
+        colours = ["black" if t == p else "red" for t, p in zip(true, pred, strict=True)]
+    else:
+        titles, colours = [label(t) for t in true], None
+    _, cols = _mosaic.grid(count)
+    mosaic = _mosaic.tile(tiles, cols, tile_inches=1.1, label_inches=0.36 if colours else 0.2)
+    height, width = mosaic.canvas.shape[:2]
+    fig = new_figure(width * mosaic.unit + 0.2, height * mosaic.unit + 0.2)
+    _mosaic.show(fig.add_subplot(), mosaic, titles, colours, fontsize=8)
     return save_png(fig, path)
