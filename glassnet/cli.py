@@ -18,15 +18,8 @@ from glassnet.errors import GlassnetError
 # Modules under glassnet.commands, in the order `glassnet --help` lists them. A module that is not
 # there yet (a feature still in progress) is skipped so the rest of the CLI keeps working.
 COMMANDS = (
-    "demo",
-    "summary",
-    "calc",
-    "compare",
-    "trace",
-    "train",
-    "evaluate",
-    "gradcheck",
-    "bench",
+    "demo", "summary", "calc", "compare", "trace", "train", "evaluate", "gradcheck", "bench",
+    "export", "import_", "explain",
 )
 
 

@@ -32,6 +32,10 @@ def resolve_model(spec: str, input_shape: Any = None, **zoo_kwargs: Any) -> Any:
         accepted = inspect.signature(getattr(zoo, key)).parameters
         return zoo.get(key, **{k: v for k, v in kwargs.items() if k in accepted})
     path = Path(spec)
+    if path.suffix.lower() == ".onnx" and path.is_file():
+        from glassnet.onnx import load_onnx_model
+
+        return load_onnx_model(path, input_shape=input_shape)
     if path.is_file():
         return load_model_file(path, input_shape=input_shape)
     raise GlassnetError(

@@ -51,6 +51,10 @@ def rebuild(arch: dict[str, Any]) -> Any:
         from glassnet import zoo
 
         return zoo.get(arch["zoo"], **arch.get("kwargs", {}))
+    if arch["config"].get("format") == "glassnet-graph":
+        from glassnet.onnx.checkpoint import rebuild_graph
+
+        return rebuild_graph(arch["config"])
     from glassnet.models.modelfile import from_config
 
     return from_config(arch["config"])

@@ -1,0 +1,143 @@
+"""``glassnet bench``: glassnet against PyTorch on the CPU, in interleaved rounds of processes.
+
+Parses, calls :func:`glassnet.bench.runner.run_bench` and prints: ``--json`` prints the object of
+../shared/DESIGN.md §4 (``{"gemm_peak_gflops": ..., "results": [...]}``, extra keys after the
+contract's), ``--markdown`` a table for ``docs/performance.md``, otherwise a rich table. Progress
+goes to stderr. Methodology: ``docs/performance.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from glassnet.errors import GlassnetError
+
+
+def _names(text: str, valid: list[str], what: str) -> list[str]:
+    """Split a comma list and check each name against ``valid``."""
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in items if t not in valid]
+    if bad or not items:
+        raise GlassnetError(f"--{what} {text!r}: unknown {bad or 'empty list'}; valid: "
+                            f"{', '.join(valid)}")
+    return items
+
+
+def _ints(text: str, what: str) -> list[int]:
+    """Parse a comma list of positive ints."""
+    try:
+        values = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise GlassnetError(f"--{what} {text!r}: expected positive integers, e.g. 1,32,128")
+    return values
+
+
+def _config(args: argparse.Namespace) -> Any:
+    """A ``BenchConfig`` from the parsed arguments.
+
+    Raises:
+        GlassnetError: for a bad list, model, workload or count.
+    """
+    from glassnet import zoo
+    from glassnet.bench.runner import BenchConfig
+    from glassnet.bench.workloads import WORKLOADS
+
+    for name in ("rounds", "steps"):
+        if getattr(args, name) < 1:
+            raise GlassnetError(f"--{name} {getattr(args, name)}: must be at least 1")
+    if args.warmup < 0 or args.threads < 0:
+        raise GlassnetError("--warmup and --threads must be >= 0")
+    return BenchConfig(
+        models=_names(args.models, zoo.names(), "models"),
+        batches=_ints(args.batch, "batch"),
+        workloads=_names(args.workloads, list(WORKLOADS), "workloads"),
+        against=args.against, rounds=args.rounds, steps=args.steps, warmup=args.warmup,
+        fit_epochs=args.fit_epochs, threads=args.threads, seed=args.seed,
+    )
+
+
+def _command(cfg: Any) -> str:
+    """The full command line equivalent to ``cfg`` (every default spelled out)."""
+    parts = ["glassnet", "bench", "--models", ",".join(cfg.models),
+             "--batch", ",".join(map(str, cfg.batches)), "--against", cfg.against,
+             "--rounds", str(cfg.rounds), "--steps", str(cfg.steps), "--warmup", str(cfg.warmup),
+             "--workloads", ",".join(cfg.workloads)]
+    if "fit_epoch" in cfg.workloads:
+        parts += ["--fit-epochs", str(cfg.fit_epochs)]
+    if cfg.threads:
+        parts += ["--threads", str(cfg.threads)]
+    return shlex.join(parts)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from glassnet.bench import report, runner
+
+    cfg = _config(args)
+    command = _command(cfg)
+    err = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True,
+                  disable=args.quiet) as progress:
+        task = progress.add_task("bench", total=None)
+
+        def on_worker(done: int, total: int, label: str) -> None:
+            progress.update(task, completed=done, total=total, description=label)
+
+        try:
+            result = runner.run_bench(cfg, on_worker)
+        except runner.WorkerError as exc:
+            print(f"glassnet bench: error: {exc}", file=sys.stderr)
+            return 1
+    result["command"] = command
+    if args.out:
+        Path(args.out).write_text(json.dumps(report.contract(result), indent=1) + "\n")
+    if args.json:
+        print(json.dumps(report.contract(result)))
+    elif args.markdown:
+        print(report.markdown(result, command))
+    else:
+        Console().print(report.table(result, command))
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``bench`` subcommand."""
+    p = subparsers.add_parser(
+        "bench",
+        help="time glassnet against PyTorch (train step, inference, fit epoch) on the CPU",
+        description="Time glassnet and the equivalent PyTorch model in interleaved rounds of "
+        "fresh worker processes; report per workload the medians, the ratio glassnet/torch "
+        "(median of per-round ratios), GFLOP/s, % of a measured GEMM peak and peak RSS.",
+    )
+    p.add_argument("--models", default="lenet5,keras_mnist_convnet",
+                   help="comma list of zoo models (default: %(default)s)")
+    p.add_argument("--batch", default="1,32,128,256", help="comma list (default: %(default)s)")
+    p.add_argument("--against", choices=("torch", "none"), default="torch",
+                   help="compare with PyTorch, or time glassnet alone (default: %(default)s)")
+    p.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default: 5)")
+    p.add_argument("--steps", type=int, default=20,
+                   help="timed steps per workload and worker (default: 20; fit_epoch times "
+                   "min(steps, --fit-epochs) epochs)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (default: 3)")
+    p.add_argument("--fit-epochs", type=int, default=2, help="timed fit epochs (default: 2)")
+    p.add_argument("--workloads", default="train,infer,fit_epoch",
+                   help="comma list of train, infer, fit_epoch (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="threads of both sides (default 0: NumPy's BLAS thread count)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and inputs (default 0)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the JSON object (DESIGN.md §4)")
+    out.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    p.add_argument("--out", metavar="FILE", help="also write the JSON object to FILE")
+    p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=_run)

@@ -1,0 +1,89 @@
+"""``glassnet explain MODEL [--input IMAGE | --data NAME --index I] [--trace SPEC] --out FILE``.
+
+Write one self-contained HTML page (no server, no network) showing the model's own forward
+pass: every layer's feature maps, each conv/pool cell's arithmetic, the softmax, and with
+``--trace`` the value-by-value trace of a small network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from glassnet.errors import GlassnetError
+
+DESCRIPTION = """Write a self-contained explainer page (one HTML file: open it by double-click)
+for any glassnet model. MODEL is a .npz checkpoint (its trained weights), a zoo name or a
+YAML/JSON model file (random initial weights, --seed). The input is --input IMAGE.png (same
+size as the model's input; colour is converted to gray for one-channel models), or test image
+--index of --data NAME; by default mnist-5k image 0 for 28x28x1 models, else seeded noise."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``explain`` subcommand."""
+    p = subparsers.add_parser("explain", help="self-contained HTML page of a model's numbers",
+                              description=DESCRIPTION)
+    p.add_argument("model", metavar="MODEL", help="checkpoint .npz, zoo name or model file")
+    p.add_argument("--input", metavar="IMAGE", help="an image file (PNG) to run the model on")
+    p.add_argument("--data", metavar="NAME", help="dataset to take a test image from")
+    p.add_argument("--index", type=int, metavar="I", help="test image index (default 0)")
+    p.add_argument("--trace", metavar="SPEC", help="add the value-by-value trace of a spec")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of random weights and of a random input (default 0)")
+    p.add_argument("--max-mb", type=float, default=5.0, metavar="MB",
+                   help="size budget; larger models get reduced thumbnails (default 5)")
+    p.add_argument("--out", default="explain.html", metavar="FILE",
+                   help="the page to write (default explain.html)")
+    p.set_defaults(func=run)
+
+
+def load_explained_model(spec: str, seed: int) -> tuple[object, str]:
+    """Return ``(model, note on its weights)`` for MODEL.
+
+    Raises:
+        GlassnetError: if MODEL is no checkpoint, zoo name or model file.
+    """
+    from glassnet.commands.summary import load_model_arg
+
+    path = Path(spec)
+    if path.suffix == ".npz":
+        if not path.is_file():
+            raise GlassnetError(f"MODEL {spec!r}: no such checkpoint file")
+        from glassnet.training.checkpoint import load_model
+
+        return load_model(path), f"weights loaded from the checkpoint {path.name}"
+    model = load_model_arg(spec)
+    model.build(seed=seed)
+    note = (f"random initial weights (seed {seed}): the model is untrained, so its "
+            "predictions mean nothing yet — pass a checkpoint .npz to see a trained one")
+    return model, note
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build and write the page; return the exit code.
+
+    Raises:
+        GlassnetError: for a bad model, input, spec or option.
+    """
+    from glassnet.explain import choose_input, explain_page
+    from glassnet.explain.tracedata import trace_section
+
+    if not args.max_mb > 0:
+        raise GlassnetError(f"--max-mb: expected a size > 0, got {args.max_mb}")
+    model, note = load_explained_model(args.model, args.seed)
+    choice = choose_input(tuple(model.input_shape), image=args.input, data=args.data,
+                          index=args.index, seed=args.seed)
+    trace = trace_section(args.trace) if args.trace else None
+    text, warnings = explain_page(model, choice, model_note=note,
+                                  max_bytes=int(args.max_mb * 1e6), trace=trace)
+    for line in warnings:
+        print(f"glassnet explain: warning: {line}", file=sys.stderr)
+    out = Path(args.out)
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise GlassnetError(f"--out {str(out)!r}: cannot write ({exc.strerror})") from exc
+    size = len(text.encode("utf-8"))
+    print(f"wrote {out} ({size / 1e6:.2f} MB): {model.name} on {choice.note.split(':')[0]}")
+    return 0

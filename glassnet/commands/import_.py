@@ -1,0 +1,49 @@
+"""``glassnet import MODEL.onnx --out MODEL.npz [--input HxWxC]``: ONNX to a glassnet checkpoint.
+
+The checkpoint holds the weights and a graph description of the network (see
+:mod:`glassnet.onnx.checkpoint`), so it does not need the ``.onnx`` file afterwards. The module
+is ``import_`` because ``import`` is a Python keyword; the command is ``glassnet import``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+EPILOG = """\
+examples:
+  glassnet import resnet_block.onnx --out resnet_block.npz
+  glassnet import fcn.onnx --input 64x64x3 --out fcn.npz      # symbolic H, W in the file
+  glassnet summary resnet_block.onnx --explain                # the table without importing
+"""
+
+
+def run(args: argparse.Namespace) -> int:
+    """Import the file, write the checkpoint, print one line."""
+    from glassnet.commands.summary import parse_input_shape
+    from glassnet.onnx import load_onnx_model, save_imported
+
+    shape = parse_input_shape(args.input) if args.input else None
+    model = load_onnx_model(args.model, input_shape=shape)
+    path = save_imported(model, args.out)
+    dims = ", ".join(str(s) for s in model.input_shape)
+    print(f"wrote {path}: {model.name}, {len(model.layers)} layers, "
+          f"{model.count_params():,} parameters, input (N, {dims}) NHWC "
+          f"(the ONNX file's input is {model.onnx_input_layout})")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``import`` subcommand."""
+    from glassnet.onnx.import_ops import supported_ops
+
+    p = subparsers.add_parser(
+        "import", help="read an ONNX CNN into a glassnet checkpoint (.npz)",
+        description="Read an ONNX CNN (NCHW, or NHWC behind a leading Transpose) into a "
+        "glassnet graph model with NHWC input and write it as a checkpoint. Supported ops: "
+        f"{', '.join(supported_ops())}.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", metavar="MODEL.onnx", help="the ONNX file")
+    p.add_argument("--out", required=True, metavar="MODEL.npz", help="the checkpoint to write")
+    p.add_argument("--input", metavar="HxWxC", help="input shape where the file's is symbolic")
+    p.set_defaults(func=run)

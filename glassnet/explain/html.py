@@ -1,0 +1,48 @@
+"""Assemble the self-contained page: the template with its styles, script and data inlined.
+
+The template ``assets/page.html`` holds three markers, replaced by the contents of
+``assets/page.css``, ``assets/page.js`` and the page data as JSON. Nothing is fetched at view
+time: the file works offline, by double-click, with no server.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from importlib import resources
+from typing import Any
+
+CSS_MARK = "/*@CSS@*/"
+JS_MARK = "/*@JS@*/"
+DATA_MARK = "@DATA@"
+TITLE_MARK = "@TITLE@"
+
+
+def asset(name: str) -> str:
+    """Return the text of a file in ``glassnet/explain/assets`` (package data)."""
+    return resources.files("glassnet.explain").joinpath("assets", name).read_text("utf-8")
+
+
+def data_json(data: dict[str, Any]) -> str:
+    """Serialise the page data for a ``<script type="application/json">`` block.
+
+    NOTE: every ``</`` is written ``<`` + backslash + ``/`` (the same string to JSON), so no
+    value can close the script element early; ``allow_nan=False`` because JSON has no NaN
+    (the data uses null).
+    """
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+    return text.replace("</", "<\\/")
+
+
+def render_page(data: dict[str, Any]) -> str:
+    """Return the complete HTML page showing ``data`` (from ``build_page_data``)."""
+    page = asset("page.html")
+    for mark in (CSS_MARK, JS_MARK, DATA_MARK, TITLE_MARK):
+        if page.count(mark) != 1:  # a broken template is a packaging bug, not user input
+            raise RuntimeError(f"explain template: marker {mark!r} must occur exactly once")
+    title = html.escape(f"glassnet explain — {data['model']['name']}")
+    # Replace the data last: its text is never searched for markers.
+    page = page.replace(TITLE_MARK, title).replace(CSS_MARK, asset("page.css"))
+    page = page.replace(JS_MARK, asset("page.js"))
+    head, tail = page.split(DATA_MARK)
+    return head + data_json(data) + tail

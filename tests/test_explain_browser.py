@@ -1,0 +1,188 @@
+"""glassnet explain in a real headless Chromium (Playwright): the page's own JS arithmetic.
+
+Opens the file:// page, clicks conv and pool cells and compares what the page shows with the
+Python recomputation (``glassnet.explain.cells``) of the same embedded numbers, checks keyboard
+navigation and the console, and saves screenshots under ``test-artifacts/``.
+
+Skipped when Chromium or the ``playwright`` package is missing, except in CI (``CI=true``),
+where that is a failure. Chromium: ``$GLASSNET_CHROMIUM`` or ``/usr/bin/chromium``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from glassnet import zoo
+from glassnet.explain import choose_input, explain_page
+from glassnet.explain.cells import conv_cell, pool_cell
+from glassnet.explain.numbers import unpack
+from glassnet.explain.tracedata import trace_section
+
+CHROMIUM = Path(os.environ.get("GLASSNET_CHROMIUM", "/usr/bin/chromium"))
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
+TRACE = CASES / "trace_cnn_3x3_softmax2.json"
+
+
+def _playwright() -> Any:
+    reason = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "the playwright package is not installed (pip install playwright)"
+    if reason is None and not CHROMIUM.exists():
+        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests must run in CI: {reason}")
+        pytest.skip(reason)
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def page_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    model = zoo.get("keras_mnist_convnet")
+    model.build(seed=0)
+    choice = choose_input(tuple(model.input_shape))
+    trace = trace_section(TRACE) if TRACE.exists() else None
+    text, _ = explain_page(model, choice, model_note="random initial weights (seed 0)",
+                           trace=trace)
+    path = tmp_path_factory.mktemp("explain") / "page.html"
+    path.write_text(text, encoding="utf-8")
+    block = re.search(r'id="page-data">(.*?)</script>', text, re.S)
+    assert block
+    return path, json.loads(block.group(1))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_playwright = _playwright()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield b
+        b.close()
+
+
+class Tab:
+    """One page at one viewport size, collecting console errors."""
+
+    def __init__(self, browser: Any, path: Path, width: int, height: int) -> None:
+        self.page = browser.new_page(viewport={"width": width, "height": height})
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
+                     else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(path.as_uri())
+        self.page.wait_for_selector("#out-canvas")
+
+    def open_cell(self, key: str, channel: int, i: int, j: int) -> None:
+        self.page.click(f'button.thumb[data-layer="{key}"][data-channel="{channel}"]')
+        cell = float(self.page.get_attribute("#out-canvas", "data-cell"))
+        self.page.click("#out-canvas", position={"x": (j + 0.5) * cell + 1,
+                                                 "y": (i + 0.5) * cell + 1})
+        state = self.page.evaluate("() => window.GLASSNET.state")
+        assert (state["key"], state["ch"], state["i"], state["j"]) == (key, channel, i, j)
+
+    def value(self, selector: str) -> float:
+        return float(self.page.get_attribute(selector, "data-value"))
+
+
+def layer(data: dict[str, Any], key: str) -> dict[str, Any]:
+    return next(e for e in data["layers"] if e["key"] == key)
+
+
+def busiest_cell(data: dict[str, Any], key: str, channel: int) -> tuple[int, int]:
+    out = unpack(layer(data, key)["map"])[:, :, channel]
+    i, j = np.unravel_index(int(np.argmax(np.abs(out))), out.shape)
+    return int(i), int(j)
+
+
+@pytest.fixture(scope="module")
+def desktop(browser: Any, page_file: tuple[Path, dict[str, Any]]) -> Iterator[Tab]:
+    tab = Tab(browser, page_file[0], 1280, 800)
+    yield tab
+    tab.page.close()
+
+
+@pytest.mark.parametrize(("key", "channel"), [("conv2d", 3), ("conv2d_1", 5)])
+def test_conv_cell_sum_computed_by_the_page(desktop: Tab, page_file, key: str,
+                                            channel: int) -> None:
+    data = page_file[1]
+    i, j = busiest_cell(data, key, channel)
+    desktop.open_cell(key, channel, i, j)
+    ref = conv_cell(data, key, i, j, channel)
+    shown = desktop.value("#conv-sum")
+    assert abs(shown - ref.total) <= 1e-4 * max(abs(ref.total), 1e-12)
+    assert desktop.value("#conv-z") == pytest.approx(ref.z, rel=1e-4)
+    assert desktop.value("#cell-ref") == unpack(layer(data, key)["map"])[i, j, channel]
+    assert "ok" in desktop.page.get_attribute("#check", "class")
+
+
+def test_pool_cell_winner(desktop: Tab, page_file) -> None:
+    data = page_file[1]
+    i, j = busiest_cell(data, "max_pooling2d", 2)
+    desktop.open_cell("max_pooling2d", 2, i, j)
+    ref = pool_cell(data, "max_pooling2d", i, j, 2)
+    assert ref.winner is not None
+    assert desktop.page.get_attribute("#pool-result", "data-winner") == "{},{}".format(*ref.winner)
+    assert desktop.value("#pool-result") == pytest.approx(ref.value, rel=1e-6)
+    desktop.page.screenshot(path=str(ARTIFACTS / "explain-pool-1280x800.png"))
+
+
+def test_keyboard_navigation(desktop: Tab, page_file) -> None:
+    data = page_file[1]
+    desktop.open_cell("conv2d", 0, 5, 5)
+    desktop.page.focus("#out-canvas")
+    desktop.page.keyboard.press("ArrowDown")
+    desktop.page.keyboard.press("ArrowRight")
+    desktop.page.keyboard.press("]")
+    state = desktop.page.evaluate("() => window.GLASSNET.state")
+    assert (state["i"], state["j"], state["ch"]) == (6, 6, 1)
+    assert desktop.value("#cell-ref") == unpack(layer(data, "conv2d")["map"])[6, 6, 1]
+    desktop.page.focus('button.thumb[data-layer="conv2d"][data-channel="0"]')
+    desktop.page.keyboard.press("ArrowRight")
+    focused = desktop.page.evaluate("() => document.activeElement.dataset.layer")
+    assert focused == "max_pooling2d"
+    desktop.page.keyboard.press("Enter")
+    assert desktop.page.evaluate("() => window.GLASSNET.state.key") == "max_pooling2d"
+
+
+def test_softmax_and_trace_sections(desktop: Tab, page_file) -> None:
+    s = page_file[1]["softmax"]
+    assert desktop.value("#softmax-sum") == pytest.approx(s["sum"], rel=1e-5)
+    assert desktop.value("#softmax-loss") == pytest.approx(s["loss"], rel=1e-4)
+    if page_file[1]["trace"]:
+        tabs = desktop.page.locator(".step-nav button")
+        assert tabs.count() == len(page_file[1]["trace"]["steps"])
+        tabs.nth(0).focus()
+        desktop.page.keyboard.press("ArrowRight")
+        assert "forward" in desktop.page.inner_text("#trace-panel h3")
+
+
+def test_screenshots_and_no_console_errors(browser: Any, desktop: Tab, page_file) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    tabs = [desktop]
+    for width, height in ((1280, 800), (390, 844)):
+        tab = Tab(browser, page_file[0], width, height)
+        name = f"explain-{width}x{height}"
+        tab.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+        tab.page.screenshot(path=str(ARTIFACTS / f"{name}-full.png"), full_page=True)
+        # Nothing may stick out sideways at either width (the overview scrolls inside itself).
+        overflow = tab.page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"page is {overflow}px wider than the {width}px viewport"
+        tabs.append(tab)
+    for tab in tabs:
+        assert tab.errors == []
+    for tab in tabs[1:]:
+        tab.page.close()
