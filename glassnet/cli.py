@@ -15,8 +15,7 @@ from typing import NoReturn
 
 from glassnet.errors import GlassnetError
 
-# Modules under glassnet.commands, in the order `glassnet --help` lists them. A module that is not
-# there yet (a feature still in progress) is skipped so the rest of the CLI keeps working.
+# Modules under glassnet.commands, in the order `glassnet --help` lists them.
 COMMANDS = (
     "demo", "summary", "calc", "compare", "trace", "train", "evaluate", "gradcheck", "bench",
     "export", "import_", "explain",
@@ -41,13 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"glassnet.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"glassnet.commands.{name}":
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(f"glassnet.commands.{name}").register(sub)
     return parser
 
 
@@ -60,6 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         code = args.func(args)
+    except BrokenPipeError:
+        # `glassnet summary vgg16 | head`: the reader left; stop quietly like other Unix tools.
+        sys.stderr.close()
+        return 0
     except (GlassnetError, FileNotFoundError, KeyError) as exc:
         if args.debug:
             raise
