@@ -51,15 +51,24 @@ def _mode(monitor: str, mode: str, who: str) -> str:
     return mode
 
 
+def _state_arrays(model: Any) -> list[Any]:
+    """Every array that defines the model's function: parameters and buffers (BN statistics)."""
+    arrays = [p.data for p in model.parameters()]
+    for layer in model.layers:
+        arrays.extend(getattr(layer, "buffers", {}).values())
+    return arrays
+
+
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+    """Stop once ``monitor`` fails to improve by ``min_delta`` for ``patience`` epochs in a row.
 
     Args:
         monitor: a log key, e.g. "val_loss" or "val_accuracy".
         patience: epochs without improvement before stopping.
         min_delta: the smallest change that counts as an improvement.
         mode: "min", "max" or "auto" (max for accuracies).
-        restore_best_weights: copy back the best epoch's weights when stopping.
+        restore_best_weights: copy back the best epoch's weights (and batch-norm statistics)
+            when stopping.
     """
 
     def __init__(
@@ -87,15 +96,15 @@ class EarlyStopping(Callback):
         if _improved(value, self.best, self.mode, self.min_delta):
             self.best, self.wait = value, 0
             if self.restore_best_weights:
-                self.best_weights = [p.data.copy() for p in self.model.parameters()]
+                self.best_weights = [a.copy() for a in _state_arrays(self.model)]
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
             if self.best_weights is not None:
-                for p, w in zip(self.model.parameters(), self.best_weights, strict=True):
-                    p.data[...] = w
+                for a, w in zip(_state_arrays(self.model), self.best_weights, strict=True):
+                    a[...] = w
 
 
 class ModelCheckpoint(Callback):
