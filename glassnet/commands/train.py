@@ -105,12 +105,26 @@ def print_report(report: TrainReport, console: Any = None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train, then print the table and the files (or, with ``--json``, only the summary)."""
+    """Train, then print the table and the files (or, with ``--json``, only the summary).
+
+    Under ``mpiexec -n N`` every rank trains its shard of each batch (docs/distributed.md);
+    rank 0 alone prints, and a rank that fails ends the whole job with its message.
+    """
+    from glassnet import dist
+
     opts = options_from_args(args)
+    root = dist.is_root()
     # With --json, stdout carries only the JSON object; the per-run lines go to stderr.
     stream = sys.stderr if args.json else sys.stdout
-    report = train(opts, on_run=lambda i, r: print(run_line(i, opts.runs, r), file=stream,
-                                                    flush=True))
+
+    def on_run(i: int, result: RunResult) -> None:
+        if root:
+            print(run_line(i, opts.runs, result), file=stream, flush=True)
+
+    with dist.abort_on_error(show_traceback=getattr(args, "debug", False)):
+        report = train(opts, on_run=on_run)
+    if not root:
+        return 0
     if args.json:
         print(json.dumps(report.summary))
     else:

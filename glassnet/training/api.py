@@ -115,7 +115,11 @@ class TrainingMixin:
             seed: seeds the batch order; weights come from the model's own seed.
             callbacks: e.g. EarlyStopping, ModelCheckpoint, CSVLogger.
             verbose: 0 silent, 1 progress bar, 2 one line per epoch (all on stderr).
-            **kwargs: passed to :func:`glassnet.training.loop.fit` (``initial_epoch``, ``rng``).
+            **kwargs: passed to :func:`glassnet.training.loop.fit`: ``initial_epoch``, ``rng``
+                (the batch-order generator), ``distributed`` (True: data-parallel over MPI,
+                batch_size is the global batch split over the ranks; False: never; default
+                None: when started by ``mpiexec`` with more than one rank; see
+                ``docs/distributed.md``).
 
         Returns:
             A :class:`~glassnet.training.loop.History`.

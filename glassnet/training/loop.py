@@ -18,6 +18,7 @@ import numpy as np
 
 from glassnet import autodiff as A
 from glassnet.data.transforms import batches
+from glassnet.dist import DataParallel, data_parallel
 from glassnet.errors import GlassnetError
 from glassnet.tensor import Tensor, no_grad
 from glassnet.training.callbacks import Callback
@@ -80,8 +81,13 @@ def train_epoch(
     data: Any,
     epoch: int,
     progress: EpochProgress | None,
+    dp: DataParallel | None = None,
 ) -> dict[str, float]:
     """Run one epoch of mini-batch steps; return mean loss (and accuracy) over its samples.
+
+    With ``dp`` (data-parallel over MPI) each rank steps on its shard of every batch, the
+    gradients are averaged across ranks before the (identical) optimizer step, and the metrics
+    are summed over the ranks.
 
     Raises:
         TrainingDiverged: naming the epoch and batch where the loss stopped being finite.
@@ -91,6 +97,13 @@ def train_epoch(
     for b, (xb, yb) in enumerate(data, start=1):
         for p in params:
             p.grad = None
+        n_global = len(xb)
+        if dp is not None:
+            xb, yb = dp.shard(xb, yb)
+            if len(xb) == 0:  # a last batch smaller than the world: nothing to compute here
+                dp.allreduce_grads(params, 0, n_global)
+                cfg.optimizer.step()
+                continue
         out = model.forward(xb, training=True)
         loss = batch_loss(model, out, yb, cfg.loss, cfg.from_logits)
         value = loss.item()
@@ -100,6 +113,8 @@ def train_epoch(
                 f"(optimizer lr={getattr(cfg.optimizer, 'lr', '?')}) or check the data"
             )
         loss.backward()
+        if dp is not None:
+            dp.allreduce_grads(params, len(xb), n_global)
         cfg.optimizer.step()
         n = len(xb)
         total += value * n
@@ -107,7 +122,9 @@ def train_epoch(
         if cfg.accuracy:
             correct += _correct(out.data, yb)
         if progress is not None:
-            progress.advance(n, total / seen, correct / seen if cfg.accuracy else None)
+            progress.advance(n_global, total / seen, correct / seen if cfg.accuracy else None)
+    if dp is not None:
+        total, seen, correct = dp.reduce_metrics(total, seen, correct)  # type: ignore[assignment]
     logs = {"loss": total / max(seen, 1)}
     if cfg.accuracy:
         logs["accuracy"] = correct / max(seen, 1)
@@ -171,6 +188,7 @@ def fit(
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     initial_epoch: int = 0,
     rng: np.random.Generator | None = None,
+    distributed: bool | None = None,
 ) -> History:
     """Train ``model`` on (x, y); see :meth:`glassnet.models.Model.fit`.
 
@@ -189,6 +207,9 @@ def fit(
     dtype = model.build().dtype
     x = np.asarray(x, dtype=dtype)
     rng = rng if rng is not None else np.random.default_rng(seed)
+    dp = data_parallel(distributed, model, batch_size=batch_size, samples=len(x), rng=rng)
+    if dp is not None:  # only rank 0 prints and writes files
+        verbose, callbacks = (verbose if dp.is_root else 0), dp.callbacks(callbacks)
     data = batches(x, y, batch_size, shuffle=shuffle, rng=rng)
     history = History()
     model.stop_training = False
@@ -198,9 +219,11 @@ def fit(
         cb.on_train_begin()
     for epoch in range(initial_epoch + 1, initial_epoch + epochs + 1):
         with EpochProgress(epoch, initial_epoch + epochs, len(x), len(data), verbose) as bar:
-            logs = train_epoch(model, cfg, data, epoch, bar)
+            logs = train_epoch(model, cfg, data, epoch, bar, dp)
             if validation_data is not None:
-                val = evaluate(model, validation_data[0], validation_data[1], cfg)
+                val = (evaluate if dp is None else dp.evaluate)(
+                    model, validation_data[0], validation_data[1], cfg
+                )
                 logs.update({f"val_{k}": v for k, v in val.items()})
             bar.finish(logs)
         history.append(logs)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from glassnet.dist import is_root
 from glassnet.errors import GlassnetError, ShapeError
 from glassnet.training.runs import RunResult, summarize_runs, write_json_atomic
 
@@ -220,7 +221,9 @@ def train(
     ds = load_data(opts.data, opts.data_dir, opts.download, opts.limit)
     build_model(opts.model, ds, opts.seed)  # fail on a model/data mismatch before any training
     out_dir = opts.out if opts.out is not None else default_out_dir(opts.model, opts.data)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    root = is_root()  # under mpiexec, rank 0 alone writes the run folder
+    if root:
+        out_dir.mkdir(parents=True, exist_ok=True)
     results: list[RunResult] = []
     outcome: RunOutcome | None = None
     for i in range(opts.runs):
@@ -230,6 +233,8 @@ def train(
             on_run(i, outcome.result)
     assert outcome is not None
     summary = summarize_runs(model_label(opts.model), opts.data, results)
+    if not root:
+        return TrainReport(summary, out_dir, [])
     files = write_artifacts(outcome.model, outcome.history.history, ds, out_dir, opts.plots)
     files.append(write_json_atomic(out_dir / "summary.json", summary))
     return TrainReport(summary, out_dir, files)
