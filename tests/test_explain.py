@@ -21,7 +21,7 @@ from glassnet.explain.inputs import InputChoice, choose_input, read_image
 from glassnet.explain.numbers import pack, round_value, unpack
 from glassnet.explain.tracedata import trace_section
 
-CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
+CASES = Path(__file__).resolve().parent / "cases"  # copies of ../shared/cases/
 RTOL = 2e-5  # 6 significant digits of rounding
 
 
