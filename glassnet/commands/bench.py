@@ -82,6 +82,16 @@ def _run(args: argparse.Namespace) -> int:
 
     from glassnet.bench import report, runner
 
+    if args.mpi:  # data-parallel scaling (glassnet.dist.bench), not the torch comparison
+        from glassnet import zoo
+        from glassnet.dist.bench import bench_mpi, format_mpi
+
+        res = bench_mpi(_names(args.models, zoo.names(), "models"),
+                        max(_ints(args.batch, "batch")), steps=args.steps, rounds=args.rounds,
+                        on_worker=None if args.quiet else lambda d, t, label: print(
+                            f"[{d + 1}/{t}] {label}", file=sys.stderr, flush=True))
+        print(json.dumps(res) if args.json else format_mpi(res))
+        return 0
     cfg = _config(args)
     command = _command(cfg)
     err = Console(stderr=True)
@@ -135,6 +145,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--threads", type=int, default=0,
                    help="threads of both sides (default 0: NumPy's BLAS thread count)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and inputs (default 0)")
+    p.add_argument("--mpi", action="store_true",
+                   help="instead: images/s of data-parallel fit on 1 vs 2 MPI ranks (one BLAS "
+                   "thread each) and the scaling efficiency; uses the largest --batch")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the JSON object (DESIGN.md §4)")
     out.add_argument("--markdown", action="store_true", help="print a Markdown table")
