@@ -113,6 +113,10 @@ def run_worker(side: str, spec: dict[str, Any], timeout: float = 1800.0) -> dict
     root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
+    if side == "torch":
+        # The worker imports glassnet, whose import tunes glibc malloc; a PyTorch user's process
+        # would not have that, so the torch side runs with the allocator as it comes.
+        env["GLASSNET_MALLOC_TUNE"] = "0"
     cmd = [sys.executable, "-m", "glassnet.bench.worker", "--side", side,
            "--spec", json.dumps(spec)]
     try:
