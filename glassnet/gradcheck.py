@@ -100,20 +100,25 @@ def gradcheck(
     return result
 
 
-def _numeric_grad(loss: Callable[[], float], x: np.ndarray, eps: float) -> np.ndarray:
-    """Centred differences of a scalar ``loss()`` with respect to ``x``, perturbed in place."""
-    grad = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
+def _centred(loss: Callable[[], float], flat: np.ndarray, indices: Any, eps: float) -> np.ndarray:
+    """(loss(x_i + ε) − loss(x_i − ε)) / 2ε for each index i of ``flat`` (perturbed in place)."""
+    out = np.empty(len(indices))
     with no_grad():
-        for i in range(flat.size):
+        for j, i in enumerate(indices):
             old = flat[i]
             flat[i] = old + eps
             up = loss()
             flat[i] = old - eps
             down = loss()
             flat[i] = old
-            gflat[i] = (up - down) / (2 * eps)
-    return grad
+            out[j] = (up - down) / (2 * eps)
+    return out
+
+
+def _numeric_grad(loss: Callable[[], float], x: np.ndarray, eps: float) -> np.ndarray:
+    """Centred differences of a scalar ``loss()`` with respect to every element of ``x``."""
+    flat = x.reshape(-1)
+    return _centred(loss, flat, range(flat.size), eps).reshape(x.shape).astype(x.dtype)
 
 
 def gradcheck_model(
@@ -170,16 +175,7 @@ def gradcheck_model(
             picks = np.arange(flat.size) if flat.size <= samples else rng.choice(
                 flat.size, samples, replace=False
             )
-            numeric = np.empty(len(picks))
-            with no_grad():
-                for j, k in enumerate(picks):
-                    old = flat[k]
-                    flat[k] = old + eps
-                    up = value()
-                    flat[k] = old - eps
-                    down = value()
-                    flat[k] = old
-                    numeric[j] = (up - down) / (2 * eps)
+            numeric = _centred(value, flat, picks, eps)
             result.errors[p.name or f"param{i}"] = _relative_error(analytic[picks], numeric)
     finally:
         for p, data in zip(params, saved, strict=True):
