@@ -35,6 +35,12 @@ def _as_tensor(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
+def _on_maps(op: Any, x: Any, *args: Any, **kw: Any) -> Tensor:
+    """Run a compute-layout op on NHWC maps: transpose in, apply, transpose back if still maps."""
+    out = op(A.to_compute(_as_tensor(x)), *args, **kw)
+    return A.to_public(out) if out.ndim == 4 else out
+
+
 def conv2d(
     x: Any,
     w: Any,
@@ -50,8 +56,9 @@ def conv2d(
     Shapes:
         x: (N, H, W, C); w: (KH, KW, C/G, F); b: (F,) -> out: (N, OH, OW, F)
     """
-    out = A.conv2d(
-        A.to_compute(_as_tensor(x)),
+    return _on_maps(
+        A.conv2d,
+        x,
         _as_tensor(w),
         None if b is None else _as_tensor(b),
         strides=strides,
@@ -59,7 +66,6 @@ def conv2d(
         dilation=dilation,
         groups=groups,
     )
-    return A.to_public(out)
 
 
 def max_pool2d(
@@ -75,14 +81,14 @@ def max_pool2d(
     Shapes:
         x: (N, H, W, C) -> out: (N, OH, OW, C)
     """
-    out = A.max_pool2d(
-        A.to_compute(_as_tensor(x)),
+    return _on_maps(
+        A.max_pool2d,
+        x,
         pool_size=pool_size,
         strides=strides,
         padding=padding,
         ceil_mode=ceil_mode,
     )
-    return A.to_public(out)
 
 
 def avg_pool2d(
@@ -99,15 +105,15 @@ def avg_pool2d(
     Shapes:
         x: (N, H, W, C) -> out: (N, OH, OW, C)
     """
-    out = A.avg_pool2d(
-        A.to_compute(_as_tensor(x)),
+    return _on_maps(
+        A.avg_pool2d,
+        x,
         pool_size=pool_size,
         strides=strides,
         padding=padding,
         ceil_mode=ceil_mode,
         count_include_pad=count_include_pad,
     )
-    return A.to_public(out)
 
 
 def global_avg_pool2d(x: Any) -> Tensor:
@@ -116,7 +122,7 @@ def global_avg_pool2d(x: Any) -> Tensor:
     Shapes:
         x: (N, H, W, C) -> out: (N, C)
     """
-    return A.global_avg_pool2d(A.to_compute(_as_tensor(x)))
+    return _on_maps(A.global_avg_pool2d, x)
 
 
 def flatten(x: Any) -> Tensor:
