@@ -225,3 +225,22 @@ def check_bool(fn: str, **values: object) -> None:
     for name, value in values.items():
         if not isinstance(value, bool):
             raise GlassnetError(f"{fn}: {name}={value!r} is invalid; expected True or False")
+
+
+def grouped_channels(fn: str, c_in: int, filters: int, groups: int) -> tuple[str, str]:
+    """Check that ``groups`` divides both channel counts; return the C_in factor of a formula.
+
+    The factor comes in symbols and in numbers: ``C_in``/``3``, or ``(C_in/groups)``/``(32/4)``.
+
+    Raises:
+        GlassnetError: if ``groups`` does not divide ``c_in`` or ``filters``.
+    """
+    for name, value in (("c_in", c_in), ("filters", filters)):
+        if value % groups:
+            raise GlassnetError(
+                f"{fn}: groups={groups} does not divide {name}={value}; expected groups to "
+                "divide both c_in and filters"
+            )
+    if groups == 1:
+        return "C_in", num(c_in)
+    return "(C_in/groups)", f"({num(c_in)}/{groups})"

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from glassnet.arith.explain import MacCount, check_positive, mac_count, num
-from glassnet.errors import GlassnetError
+from glassnet.arith.explain import MacCount, check_positive, grouped_channels, mac_count, num
 
 
 def conv2d_macs(
@@ -54,16 +53,8 @@ def conv2d_macs(
         filters=filters,
         groups=groups,
     )
-    for name, value in (("c_in", c_in), ("filters", filters)):
-        if value % groups:
-            raise GlassnetError(
-                f"{fn}: groups={groups} does not divide {name}={value}; expected groups to "
-                "divide both c_in and filters"
-            )
-    if groups == 1:
-        formula, channels = "OH·OW·K_h·K_w·C_in·N", num(c_in)
-    else:
-        formula, channels = "OH·OW·K_h·K_w·(C_in/groups)·N", f"({num(c_in)}/{groups})"
+    symbol, channels = grouped_channels(fn, c_in, filters, groups)
+    formula = f"OH·OW·K_h·K_w·{symbol}·N"
     return mac_count(
         out_h * out_w * kernel_h * kernel_w * (c_in // groups) * filters,
         formula,

@@ -7,8 +7,15 @@ variance). ``N`` is the number of filters (output channels).
 
 from __future__ import annotations
 
-from glassnet.arith.explain import ParamCount, Quantity, check_bool, check_positive, constant, num
-from glassnet.errors import GlassnetError
+from glassnet.arith.explain import (
+    ParamCount,
+    Quantity,
+    check_bool,
+    check_positive,
+    constant,
+    grouped_channels,
+    num,
+)
 
 
 def _bias(count: int, formula: str, substituted: str, bias: bool) -> Quantity:
@@ -60,16 +67,8 @@ def conv2d_params(
         fn, kernel_h=kernel_h, kernel_w=kernel_w, c_in=c_in, filters=filters, groups=groups
     )
     check_bool(fn, bias=bias)
-    for name, value in (("c_in", c_in), ("filters", filters)):
-        if value % groups:
-            raise GlassnetError(
-                f"{fn}: groups={groups} does not divide {name}={value}; expected groups to "
-                "divide both c_in and filters"
-            )
-    if groups == 1:
-        formula, channels = "K_h·K_w·C_in·N", num(c_in)
-    else:
-        formula, channels = "K_h·K_w·(C_in/groups)·N", f"({num(c_in)}/{groups})"
+    symbol, channels = grouped_channels(fn, c_in, filters, groups)
+    formula = f"K_h·K_w·{symbol}·N"
     weights = Quantity(
         kernel_h * kernel_w * (c_in // groups) * filters,
         symbol="W",
