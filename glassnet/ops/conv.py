@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from glassnet import parallel
 from glassnet.arith.geometry import PaddingSpec, Pair, pair, resolve_padding, window_output_size
 from glassnet.backend import get_xp
 from glassnet.errors import GlassnetError, ShapeError
@@ -32,7 +33,8 @@ Pads = tuple[Pair, Pair]
 class Conv2DCache(NamedTuple):
     """What conv2d_backward needs from the forward pass."""
 
-    cols: Array  # [C·KH·KW, N·OH·OW], rows ordered (c, kh, kw)
+    cols: tuple[Array, ...]  # per batch chunk: [C·KH·KW, n·OH·OW], rows ordered (c, kh, kw)
+    ranges: tuple[tuple[int, int], ...]  # the batch chunks (lo, hi) of the forward pass
     w: Array  # [KH, KW, C/groups, F]
     x_shape: tuple[int, int, int, int]  # (C, N, H, W)
     pads: Pads  # ((top, bottom), (left, right))
@@ -119,23 +121,38 @@ def im2col(x: Array, kernel_hw: Pair, strides: Pair, pads: Pads, dilation: Pair 
     Shapes:
         x: (C, N, H, W) -> cols: (C·KH·KW, N·OH·OW)
     """
-    xp = get_xp(x)
-    c, n, h, w = x.shape
+    return _im2col_padded(_pad(x, pads), kernel_hw, strides, dilation, 0, x.shape[1])
+
+
+def _im2col_padded(
+    xpad: Array, kernel_hw: Pair, strides: Pair, dilation: Pair, n0: int, n1: int
+) -> Array:
+    """:func:`im2col` of the batch items ``[n0, n1)`` of an already padded input.
+
+    Shapes:
+        xpad: (C, N, Hp, Wp) -> cols: (C·KH·KW, (n1 − n0)·OH·OW)
+    """
+    xp = get_xp(xpad)
+    c, _, hp, wp = xpad.shape
     kh, kw = kernel_hw
-    oh = window_output_size(h, kh, strides[0], pads[0], dilation[0])
-    ow = window_output_size(w, kw, strides[1], pads[1], dilation[1])
-    xpad = _pad(x, pads)
-    cols = xp.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
     sh, sw = strides
+    oh = window_output_size(hp, kh, sh, (0, 0), dilation[0])
+    ow = window_output_size(wp, kw, sw, (0, 0), dilation[1])
+    cols = xp.empty((c, kh, kw, n1 - n0, oh, ow), dtype=xpad.dtype)
+    if kernels.enabled(xpad):
+        # The whole (contiguous) input and an offset, not a slice: the kernel stays vectorised.
+        kernels.im2col(np.ascontiguousarray(xpad), sh, sw, dilation[0], dilation[1], n0, cols)
+        return cols.reshape(c * kh * kw, -1)
+    xs = xpad[:, n0:n1]
     for u in range(kh):
         r0 = u * dilation[0]
         for v in range(kw):
             c0 = v * dilation[1]
             # One strided slice per kernel offset: a contiguous (C, N, OH, OW) block copy.
-            cols[:, u, v] = xpad[
+            cols[:, u, v] = xs[
                 :, :, r0 : r0 + sh * (oh - 1) + 1 : sh, c0 : c0 + sw * (ow - 1) + 1 : sw
             ]
-    return cols.reshape(c * kh * kw, n * oh * ow)
+    return cols.reshape(c * kh * kw, -1)
 
 
 def col2im(
@@ -155,31 +172,56 @@ def col2im(
     """
     xp = get_xp(cols)
     c, n, h, w = x_shape
-    kh, kw = kernel_hw
-    oh = window_output_size(h, kh, strides[0], pads[0], dilation[0])
-    ow = window_output_size(w, kw, strides[1], pads[1], dilation[1])
     (pt, pb), (pl, pr) = pads
     dxp = xp.zeros((c, n, h + pt + pb, w + pl + pr), dtype=cols.dtype)
-    cols6 = cols.reshape(c, kh, kw, n, oh, ow)
+    _col2im_into(cols, dxp, kernel_hw, strides, dilation, 0)
+    return dxp[:, :, pt : pt + h, pl : pl + w]
+
+
+def _col2im_into(
+    cols: Array, dxp: Array, kernel_hw: Pair, strides: Pair, dilation: Pair, n0: int
+) -> None:
+    """Add ``cols`` (the columns of batch items ``[n0, n0 + n)``) onto the zeroed padded grid.
+
+    Shapes:
+        cols: (C·KH·KW, n·OH·OW); dxp: (C, N, Hp, Wp), C-contiguous
+    """
+    c, _, hp, wp = dxp.shape
+    kh, kw = kernel_hw
+    oh = window_output_size(hp, kh, strides[0], (0, 0), dilation[0])
+    ow = window_output_size(wp, kw, strides[1], (0, 0), dilation[1])
+    cols6 = cols.reshape(c, kh, kw, -1, oh, ow)
     sh, sw = strides
-    if kernels.enabled(cols):
-        kernels.col2im(np.ascontiguousarray(cols6), sh, sw, dilation[0], dilation[1], dxp)
-        return dxp[:, :, pt : pt + h, pl : pl + w]
+    if kernels.enabled(cols, dxp):
+        kernels.col2im(np.ascontiguousarray(cols6), sh, sw, dilation[0], dilation[1], n0, dxp)
+        return
+    ds = dxp[:, n0 : n0 + cols6.shape[3]]
     for u in range(kh):
         r0 = u * dilation[0]
         for v in range(kw):
             c0 = v * dilation[1]
             # Strided slice-add instead of np.add.at: within one (u, v) the targets are distinct.
-            dxp[:, :, r0 : r0 + sh * (oh - 1) + 1 : sh, c0 : c0 + sw * (ow - 1) + 1 : sw] += cols6[
+            ds[:, :, r0 : r0 + sh * (oh - 1) + 1 : sh, c0 : c0 + sw * (ow - 1) + 1 : sw] += cols6[
                 :, u, v
             ]
-    return dxp[:, :, pt : pt + h, pl : pl + w]
 
 
 def _weight_matrix(w: Array, groups: int) -> Array:
     """[KH, KW, Cg, F] -> [G, F/G, Cg·KH·KW] with columns ordered (c, kh, kw) like im2col rows."""
     kh, kw, cg, f = w.shape
     return w.transpose(3, 2, 0, 1).reshape(groups, f // groups, cg * kh * kw)
+
+
+def _batch_slice(a: Array, lo: int, hi: int) -> Array:
+    """``a[:, lo:hi]`` of a C-contiguous (F, N, ...) array as an (F, (hi − lo)·...) VIEW.
+
+    NOTE: the rows stay N·... apart; BLAS reads and writes such a matrix in place (its leading
+    dimension), so a chunk's GEMM writes straight into its slice of the shared output.
+    """
+    view = a[:, lo:hi].reshape(a.shape[0], -1)
+    if not get_xp(a).may_share_memory(view, a):  # pragma: no cover - such a reshape is a view
+        raise AssertionError("conv2d: batch slice reshaped to a copy")
+    return view
 
 
 def conv2d_forward(
@@ -193,6 +235,9 @@ def conv2d_forward(
     groups: int = 1,
 ) -> tuple[Array, Conv2DCache]:
     """Cross-correlate ``x`` with ``w`` (what every framework calls convolution), plus bias.
+
+    Large batches are split into contiguous chunks run on :mod:`glassnet.parallel`'s threads,
+    each doing its own im2col, GEMM and bias into its slice of the output.
 
     Args:
         x: input maps, compute layout.
@@ -218,22 +263,34 @@ def conv2d_forward(
     c, n, h, wd = x.shape
     (oh, ow), pads, s, d = conv_geometry((h, wd), (kh, kw), strides, padding, dilation)
     f = w.shape[3]
-    cols = im2col(x, (kh, kw), s, pads, d)
     wm = _weight_matrix(w, groups)
-    if groups == 1:
-        out = wm[0] @ cols
-    else:
-        out = xp.matmul(wm, cols.reshape(groups, -1, cols.shape[1])).reshape(f, -1)
-    if b is not None:
-        out += b[:, None]
-    cache = Conv2DCache(cols, w, (c, n, h, wd), pads, s, d, groups, b is not None)
-    return out.reshape(f, n, oh, ow), cache
+    out = xp.empty((f, n, oh, ow), dtype=xp.result_type(x, w))
+    ranges = parallel.chunks(n, (c * kh * kw + f) * oh * ow * n) if xp is np else [(0, n)]
+    xpad = _pad(x, pads)
+
+    def part(lo: int, hi: int) -> Array:
+        cols = _im2col_padded(xpad, (kh, kw), s, d, lo, hi)
+        o = _batch_slice(out, lo, hi)
+        if groups == 1:
+            xp.matmul(wm[0], cols, out=o)
+        else:
+            o[...] = xp.matmul(wm, cols.reshape(groups, -1, cols.shape[1])).reshape(f, -1)
+        if b is not None:
+            o += b[:, None]
+        return cols
+
+    cols = tuple(parallel.run(part, ranges))
+    cache = Conv2DCache(cols, tuple(ranges), w, (c, n, h, wd), pads, s, d, groups, b is not None)
+    return out, cache
 
 
 def conv2d_backward(
     dout: Array, cache: Conv2DCache, *, need_dx: bool = True
 ) -> tuple[Array | None, Array, Array | None]:
     """Gradients of :func:`conv2d_forward` with respect to x, w and b.
+
+    Each batch chunk of the forward pass contributes its partial dL/dw (added in chunk order)
+    and writes its own slice of dL/dx.
 
     Args:
         dout: dL/d(out).
@@ -248,25 +305,39 @@ def conv2d_backward(
         dout: (F, N, OH, OW) -> dx: (C, N, H, W), dw: (KH, KW, C/G, F), db: (F,)
     """
     xp = get_xp(dout)
-    cols, w, x_shape, pads, s, d, groups, has_bias = cache
-    kh, kw, cg, f = w.shape
-    dmat = dout.reshape(f, -1)
-    db = dmat.sum(axis=1) if has_bias else None
-    wm = _weight_matrix(w, groups)
-    p = dmat.shape[1]
-    dg = dmat.reshape(groups, f // groups, p)
-    if groups == 1:
-        dwm = dmat @ cols.T  # [F, C·KH·KW]
-    else:
-        dwm = xp.matmul(dg, cols.reshape(groups, -1, p).transpose(0, 2, 1)).reshape(f, -1)
+    kh, kw, cg, f = cache.w.shape
+    groups = cache.groups
+    c, n, h, wd = cache.x_shape
+    (pt, pb), (pl, pr) = cache.pads
+    dout = xp.ascontiguousarray(dout)
+    wm = _weight_matrix(cache.w, groups)
+    dxp = xp.zeros((c, n, h + pt + pb, wd + pl + pr), dtype=dout.dtype) if need_dx else None
+    index = {r: k for k, r in enumerate(cache.ranges)}
+
+    def part(lo: int, hi: int) -> tuple[Array, Array]:
+        cols, dmat = cache.cols[index[lo, hi]], _batch_slice(dout, lo, hi)
+        p = dmat.shape[1]
+        if groups == 1:
+            dwm = dmat @ cols.T  # [F, C·KH·KW]
+        else:
+            dg = dmat.reshape(groups, f // groups, p)
+            dwm = xp.matmul(dg, cols.reshape(groups, -1, p).transpose(0, 2, 1)).reshape(f, -1)
+        if dxp is not None:
+            if groups == 1:
+                dcols = wm[0].T @ dmat
+            else:
+                dg = dmat.reshape(groups, f // groups, p)
+                dcols = xp.matmul(wm.transpose(0, 2, 1), dg).reshape(-1, p)
+            _col2im_into(dcols, dxp, (kh, kw), cache.strides, cache.dilation, lo)
+        return dwm, dmat.sum(axis=1)
+
+    parts = parallel.run(part, cache.ranges)
+    dwm, db = parts[0]
+    for more_dw, more_db in parts[1:]:
+        dwm, db = dwm + more_dw, db + more_db
     dw = xp.ascontiguousarray(dwm.reshape(f, cg, kh, kw).transpose(2, 3, 1, 0))
-    if not need_dx:
-        return None, dw, db
-    if groups == 1:
-        dcols = wm[0].T @ dmat
-    else:
-        dcols = xp.matmul(wm.transpose(0, 2, 1), dg).reshape(-1, p)
-    return col2im(dcols, x_shape, (kh, kw), s, pads, d), dw, db
+    dx = None if dxp is None else dxp[:, :, pt : pt + h, pl : pl + wd]
+    return dx, dw, (db if cache.has_bias else None)
 
 
 def convolve2d(

@@ -90,18 +90,107 @@ def max_pool_backward(dout3, arg, kw, sh, sw, dxp3, sentinel):  # type: ignore[n
 
 
 @njit(cache=True, nogil=True)
-def col2im(cols6, sh, sw, dh, dw, dxp):  # type: ignore[no-untyped-def]
-    """dxp[c, n, i·SH + u·DH, j·SW + v·DW] += cols6[c, u, v, n, i, j].
+def max_pool_2x2_forward(xp3, relu, out, arg, sentinel):  # type: ignore[no-untyped-def]
+    """The 2×2 / stride-2 case of :func:`max_pool_forward`, branch-free (8× faster here).
+
+    The window's first maximum is max(first of row 0, first of row 1), each a strict
+    comparison, which picks the same offset as the row-major scan for any non-NaN input.
 
     Shapes:
-        cols6: (C, KH, KW, N, OH, OW); dxp: (C, N, Hp, Wp), zero on entry
+        xp3: (B, Hp, Wp) with Hp >= 2·OH, Wp >= 2·OW; out, arg: (B, OH, OW)
+    """
+    nb, oh, ow = out.shape
+    for b in range(nb):
+        for i in range(oh):
+            top, bot = xp3[b, 2 * i], xp3[b, 2 * i + 1]
+            orow, arow = out[b, i], arg[b, i]
+            for j in range(ow):
+                a, b1, c, d = top[2 * j], top[2 * j + 1], bot[2 * j], bot[2 * j + 1]
+                g1, g2 = b1 > a, d > c
+                m1, k1 = (b1, 1) if g1 else (a, 0)
+                m2, k2 = (d, 3) if g2 else (c, 2)
+                m, k = (m2, k2) if m2 > m1 else (m1, k1)
+                if relu and not m > 0:
+                    m, k = 0, sentinel
+                orow[j] = m
+                arow[j] = k
+
+
+@njit(cache=True, nogil=True)
+def max_pool_2x2_backward(dout3, arg, dxp3, sentinel):  # type: ignore[no-untyped-def]
+    """The 2×2 / stride-2 case of :func:`max_pool_backward`; writes EVERY cell of dxp3.
+
+    Shapes:
+        dout3, arg: (B, OH, OW); dxp3: (B, Hp, Wp), any content on entry
+    """
+    nb, oh, ow = dout3.shape
+    hp, wp = dxp3.shape[1], dxp3.shape[2]
+    for b in range(nb):
+        for i in range(oh):
+            top, bot = dxp3[b, 2 * i], dxp3[b, 2 * i + 1]
+            drow, arow = dout3[b, i], arg[b, i]
+            for j in range(ow):
+                g, k = drow[j], arow[j]
+                top[2 * j] = g if k == 0 else 0
+                top[2 * j + 1] = g if k == 1 else 0
+                bot[2 * j] = g if k == 2 else 0
+                bot[2 * j + 1] = g if k == 3 else 0
+            for j in range(2 * ow, wp):  # columns no window reaches
+                top[j] = 0
+                bot[j] = 0
+        for r in range(2 * oh, hp):  # rows no window reaches
+            for j in range(wp):
+                dxp3[b, r, j] = 0
+
+
+@njit(cache=True, nogil=True)
+def im2col(xp, sh, sw, dh, dw, n0, cols6):  # type: ignore[no-untyped-def]
+    """cols6[c, u, v, n, i, j] = xp[c, n0 + n, i·SH + u·DH, j·SW + v·DW].
+
+    NOTE: one image plane at a time (it stays in L1) and plain ``i + u`` indices in the unit
+    stride case: 4× faster here than looping (u, v) outside or testing the stride inside.
+
+    Shapes:
+        xp: (C, N, Hp, Wp) padded input; cols6: (C, KH, KW, n, OH, OW) for a batch chunk
     """
     nc, kh, kw, nn, oh, ow = cols6.shape
+    unit = sh == 1 and sw == 1 and dh == 1 and dw == 1
     for c in range(nc):
-        for u in range(kh):
-            for v in range(kw):
-                for n in range(nn):
-                    for i in range(oh):
-                        r = i * sh + u * dh
-                        for j in range(ow):
-                            dxp[c, n, r, j * sw + v * dw] += cols6[c, u, v, n, i, j]
+        for n in range(nn):
+            src = xp[c, n0 + n]
+            for u in range(kh):
+                for v in range(kw):
+                    dst = cols6[c, u, v, n]
+                    if unit:
+                        for i in range(oh):
+                            for j in range(ow):
+                                dst[i, j] = src[i + u, j + v]
+                    else:
+                        for i in range(oh):
+                            for j in range(ow):
+                                dst[i, j] = src[i * sh + u * dh, j * sw + v * dw]
+
+
+@njit(cache=True, nogil=True)
+def col2im(cols6, sh, sw, dh, dw, n0, dxp):  # type: ignore[no-untyped-def]
+    """dxp[c, n0 + n, i·SH + u·DH, j·SW + v·DW] += cols6[c, u, v, n, i, j] (see :func:`im2col`).
+
+    Shapes:
+        cols6: (C, KH, KW, n, OH, OW) for a batch chunk; dxp: (C, N, Hp, Wp), zero on entry
+    """
+    nc, kh, kw, nn, oh, ow = cols6.shape
+    unit = sh == 1 and sw == 1 and dh == 1 and dw == 1
+    for c in range(nc):
+        for n in range(nn):
+            dst = dxp[c, n0 + n]
+            for u in range(kh):
+                for v in range(kw):
+                    src = cols6[c, u, v, n]
+                    if unit:
+                        for i in range(oh):
+                            for j in range(ow):
+                                dst[i + u, j + v] += src[i, j]
+                    else:
+                        for i in range(oh):
+                            for j in range(ow):
+                                dst[i * sh + u * dh, j * sw + v * dw] += src[i, j]

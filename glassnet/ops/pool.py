@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from glassnet import parallel
 from glassnet.arith.geometry import PaddingSpec, pair, resolve_padding, window_output_size
 from glassnet.backend import get_xp
 from glassnet.errors import GlassnetError, ShapeError
@@ -155,10 +156,18 @@ def max_pool2d_forward(
         lead, (hp, wp), (oh, ow) = x.shape[:-2], xpad.shape[-2:], geo.out_hw
         out = np.empty((*lead, oh, ow), dtype=x.dtype)
         argmax = np.empty(out.shape, dtype=index_dtype)
-        kernels.max_pool_forward(
-            np.ascontiguousarray(xpad).reshape(-1, hp, wp), kh, kw, *geo.strides, relu,
-            out.reshape(-1, oh, ow), argmax.reshape(-1, oh, ow), sentinel,
-        )
+        x3 = np.ascontiguousarray(xpad).reshape(-1, hp, wp)
+        out3, arg3 = out.reshape(-1, oh, ow), argmax.reshape(-1, oh, ow)
+
+        def part(lo: int, hi: int) -> None:
+            if (kh, kw) == geo.strides == (2, 2):  # the common case has its own kernel
+                kernels.max_pool_2x2_forward(x3[lo:hi], relu, out3[lo:hi], arg3[lo:hi], sentinel)
+            else:
+                kernels.max_pool_forward(
+                    x3[lo:hi], kh, kw, *geo.strides, relu, out3[lo:hi], arg3[lo:hi], sentinel
+                )
+
+        parallel.run(part, parallel.chunks(len(x3), x3.size))
         return out, MaxPool2DCache(argmax, tuple(x.shape), geo)
     out = _window(xpad, 0, 0, geo).copy()
     argmax = xp.zeros(out.shape, dtype=index_dtype)
@@ -183,14 +192,25 @@ def max_pool2d_backward(dout: Any, cache: MaxPool2DCache) -> Any:
     geo = cache.geo
     xp = get_xp(dout)
     kh, kw = geo.kernel
-    dxp = xp.zeros(_padded_shape(cache.x_shape, geo.applied), dtype=dout.dtype)
+    shape = _padded_shape(cache.x_shape, geo.applied)
     if kernels.enabled(dout):
+        dxp = np.empty(shape, dtype=dout.dtype)  # every cell written below
         (hp, wp), (oh, ow) = dxp.shape[-2:], geo.out_hw
-        kernels.max_pool_backward(
-            np.ascontiguousarray(dout).reshape(-1, oh, ow), cache.argmax.reshape(-1, oh, ow), kw,
-            *geo.strides, dxp.reshape(-1, hp, wp), np.iinfo(cache.argmax.dtype).max,
-        )
+        d3, arg3 = np.ascontiguousarray(dout).reshape(-1, oh, ow), cache.argmax.reshape(-1, oh, ow)
+        dx3, sentinel = dxp.reshape(-1, hp, wp), np.iinfo(cache.argmax.dtype).max
+
+        def part(lo: int, hi: int) -> None:
+            if (kh, kw) == geo.strides == (2, 2):
+                kernels.max_pool_2x2_backward(d3[lo:hi], arg3[lo:hi], dx3[lo:hi], sentinel)
+                return
+            dx3[lo:hi] = 0
+            kernels.max_pool_backward(
+                d3[lo:hi], arg3[lo:hi], kw, *geo.strides, dx3[lo:hi], sentinel
+            )
+
+        parallel.run(part, parallel.chunks(len(dx3), dx3.size))
         return _crop(dxp, cache.x_shape, geo.applied)
+    dxp = xp.zeros(shape, dtype=dout.dtype)
     for k in range(kh * kw):
         # Overlapping windows make slices overlap, so accumulate (+=) offset by offset.
         _window(dxp, k // kw, k % kw, geo)[...] += xp.where(cache.argmax == k, dout, 0)
