@@ -49,8 +49,9 @@ def backend_name() -> str:
 def get_xp(*arrays: Any) -> ModuleType:
     """Return the array module for ``arrays`` (CuPy arrays -> cupy), else the selected backend."""
     for a in arrays:
-        mod = type(a).__module__
-        if mod.startswith("cupy"):
+        if type(a) is np.ndarray:  # the common case, without a string test
+            continue
+        if type(a).__module__.startswith("cupy"):
             return importlib.import_module("cupy")
     module: ModuleType = _state["xp"]
     return module

@@ -14,13 +14,16 @@ The padding conventions (``../shared/DESIGN.md`` §2):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from glassnet.errors import GlassnetError, ShapeError
 
 Pair = tuple[int, int]
 PaddingSpec = str | int | Sequence[int]
 PADDING_STRINGS = ("valid", "same")
+T = TypeVar("T")
 
 
 def pair(value: int | Sequence[int], *, op: str, arg: str) -> Pair:
@@ -133,3 +136,55 @@ def window_output_size(
     else:
         out = room // stride + 1
     return out
+
+
+_PLAIN = frozenset((int, str, bool, type(None)))
+
+
+def _typed_key(values: tuple[Any, ...]) -> object:
+    """``(values, their types)`` as a hashable key, or None when a value is not plain.
+
+    Plain: ints, bools, strings, None, and tuples (two levels deep) of them.
+
+    NOTE: ``True == 1`` and ``1.0 == 1`` hash alike; keyed on the values alone, a cache would
+    hand the result of ``strides=1`` to ``strides=True`` and skip the check that rejects it.
+    """
+    types: list[object] = []
+    for v in values:
+        t = type(v)
+        if t in _PLAIN:
+            types.append(t)
+            continue
+        if t is not tuple:
+            return None
+        inner = tuple(map(type, v))
+        for e, te in zip(v, inner, strict=True):
+            if te not in _PLAIN and not (te is tuple and all(type(x) in _PLAIN for x in e)):
+                return None
+        types.append((inner, tuple(tuple(map(type, e)) for e in v if type(e) is tuple)))
+    return (values, tuple(types))
+
+
+def memo_plain(fn: Callable[..., T]) -> Callable[..., T]:
+    """Cache ``fn`` (a pure geometry function) for calls whose arguments are plain values.
+
+    Plain: ints, bools, strings, None and tuples of them. Layers call the same few geometries
+    on every step; resolving them once takes the validation and padding arithmetic off the
+    per-call path (batch-1 inference is mostly such overhead). Exceptions are not cached: a
+    bad call raises every time.
+    """
+    cache: dict[Any, T] = {}
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        key = _typed_key((*args, *kwargs.values(), *kwargs))
+        if key is None:
+            return fn(*args, **kwargs)
+        hit = cache.get(key)
+        if hit is None:
+            if len(cache) >= 4096:  # geometries of very many shapes: start over, stay small
+                cache.clear()
+            hit = cache[key] = fn(*args, **kwargs)
+        return hit
+
+    return wrapper

@@ -203,12 +203,7 @@ class Model(TrainingMixin):
                 f"{self.name}: input has shape {list(x.shape)}; expected "
                 f"[N, {', '.join(str(s) for s in self.input_shape)}]"
             )
-        # Release each intermediate after its last use (big graphs, long batches).
-        last_use = {n.uid: n.uid for n in self.nodes}
-        for node in self.nodes:
-            for parent in node.inputs:
-                last_use[parent.uid] = node.uid
-        last_use[self.output_node.uid] = -1
+        last_use = self._last_use()
         values: dict[int, Tensor] = {}
         fused = set() if keep_all else self._relu_pool_pairs()
         for node in self.nodes:
@@ -227,6 +222,21 @@ class Model(TrainingMixin):
                 if not keep_all and last_use[parent.uid] == node.uid:
                     values.pop(parent.uid, None)
         return values
+
+    def _last_use(self) -> dict[int, int]:
+        """Uid of the node that reads each node's output last (-1 for the output), computed once.
+
+        ``_run`` releases each intermediate after its last use (big graphs, long batches).
+        """
+        cached: dict[int, int] | None = getattr(self, "_last_use_cache", None)
+        if cached is None:
+            cached = {n.uid: n.uid for n in self.nodes}
+            for node in self.nodes:
+                for parent in node.inputs:
+                    cached[parent.uid] = node.uid
+            cached[self.output_node.uid] = -1
+            self._last_use_cache = cached
+        return cached
 
     def _relu_pool_pairs(self) -> set[int]:
         """Uids of Conv2D(activation="relu") nodes whose only consumer is a MaxPool2D.

@@ -50,7 +50,10 @@ def dense_backward(dout: Any, cache: DenseCache) -> tuple[Any, Any, Any | None]:
         dout: (N, out) -> dx: (N, in), dw: (in, out), db: (out,).
     """
     db = dout.sum(axis=0) if cache.has_bias else None
-    return dout @ cache.w.T, cache.x.T @ dout, db
+    # NOTE: dot, not @: for N = 1, matmul finds xᵀ's strides unusable by BLAS and runs its own
+    # loop (59 µs instead of 9 µs for a 400×120 outer product here).
+    xp = get_xp(dout)
+    return xp.dot(dout, cache.w.T), xp.dot(cache.x.T, dout), db
 
 
 def _same_shape(op: str, a: Any, b: Any) -> None:

@@ -21,10 +21,17 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from glassnet import parallel
-from glassnet.arith.geometry import PaddingSpec, Pair, pair, resolve_padding, window_output_size
+from glassnet.arith.geometry import (
+    PaddingSpec,
+    Pair,
+    memo_plain,
+    pair,
+    resolve_padding,
+    window_output_size,
+)
 from glassnet.backend import get_xp
 from glassnet.errors import GlassnetError, ShapeError
-from glassnet.ops import kernels
+from glassnet.ops import gemm, kernels
 
 Array = Any  # numpy or cupy ndarray
 Pads = tuple[Pair, Pair]
@@ -75,6 +82,7 @@ def _check_conv_args(x: Array, w: Array, b: Array | None, groups: int, op: str) 
     return int(w.shape[0]), int(w.shape[1])
 
 
+@memo_plain
 def conv_geometry(
     in_hw: Pair,
     kernel_hw: Pair,
@@ -272,7 +280,7 @@ def conv2d_forward(
         cols = _im2col_padded(xpad, (kh, kw), s, d, lo, hi)
         o = _batch_slice(out, lo, hi)
         if groups == 1:
-            xp.matmul(wm[0], cols, out=o)
+            gemm.matmul_into(wm[0], cols, o)
         else:
             o[...] = xp.matmul(wm, cols.reshape(groups, -1, cols.shape[1])).reshape(f, -1)
         if b is not None:
@@ -318,13 +326,13 @@ def conv2d_backward(
         cols, dmat = cache.cols[index[lo, hi]], _batch_slice(dout, lo, hi)
         p = dmat.shape[1]
         if groups == 1:
-            dwm = dmat @ cols.T  # [F, C·KH·KW]
+            dwm = gemm.matmul_nt(dmat, cols)  # [F, C·KH·KW]
         else:
             dg = dmat.reshape(groups, f // groups, p)
             dwm = xp.matmul(dg, cols.reshape(groups, -1, p).transpose(0, 2, 1)).reshape(f, -1)
         if dxp is not None:
             if groups == 1:
-                dcols = wm[0].T @ dmat
+                dcols = gemm.matmul_into(wm[0].T, dmat, xp.empty((cols.shape[0], p), dmat.dtype))
             else:
                 dg = dmat.reshape(groups, f // groups, p)
                 dcols = xp.matmul(wm.transpose(0, 2, 1), dg).reshape(-1, p)

@@ -17,7 +17,13 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from glassnet import parallel
-from glassnet.arith.geometry import PaddingSpec, pair, resolve_padding, window_output_size
+from glassnet.arith.geometry import (
+    PaddingSpec,
+    memo_plain,
+    pair,
+    resolve_padding,
+    window_output_size,
+)
 from glassnet.backend import get_xp
 from glassnet.errors import GlassnetError, ShapeError
 from glassnet.ops import kernels
@@ -41,9 +47,17 @@ def _geometry(
             f"{op}: x must be a floating array of shape (..., H, W); "
             f"received shape {list(x.shape)} dtype {x.dtype}"
         )
+    in_hw = (int(x.shape[-2]), int(x.shape[-1]))
+    return _window_geometry(op, in_hw, pool_size, strides, padding, ceil_mode)
+
+
+@memo_plain
+def _window_geometry(
+    op: str, in_hw: tuple[int, int], pool_size: Any, strides: Any, padding: PaddingSpec,
+    ceil_mode: bool,
+) -> _Geometry:
     kernel = pair(pool_size, op=op, arg="pool_size")
     stride = kernel if strides is None else pair(strides, op=op, arg="strides")
-    in_hw = (int(x.shape[-2]), int(x.shape[-1]))
     pads = resolve_padding(padding, in_hw, kernel, stride, op=op)
     for axis, k, (before, after) in zip("HW", kernel, pads, strict=True):
         # A pad >= K would allow windows made only of padding (-inf max, empty average).
@@ -95,6 +109,11 @@ def _crop(dxp: Any, x_shape: tuple[int, ...], applied: Pads) -> Any:
         return dxp
     h, w = x_shape[-2:]
     return get_xp(dxp).ascontiguousarray(dxp[..., top : top + h, left : left + w])
+
+
+def _sentinel(index_dtype: Any) -> int:
+    """The arg-max value meaning "no winner": the index dtype's largest value."""
+    return 255 if np.dtype(index_dtype) == np.uint8 else 2**31 - 1
 
 
 class MaxPool2DCache(NamedTuple):
@@ -151,7 +170,7 @@ def max_pool2d_forward(
     kh, kw = geo.kernel
     # The dtype's largest value marks "no winner" (a window killed by the fused ReLU).
     index_dtype = np.uint8 if kh * kw < 255 else np.int32
-    sentinel = np.iinfo(index_dtype).max
+    sentinel = _sentinel(index_dtype)
     if kernels.enabled(x):
         lead, (hp, wp), (oh, ow) = x.shape[:-2], xpad.shape[-2:], geo.out_hw
         out = np.empty((*lead, oh, ow), dtype=x.dtype)
@@ -197,7 +216,7 @@ def max_pool2d_backward(dout: Any, cache: MaxPool2DCache) -> Any:
         dxp = np.empty(shape, dtype=dout.dtype)  # every cell written below
         (hp, wp), (oh, ow) = dxp.shape[-2:], geo.out_hw
         d3, arg3 = np.ascontiguousarray(dout).reshape(-1, oh, ow), cache.argmax.reshape(-1, oh, ow)
-        dx3, sentinel = dxp.reshape(-1, hp, wp), np.iinfo(cache.argmax.dtype).max
+        dx3, sentinel = dxp.reshape(-1, hp, wp), _sentinel(cache.argmax.dtype)
 
         def part(lo: int, hi: int) -> None:
             if (kh, kw) == geo.strides == (2, 2):

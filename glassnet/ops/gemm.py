@@ -1,0 +1,74 @@
+"""Column-blocked GEMMs for the long, skinny products of im2col convolution.
+
+A convolution's products have a short side (F filters, C·KH·KW window rows) and a very long one
+(N·OH·OW output positions). OpenBLAS runs such shapes far below its peak; cutting the long side
+into blocks of a few thousand columns and handing all blocks to ONE batched ``matmul`` call
+keeps each block's operands in cache. Measured here, one thread, float32 (ms, plain → blocked):
+
+    ========================  ==============  ==============  ===========================
+    product                   forward W·cols  dcols Wᵀ·dO     dW = dO·colsᵀ
+    ========================  ==============  ==============  ===========================
+    LeNet conv1  6×25×50176   0.67 → 0.27     0.89 → 0.35     1.03 → 0.20
+    Keras conv1 32×9×43264    0.40 → 0.30     0.48 → 0.31     0.85 → 0.28
+    Keras conv2 64×288×7744   3.26 → 2.61     2.98 → 2.43     3.98 → 3.46
+    ========================  ==============  ==============  ===========================
+
+The weight gradient is also computed as (cols·dOᵀ)ᵀ: OpenBLAS prefers the long window side as
+the product's rows (LeNet conv2, 16×150×6400: 0.75 → 0.43 ms).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from glassnet.backend import get_xp
+
+Array = Any
+BLOCK = 2048  # columns per block of a product written column by column
+BLOCK_REDUCE = 1024  # columns per block of a product summed over the columns (dW)
+
+
+def _blocks(a: Array, m: int) -> Array:
+    """The first ``m`` column blocks of ``a`` [R, m·B + rest] as an (m, R, B) view."""
+    return a[:, : m * (a.shape[1] // m)].reshape(a.shape[0], m, -1).transpose(1, 0, 2)
+
+
+def matmul_into(a: Array, b: Array, out: Array) -> Array:
+    """``out[...] = a @ b``, column block by column block.
+
+    ``b`` and ``out`` may be views whose rows are further apart than their length (a batch
+    chunk of a larger array); only their last axis must be contiguous.
+
+    Shapes:
+        a: (M, K); b: (K, P); out: (M, P)
+    """
+    xp = get_xp(a, b)
+    m = b.shape[1] // BLOCK
+    if xp is not np or m < 2:
+        xp.matmul(a, b, out=out)
+        return out
+    q = m * BLOCK
+    xp.matmul(a, _blocks(b[:, :q], m), out=_blocks(out[:, :q], m))
+    if q < b.shape[1]:
+        xp.matmul(a, b[:, q:], out=out[:, q:])
+    return out
+
+
+def matmul_nt(d: Array, c: Array) -> Array:
+    """``d @ c.T`` — a sum over the long axis P — as Σ over column blocks of ``(c·dᵀ)ᵀ``.
+
+    Shapes:
+        d: (M, P); c: (N, P) -> (M, N)
+    """
+    xp = get_xp(d, c)
+    m = c.shape[1] // BLOCK_REDUCE
+    if xp is not np or m < 2:
+        # NOTE: dot, not @: a one-column operand has strides matmul's BLAS path refuses.
+        return xp.dot(c, d.T).T
+    q = m * BLOCK_REDUCE
+    g = xp.matmul(_blocks(c[:, :q], m), _blocks(d[:, :q], m).transpose(0, 2, 1)).sum(axis=0)
+    if q < c.shape[1]:
+        g += xp.dot(c[:, q:], d[:, q:].T)
+    return g.T

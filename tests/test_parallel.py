@@ -1,0 +1,173 @@
+"""Intra-op parallelism: split batches give the serial results, on both kernel paths.
+
+Every test forces splitting (tiny chunk threshold, 2 or 3 threads) so small arrays exercise the
+chunked code; float64 results must equal the one-thread results to rounding (only the conv
+weight gradient adds partial sums in another order).
+"""
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet import parallel
+from glassnet.errors import GlassnetError
+from glassnet.ops import conv, kernels, pool
+
+KERNEL_PATHS = [False, True] if kernels.AVAILABLE else [False]
+
+
+@pytest.fixture
+def threads(monkeypatch):
+    """Yield a setter of the thread count with splitting forced; restore the count after."""
+    old = parallel.num_threads()
+    monkeypatch.setattr(parallel, "MIN_WORK_PER_CHUNK", 1)
+    yield parallel.set_num_threads
+    parallel.set_num_threads(old)
+
+
+@pytest.fixture(params=KERNEL_PATHS, ids=lambda k: "numba" if k else "numpy")
+def kernel_path(request):
+    old = kernels.set_enabled(request.param)
+    yield request.param
+    kernels.set_enabled(old)
+
+
+def serial_and_split(threads, f, n_threads=3):
+    threads(1)
+    one = f()
+    threads(n_threads)
+    return one, f()
+
+
+# ----- the splitting itself ---------------------------------------------------------------------
+def test_chunks_cover_the_axis_in_order(threads):
+    threads(3)
+    assert parallel.chunks(10, 10**9) == [(0, 3), (3, 6), (6, 10)]
+    assert parallel.chunks(2, 10**9) == [(0, 1), (1, 2)]  # never more chunks than items
+    assert parallel.chunks(0, 10**9) == [(0, 0)]
+
+
+def test_chunks_keep_small_work_whole(monkeypatch):
+    old = parallel.num_threads()
+    parallel.set_num_threads(2)
+    try:
+        assert parallel.chunks(128, parallel.MIN_WORK_PER_CHUNK) == [(0, 128)]
+        assert len(parallel.chunks(128, 2 * parallel.MIN_WORK_PER_CHUNK)) == 2
+    finally:
+        parallel.set_num_threads(old)
+
+
+def test_run_returns_results_in_range_order(threads):
+    threads(3)
+    ranges = parallel.chunks(9, 10**9)
+    assert parallel.run(lambda lo, hi: list(range(lo, hi)), ranges) == [[0, 1, 2], [3, 4, 5],
+                                                                         [6, 7, 8]]
+
+
+def test_run_raises_a_chunks_error(threads):
+    threads(2)
+
+    def f(lo, hi):
+        if lo > 0:
+            raise ValueError(f"chunk {lo}")
+        return lo
+
+    with pytest.raises(ValueError, match="chunk 1"):
+        parallel.run(f, [(0, 1), (1, 2)])
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_set_num_threads_rejects_bad_values(bad):
+    with pytest.raises(GlassnetError, match="positive integer"):
+        parallel.set_num_threads(bad)
+
+
+def test_glassnet_threads_env_is_checked(monkeypatch):
+    monkeypatch.setitem(parallel._state, "threads", None)
+    monkeypatch.setenv("GLASSNET_THREADS", "zero")
+    with pytest.raises(GlassnetError, match="GLASSNET_THREADS='zero'"):
+        parallel.num_threads()
+    monkeypatch.setenv("GLASSNET_THREADS", "3")
+    assert parallel.num_threads() == 3
+
+
+# ----- ops split over the batch -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "x_shape,k_shape,kw",
+    [
+        ((1, 5, 9, 9), (3, 3, 1, 4), {}),
+        ((3, 4, 8, 7), (3, 2, 3, 5), {"strides": (2, 1), "padding": "same"}),
+        ((2, 3, 9, 9), (2, 2, 2, 3), {"dilation": 2, "padding": 1}),
+        ((4, 5, 6, 6), (3, 3, 2, 6), {"groups": 2, "padding": (1, 0, 2, 1)}),
+    ],
+)
+def test_conv2d_split_equals_serial(threads, kernel_path, rng, x_shape, k_shape, kw):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(k_shape)
+    b = rng.standard_normal(k_shape[3])
+
+    def run():
+        out, cache = conv.conv2d_forward(x, w, b, **kw)
+        dout = np.cos(np.arange(out.size)).reshape(out.shape)
+        return (out, *conv.conv2d_backward(dout, cache))
+
+    one, many = serial_and_split(threads, run)
+    assert len(conv.conv2d_forward(x, w, b, **kw)[1].cols) == 3  # it really split
+    # BLAS may order a dot product differently for a narrower matrix (edge tiles), and dL/dw,
+    # dL/db add per-chunk partial sums: equal to float64 rounding.
+    for a, b in zip(many, one, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "pool_size,strides,padding",
+    [(2, None, "valid"), (2, 2, "same"), (3, 2, 1), ((2, 3), (1, 2), 0)],
+)
+@pytest.mark.parametrize("relu", [False, True])
+def test_max_pool_split_equals_serial(threads, kernel_path, rng, pool_size, strides, padding,
+                                      relu):
+    x = rng.standard_normal((3, 4, 9, 8))
+
+    def run():
+        out, cache = pool.max_pool2d_forward(
+            x, pool_size=pool_size, strides=strides, padding=padding, relu=relu
+        )
+        dout = np.sin(np.arange(out.size)).reshape(out.shape)
+        return out, pool.max_pool2d_backward(dout, cache)
+
+    one, many = serial_and_split(threads, run, n_threads=2)
+    np.testing.assert_array_equal(many[0], one[0])
+    np.testing.assert_array_equal(many[1], one[1])
+
+
+def test_training_step_split_equals_serial(threads, rng):
+    x = rng.random((6, 12, 12, 1))
+    y = rng.integers(0, 3, size=6)
+
+    def run():
+        with gn.backend.dtype_scope("float64"):
+            model = gn.Sequential([
+                gn.layers.Input((12, 12, 1)),
+                gn.layers.Conv2D(4, 3, activation="relu"), gn.layers.MaxPool2D(2),
+                gn.layers.Conv2D(5, 3, padding="same", activation="relu"),
+                gn.layers.Flatten(), gn.layers.Dense(3, activation="softmax"),
+            ], seed=3)
+            model.compile(gn.optim.SGD(model.parameters(), lr=0.1))
+            model.fit(x, y, epochs=2, batch_size=6, verbose=0)
+            return [p.data.copy() for p in model.parameters()]
+
+    one, many = serial_and_split(threads, run)
+    for a, b in zip(one, many, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
+
+
+# ----- cached geometry --------------------------------------------------------------------------
+def test_geometry_cache_still_rejects_bools_and_floats():
+    from glassnet.ops.conv import conv_geometry
+
+    good = conv_geometry((8, 8), (3, 3), 1, "valid", 1)
+    assert good[0] == (6, 6)
+    for strides in (True, (True, 1), 1.0):
+        with pytest.raises(GlassnetError, match="strides"):
+            conv_geometry((8, 8), (3, 3), strides, "valid", 1)
+    # Unhashable arguments are computed, not cached.
+    assert conv_geometry((8, 8), (3, 3), [1, 1], "valid", 1) == good
