@@ -29,9 +29,10 @@ from glassnet.errors import GlassnetError
 
 T = TypeVar("T")
 
-# Below this much work per chunk (array elements touched) a thread hand-off (~20-50 µs) costs
-# more than it saves.
-MIN_WORK_PER_CHUNK = 65_536
+# Below this much work per chunk (array elements touched) a thread hand-off costs more than it
+# saves: waking a worker and handing it the GIL takes ~50 µs here, the time a 2x2 max-pool
+# needs for ~200k elements or an im2col + GEMM for ~100k.
+MIN_WORK_PER_CHUNK = 131_072
 
 _state: dict[str, Any] = {"threads": None, "pool": None, "blas_limited": False}
 _lock = threading.Lock()
@@ -109,19 +110,20 @@ def _pool() -> ThreadPoolExecutor:
         return _state["pool"]  # type: ignore[no-any-return]
 
 
-def chunks(n: int, work: int) -> list[tuple[int, int]]:
+def chunks(n: int, work: int, cost: float = 1.0) -> list[tuple[int, int]]:
     """Split ``range(n)`` into at most ``num_threads()`` near-equal contiguous ranges.
 
     Args:
         n: the length of the axis to split (a batch).
         work: the op's total work (array elements it touches); no chunk gets less than
             :data:`MIN_WORK_PER_CHUNK`.
+        cost: time per element relative to a convolution's (a streaming kernel < 1).
 
     Returns:
         ``[(lo, hi), ...]`` covering ``range(n)`` in order (one range when splitting does not
         pay).
     """
-    parts = min(num_threads(), n, max(work // MIN_WORK_PER_CHUNK, 1))
+    parts = min(num_threads(), n, max(int(work * cost) // MIN_WORK_PER_CHUNK, 1))
     if parts <= 1:
         return [(0, n)]
     bounds = [n * k // parts for k in range(parts + 1)]

@@ -29,6 +29,9 @@ from glassnet.errors import GlassnetError, ShapeError
 from glassnet.ops import kernels
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
+# Per input element a max-pool kernel costs about a quarter of what a convolution's im2col and
+# GEMM cost per element they touch (glassnet.parallel weighs splitting by it).
+POOL_COST = 0.25
 
 
 class _Geometry(NamedTuple):
@@ -186,7 +189,7 @@ def max_pool2d_forward(
                     x3[lo:hi], kh, kw, *geo.strides, relu, out3[lo:hi], arg3[lo:hi], sentinel
                 )
 
-        parallel.run(part, parallel.chunks(len(x3), x3.size))
+        parallel.run(part, parallel.chunks(len(x3), x3.size, POOL_COST))
         return out, MaxPool2DCache(argmax, tuple(x.shape), geo)
     out = _window(xpad, 0, 0, geo).copy()
     argmax = xp.zeros(out.shape, dtype=index_dtype)
@@ -227,7 +230,7 @@ def max_pool2d_backward(dout: Any, cache: MaxPool2DCache) -> Any:
                 d3[lo:hi], arg3[lo:hi], kw, *geo.strides, dx3[lo:hi], sentinel
             )
 
-        parallel.run(part, parallel.chunks(len(dx3), dx3.size))
+        parallel.run(part, parallel.chunks(len(dx3), dx3.size, POOL_COST))
         return _crop(dxp, cache.x_shape, geo.applied)
     dxp = xp.zeros(shape, dtype=dout.dtype)
     for k in range(kh * kw):
