@@ -152,16 +152,22 @@ def _typed_key(values: tuple[Any, ...]) -> object:
     types: list[object] = []
     for v in values:
         t = type(v)
-        if t in _PLAIN:
+        if t is tuple:
+            inner: list[object] = []
+            for e in v:
+                te = type(e)
+                if te is tuple:
+                    te = tuple(type(x) for x in e)  # type: ignore[assignment]
+                    if not all(x in _PLAIN for x in te):  # type: ignore[attr-defined]
+                        return None
+                elif te not in _PLAIN:
+                    return None
+                inner.append(te)
+            types.append(tuple(inner))
+        elif t in _PLAIN:
             types.append(t)
-            continue
-        if t is not tuple:
+        else:
             return None
-        inner = tuple(map(type, v))
-        for e, te in zip(v, inner, strict=True):
-            if te not in _PLAIN and not (te is tuple and all(type(x) in _PLAIN for x in e)):
-                return None
-        types.append((inner, tuple(tuple(map(type, e)) for e in v if type(e) is tuple)))
     return (values, tuple(types))
 
 

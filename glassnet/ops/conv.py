@@ -133,9 +133,12 @@ def im2col(x: Array, kernel_hw: Pair, strides: Pair, pads: Pads, dilation: Pair 
 
 
 def _im2col_padded(
-    xpad: Array, kernel_hw: Pair, strides: Pair, dilation: Pair, n0: int, n1: int
+    xpad: Array, kernel_hw: Pair, strides: Pair, dilation: Pair, n0: int, n1: int,
+    out_hw: Pair | None = None,
 ) -> Array:
     """:func:`im2col` of the batch items ``[n0, n1)`` of an already padded input.
+
+    ``out_hw`` (OH, OW), when the caller has resolved it, saves recomputing it.
 
     Shapes:
         xpad: (C, N, Hp, Wp) -> cols: (C·KH·KW, (n1 − n0)·OH·OW)
@@ -144,8 +147,12 @@ def _im2col_padded(
     c, _, hp, wp = xpad.shape
     kh, kw = kernel_hw
     sh, sw = strides
-    oh = window_output_size(hp, kh, sh, (0, 0), dilation[0])
-    ow = window_output_size(wp, kw, sw, (0, 0), dilation[1])
+    if out_hw is None:
+        out_hw = (
+            window_output_size(hp, kh, sh, (0, 0), dilation[0]),
+            window_output_size(wp, kw, sw, (0, 0), dilation[1]),
+        )
+    oh, ow = out_hw
     cols = xp.empty((c, kh, kw, n1 - n0, oh, ow), dtype=xpad.dtype)
     if kernels.enabled(xpad):
         # The whole (contiguous) input and an offset, not a slice: the kernel stays vectorised.
@@ -226,6 +233,8 @@ def _batch_slice(a: Array, lo: int, hi: int) -> Array:
     NOTE: the rows stay N·... apart; BLAS reads and writes such a matrix in place (its leading
     dimension), so a chunk's GEMM writes straight into its slice of the shared output.
     """
+    if lo == 0 and hi == a.shape[1]:
+        return a.reshape(a.shape[0], -1)  # the whole (contiguous) array: always a view
     view = a[:, lo:hi].reshape(a.shape[0], -1)
     if not get_xp(a).may_share_memory(view, a):  # pragma: no cover - such a reshape is a view
         raise AssertionError("conv2d: batch slice reshaped to a copy")
@@ -277,7 +286,7 @@ def conv2d_forward(
     xpad = _pad(x, pads)
 
     def part(lo: int, hi: int) -> Array:
-        cols = _im2col_padded(xpad, (kh, kw), s, d, lo, hi)
+        cols = _im2col_padded(xpad, (kh, kw), s, d, lo, hi, (oh, ow))
         o = _batch_slice(out, lo, hi)
         if groups == 1:
             gemm.matmul_into(wm[0], cols, o)

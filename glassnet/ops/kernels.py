@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+
 try:  # pragma: no cover - exercised when the `fast` extra is installed
     if os.environ.get("GLASSNET_NUMBA", "1") == "0":
         raise ImportError("disabled by GLASSNET_NUMBA=0")
@@ -32,9 +34,7 @@ _state = {"enabled": AVAILABLE}
 
 def enabled(*arrays: Any) -> bool:
     """True when the kernels may run on ``arrays`` (numba present and switched on, NumPy data)."""
-    import numpy as np
-
-    return _state["enabled"] and all(isinstance(a, np.ndarray) for a in arrays)
+    return _state["enabled"] and all(type(a) is np.ndarray for a in arrays)
 
 
 def set_enabled(flag: bool) -> bool:
