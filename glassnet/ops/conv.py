@@ -275,11 +275,30 @@ def conv2d_forward(
     Shapes:
         x: (C, N, H, W); w: (KH, KW, C/G, F); b: (F,) -> out: (F, N, OH, OW)
     """
-    xp = get_xp(x, w)
     kh, kw = _check_conv_args(x, w, b, groups, "conv2d")
+    geometry = conv_geometry(tuple(x.shape[2:]), (kh, kw), strides, padding, dilation)
+    return conv2d_resolved(x, w, b, geometry, groups)
+
+
+def conv2d_resolved(
+    x: Array,
+    w: Array,
+    b: Array | None,
+    geometry: tuple[Pair, Pads, Pair, Pair],
+    groups: int = 1,
+) -> tuple[Array, Conv2DCache]:
+    """:func:`conv2d_forward` with arguments already checked and geometry already resolved.
+
+    For callers that run one geometry many times (a model's inference plan): ``geometry`` is
+    what :func:`conv_geometry` returned for this input size.
+
+    Shapes:
+        x: (C, N, H, W); w: (KH, KW, C/G, F); b: (F,) -> out: (F, N, OH, OW)
+    """
+    xp = get_xp(x, w)
     c, n, h, wd = x.shape
-    (oh, ow), pads, s, d = conv_geometry((h, wd), (kh, kw), strides, padding, dilation)
-    f = w.shape[3]
+    kh, kw, _, f = w.shape
+    (oh, ow), pads, s, d = geometry
     wm = _weight_matrix(w, groups)
     out = xp.empty((f, n, oh, ow), dtype=xp.result_type(x, w))
     ranges = parallel.chunks(n, (c * kh * kw + f) * oh * ow * n) if xp is np else [(0, n)]

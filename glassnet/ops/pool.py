@@ -168,6 +168,27 @@ def max_pool2d_forward(
         x: (..., H, W) -> out: (..., OH, OW).
     """
     geo = _geometry("max_pool2d", x, pool_size, strides, padding, ceil_mode)
+    return max_pool2d_resolved(x, geo, relu)
+
+
+def pool_geometry(
+    in_hw: tuple[int, int], pool_size: Any, strides: Any = None, padding: PaddingSpec = "valid",
+    ceil_mode: bool = False, *, op: str = "max_pool2d",
+) -> _Geometry:
+    """The resolved window geometry of a pooling of an (..., H, W) input (for reuse).
+
+    Raises:
+        GlassnetError, ShapeError: as the pooling ops do.
+    """
+    return _window_geometry(op, in_hw, pool_size, strides, padding, ceil_mode)
+
+
+def max_pool2d_resolved(x: Any, geo: _Geometry, relu: bool = False) -> tuple[Any, MaxPool2DCache]:
+    """:func:`max_pool2d_forward` with the geometry resolved by :func:`pool_geometry`.
+
+    Shapes:
+        x: (..., H, W) -> out: (..., OH, OW).
+    """
     xp = get_xp(x)
     xpad = _pad(x, geo.applied, -np.inf)
     kh, kw = geo.kernel
