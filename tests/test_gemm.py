@@ -21,11 +21,12 @@ def test_matmul_into_equals_matmul(rng, p):
 @pytest.mark.parametrize(
     "p", [1, 5, gemm.BLOCK_REDUCE, 2 * gemm.BLOCK_REDUCE, 5 * gemm.BLOCK_REDUCE + 17]
 )
-def test_matmul_nt_equals_product_with_transpose(rng, p):
-    d = rng.standard_normal((4, p + 2))[:, 1 : p + 1]
-    c = rng.standard_normal((6, p))
+@pytest.mark.parametrize("rows", [(4, 6), (70, 80)])  # a small and a large product (no blocks)
+def test_matmul_nt_equals_product_with_transpose(rng, p, rows):
+    d = rng.standard_normal((rows[0], p + 2))[:, 1 : p + 1]
+    c = rng.standard_normal((rows[1], p))
     got = gemm.matmul_nt(d, c)
-    assert got.shape == (4, 6)
+    assert got.shape == rows
     np.testing.assert_allclose(got, d @ c.T, rtol=1e-12, atol=1e-12)
 
 
