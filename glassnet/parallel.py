@@ -23,8 +23,12 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from queue import SimpleQueue
 from typing import Any, TypeVar
 
+import numpy as np
+
+from glassnet import spin
 from glassnet.errors import GlassnetError
 
 T = TypeVar("T")
@@ -83,7 +87,9 @@ def set_num_threads(threads: int) -> None:
         pool = _state["pool"]
         _state["pool"] = None
         _state["blas_limited"] = False
-    if pool is not None:
+    if isinstance(pool, _Workers):
+        pool.close()
+    elif pool is not None:
         pool.shutdown(wait=True)
     _single_thread_blas()
 
@@ -101,13 +107,90 @@ def _single_thread_blas() -> None:
     _state["blas_limited"] = True
 
 
-def _pool() -> ThreadPoolExecutor:
+class _Workers:
+    """``n`` worker threads fed through queues, woken by counters they spin on (glassnet.spin).
+
+    ``counters[k]`` counts the tasks posted to worker k, ``counters[n + k]`` those it finished;
+    each counter has one writer. A worker spins a few milliseconds for the next task before it
+    blocks in its queue; the caller spins while waiting for results. Used by one caller at a
+    time (a second caller runs its chunks itself).
+    """
+
+    WORKER_SPIN = 20_000  # sched_yield rounds a worker waits for more work (~10 ms) before sleeping
+    CALLER_SPIN = 400_000  # rounds the caller spins for a chunk's result before blocking
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.counters = np.zeros(2 * n, dtype=np.int64)
+        self.tasks: list[SimpleQueue[Any]] = [SimpleQueue() for _ in range(n)]
+        self.results: list[SimpleQueue[Any]] = [SimpleQueue() for _ in range(n)]
+        self.busy = threading.Lock()
+        for k in range(n):
+            threading.Thread(target=self._loop, args=(k,), daemon=True,
+                             name=f"glassnet-{k}").start()
+
+    def _loop(self, k: int) -> None:
+        seen = 0
+        while True:
+            spin.wait_while(self.counters, k, seen, self.WORKER_SPIN)
+            task = self.tasks[k].get()  # at once after a spin that saw the post; else sleeps
+            seen += 1
+            if task is None:
+                return
+            fn, lo, hi = task
+            try:
+                out = (True, fn(lo, hi))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller, re-raised there
+                out = (False, exc)
+            self.results[k].put(out)
+            self.counters[self.n + k] += 1
+
+    def run(self, fn: Callable[[int, int], T], ranges: Sequence[tuple[int, int]]) -> list[T]:
+        if not self.busy.acquire(blocking=False):
+            return [fn(lo, hi) for lo, hi in ranges]
+        try:
+            finished = []
+            for k, (lo, hi) in enumerate(ranges[1:]):
+                finished.append(int(self.counters[self.n + k]))
+                self.tasks[k].put((fn, lo, hi))  # the queue first: a worker that sees the count
+                self.counters[k] += 1  # finds its task there
+            try:
+                first = fn(*ranges[0])
+            finally:
+                outs = []
+                for k, before in enumerate(finished):
+                    spin.wait_while(self.counters, self.n + k, before, self.CALLER_SPIN)
+                    outs.append(self.results[k].get())
+        finally:
+            self.busy.release()
+        for ok, value in outs:
+            if not ok:
+                raise value
+        return [first, *(value for _, value in outs)]
+
+    def close(self) -> None:
+        for k in range(self.n):
+            self.tasks[k].put(None)
+            self.counters[k] += 1
+
+
+def _pool() -> _Workers | ThreadPoolExecutor:
     with _lock:
         if _state["pool"] is None:
-            _state["pool"] = ThreadPoolExecutor(
-                max_workers=max(num_threads() - 1, 1), thread_name_prefix="glassnet"
+            workers = max(num_threads() - 1, 1)
+            _state["pool"] = (
+                _Workers(workers) if spin.AVAILABLE
+                else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glassnet")
             )
         return _state["pool"]  # type: ignore[no-any-return]
+
+
+def _forget_pool_in_child() -> None:
+    """After fork() the child has no worker threads: start a new pool when it needs one."""
+    _state["pool"] = None
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def chunks(n: int, work: int, cost: float = 1.0) -> list[tuple[int, int]]:
@@ -145,6 +228,8 @@ def run(fn: Callable[[int, int], T], ranges: Sequence[tuple[int, int]]) -> list[
         return [fn(lo, hi)]
     _single_thread_blas()
     pool = _pool()
+    if isinstance(pool, _Workers):
+        return pool.run(fn, ranges)
     futures: list[Future[T]] = [pool.submit(fn, lo, hi) for lo, hi in ranges[1:]]
     try:
         first = fn(*ranges[0])

@@ -5,11 +5,13 @@ chunked code; float64 results must equal the one-thread results to rounding (onl
 weight gradient adds partial sums in another order).
 """
 
+import os
+
 import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import parallel
+from glassnet import parallel, spin
 from glassnet.errors import GlassnetError
 from glassnet.ops import conv, kernels, pool
 
@@ -171,3 +173,93 @@ def test_geometry_cache_still_rejects_bools_and_floats():
             conv_geometry((8, 8), (3, 3), strides, "valid", 1)
     # Unhashable arguments are computed, not cached.
     assert conv_geometry((8, 8), (3, 3), [1, 1], "valid", 1) == good
+
+
+# ----- the spin-waiting worker pool -------------------------------------------------------------
+needs_spin = pytest.mark.skipif(not spin.AVAILABLE, reason="needs numba on POSIX")
+
+
+@needs_spin
+def test_wait_while_sees_another_threads_store():
+    import threading
+    import time
+
+    counters = np.zeros(2, dtype=np.int64)
+    assert spin.wait_while(counters, 0, 5, 10)  # already different: at once
+    assert not spin.wait_while(counters, 0, 0, 1000)  # unchanged: gives up
+
+    def bump():
+        time.sleep(0.01)
+        counters[1] += 1
+
+    t = threading.Thread(target=bump)
+    t.start()
+    assert spin.wait_while(counters, 1, 0, 10**9)
+    t.join()
+
+
+@needs_spin
+def test_concurrent_callers_each_get_their_own_results(threads):
+    from concurrent.futures import ThreadPoolExecutor
+
+    threads(2)
+    ranges = [(0, 50), (50, 100)]
+
+    def call(offset):
+        return [parallel.run(lambda lo, hi, o=offset: sum(range(lo, hi)) + o, ranges)
+                for _ in range(200)]
+
+    with ThreadPoolExecutor(3) as ex:
+        results = list(ex.map(call, [0, 1000, 2000]))
+    for offset, got in zip([0, 1000, 2000], results, strict=True):
+        assert got == [[sum(range(50)) + offset, sum(range(50, 100)) + offset]] * 200
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_pool_works_in_a_forked_child(threads):
+    import time
+
+    threads(2)
+    assert parallel.run(lambda lo, hi: hi - lo, [(0, 1), (1, 3)]) == [1, 2]  # pool started
+    pid = os.fork()
+    if pid == 0:  # the child: its pool's threads did not survive the fork
+        ok = False
+        try:
+            ok = parallel.run(lambda lo, hi: hi - lo, [(0, 1), (1, 3)]) == [1, 2]
+        finally:
+            os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 60
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            pytest.fail("the forked child hung in parallel.run")
+        time.sleep(0.01)
+    assert os.WEXITSTATUS(status) == 0
+
+
+def test_without_numba_the_thread_pool_executor_splits():
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from glassnet import parallel, spin\n"
+        "from glassnet.ops import conv\n"
+        "assert not spin.AVAILABLE\n"
+        "parallel.MIN_WORK_PER_CHUNK = 1\n"
+        "rng = np.random.default_rng(0)\n"
+        "x, w = rng.standard_normal((2, 6, 7, 7)), rng.standard_normal((3, 3, 2, 4))\n"
+        "parallel.set_num_threads(1); one = conv.conv2d_forward(x, w)[0]\n"
+        "parallel.set_num_threads(3); out, cache = conv.conv2d_forward(x, w)\n"
+        "assert len(cache.cols) == 3\n"
+        "np.testing.assert_allclose(out, one, rtol=1e-12, atol=1e-12)\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "GLASSNET_NUMBA": "0"}
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "ok"
