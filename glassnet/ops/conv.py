@@ -134,14 +134,15 @@ def im2col(x: Array, kernel_hw: Pair, strides: Pair, pads: Pads, dilation: Pair 
 
 def _im2col_padded(
     xpad: Array, kernel_hw: Pair, strides: Pair, dilation: Pair, n0: int, n1: int,
-    out_hw: Pair | None = None,
+    out_hw: Pair | None = None, ones_row: bool = False,
 ) -> Array:
     """:func:`im2col` of the batch items ``[n0, n1)`` of an already padded input.
 
-    ``out_hw`` (OH, OW), when the caller has resolved it, saves recomputing it.
+    ``out_hw`` (OH, OW), when the caller has resolved it, saves recomputing it. ``ones_row``
+    appends a row of ones (the bias's input: see :func:`conv2d_resolved`).
 
     Shapes:
-        xpad: (C, N, Hp, Wp) -> cols: (C·KH·KW, (n1 − n0)·OH·OW)
+        xpad: (C, N, Hp, Wp) -> cols: (C·KH·KW [+ 1], (n1 − n0)·OH·OW)
     """
     xp = get_xp(xpad)
     c, _, hp, wp = xpad.shape
@@ -153,11 +154,15 @@ def _im2col_padded(
             window_output_size(wp, kw, sw, (0, 0), dilation[1]),
         )
     oh, ow = out_hw
-    cols = xp.empty((c, kh, kw, n1 - n0, oh, ow), dtype=xpad.dtype)
+    rows = c * kh * kw
+    flat = xp.empty((rows + ones_row, (n1 - n0) * oh * ow), dtype=xpad.dtype)
+    if ones_row:
+        flat[rows] = 1
+    cols = flat[:rows].reshape(c, kh, kw, n1 - n0, oh, ow)  # a view: rows are contiguous
     if kernels.enabled(xpad):
         # The whole (contiguous) input and an offset, not a slice: the kernel stays vectorised.
         kernels.im2col(np.ascontiguousarray(xpad), sh, sw, dilation[0], dilation[1], n0, cols)
-        return cols.reshape(c * kh * kw, -1)
+        return flat
     xs = xpad[:, n0:n1]
     for u in range(kh):
         r0 = u * dilation[0]
@@ -167,7 +172,7 @@ def _im2col_padded(
             cols[:, u, v] = xs[
                 :, :, r0 : r0 + sh * (oh - 1) + 1 : sh, c0 : c0 + sw * (ow - 1) + 1 : sw
             ]
-    return cols.reshape(c * kh * kw, -1)
+    return flat
 
 
 def col2im(
@@ -225,6 +230,11 @@ def _weight_matrix(w: Array, groups: int) -> Array:
     """[KH, KW, Cg, F] -> [G, F/G, Cg·KH·KW] with columns ordered (c, kh, kw) like im2col rows."""
     kh, kw, cg, f = w.shape
     return w.transpose(3, 2, 0, 1).reshape(groups, f // groups, cg * kh * kw)
+
+
+def _bias_folded(has_bias: bool, groups: int) -> bool:
+    """Whether the bias rides in the GEMM (cols get a row of ones): ungrouped convs with bias."""
+    return has_bias and groups == 1
 
 
 def _batch_slice(a: Array, lo: int, hi: int) -> Array:
@@ -300,18 +310,23 @@ def conv2d_resolved(
     kh, kw, _, f = w.shape
     (oh, ow), pads, s, d = geometry
     wm = _weight_matrix(w, groups)
+    fold = _bias_folded(b is not None, groups)
+    if fold:
+        # The bias as one more weight column, fed by a row of ones in cols: the GEMM adds it,
+        # so no pass over the (largest) output map, and dL/db comes out of the dL/dw product.
+        wm = xp.concatenate([wm[0], b[:, None].astype(wm.dtype)], axis=1)[None]
     out = xp.empty((f, n, oh, ow), dtype=xp.result_type(x, w))
     ranges = parallel.chunks(n, (c * kh * kw + f) * oh * ow * n) if xp is np else [(0, n)]
     xpad = _pad(x, pads)
 
     def part(lo: int, hi: int) -> Array:
-        cols = _im2col_padded(xpad, (kh, kw), s, d, lo, hi, (oh, ow))
+        cols = _im2col_padded(xpad, (kh, kw), s, d, lo, hi, (oh, ow), ones_row=fold)
         o = _batch_slice(out, lo, hi)
         if groups == 1:
             gemm.matmul_into(wm[0], cols, o)
         else:
             o[...] = xp.matmul(wm, cols.reshape(groups, -1, cols.shape[1])).reshape(f, -1)
-        if b is not None:
+        if b is not None and not fold:
             o += b[:, None]
         return cols
 
@@ -350,30 +365,38 @@ def conv2d_backward(
     dxp = xp.zeros((c, n, h + pt + pb, wd + pl + pr), dtype=dout.dtype) if need_dx else None
     index = {r: k for k, r in enumerate(cache.ranges)}
 
-    def part(lo: int, hi: int) -> tuple[Array, Array]:
+    fold = _bias_folded(cache.has_bias, groups)
+
+    def part(lo: int, hi: int) -> tuple[Array, Array | None]:
         cols, dmat = cache.cols[index[lo, hi]], _batch_slice(dout, lo, hi)
         p = dmat.shape[1]
-        if groups == 1:
+        if fold:
+            dwb = gemm.matmul_nt(dmat, cols)  # [F, C·KH·KW + 1]: the last column is dL/db
+            dwm, db = dwb[:, :-1], dwb[:, -1]
+        elif groups == 1:
             dwm = gemm.matmul_nt(dmat, cols)  # [F, C·KH·KW]
         else:
             dg = dmat.reshape(groups, f // groups, p)
             dwm = xp.matmul(dg, cols.reshape(groups, -1, p).transpose(0, 2, 1)).reshape(f, -1)
         if dxp is not None:
             if groups == 1:
-                dcols = gemm.matmul_into(wm[0].T, dmat, xp.empty((cols.shape[0], p), dmat.dtype))
+                dcols = gemm.matmul_into(wm[0].T, dmat, xp.empty((wm.shape[2], p), dmat.dtype))
             else:
                 dg = dmat.reshape(groups, f // groups, p)
                 dcols = xp.matmul(wm.transpose(0, 2, 1), dg).reshape(-1, p)
             _col2im_into(dcols, dxp, (kh, kw), cache.strides, cache.dilation, lo)
-        return dwm, dmat.sum(axis=1)
+        if not fold:
+            db = dmat.sum(axis=1) if cache.has_bias else None
+        return dwm, db
 
     parts = parallel.run(part, cache.ranges)
     dwm, db = parts[0]
     for more_dw, more_db in parts[1:]:
-        dwm, db = dwm + more_dw, db + more_db
+        dwm = dwm + more_dw
+        db = None if db is None else db + more_db
     dw = xp.ascontiguousarray(dwm.reshape(f, cg, kh, kw).transpose(2, 3, 1, 0))
     dx = None if dxp is None else dxp[:, :, pt : pt + h, pl : pl + wd]
-    return dx, dw, (db if cache.has_bias else None)
+    return dx, dw, (xp.ascontiguousarray(db) if cache.has_bias else None)
 
 
 def convolve2d(
