@@ -227,26 +227,28 @@ class Model(TrainingMixin):
 
     def _run_plan(self, x: Any, last_use: dict[int, int]) -> dict[int, Tensor]:
         """Inference without a graph (``models.infer``): only the output, by its node uid."""
-        plan: list[tuple[int, tuple[int, ...], Any]] | None = getattr(self, "_plan_cache", None)
+        plan: list[tuple[int, tuple[int, ...], Any, tuple[int, ...]]] | None = getattr(
+            self, "_plan_cache", None
+        )
         if plan is None:
             from glassnet.models.infer import make_step
 
             fused = self._relu_pool_pairs()
             plan = [
                 (n.uid, tuple(p.uid for p in n.inputs),
-                 make_step(n, n.uid in fused, n.inputs[0].uid in fused))
+                 make_step(n, n.uid in fused, n.inputs[0].uid in fused),
+                 tuple({p.uid for p in n.inputs if last_use[p.uid] == n.uid}))  # to release
                 for n in self.nodes[1:]
             ]
             self._plan_cache = plan
         values: dict[int, Any] = {
             self.input_node.uid: np.ascontiguousarray(x.transpose(3, 0, 1, 2)) if x.ndim == 4 else x
         }
-        for uid, parents, step in plan:
+        for uid, parents, step, done in plan:
             values[uid] = step([values[p] for p in parents])
-            for p in parents:
-                if last_use[p] == uid:
-                    values.pop(p, None)
-        return {self.output_node.uid: Tensor(values[self.output_node.uid])}
+            for p in done:
+                del values[p]
+        return {self.output_node.uid: Tensor.from_op(values[self.output_node.uid], (), _no_grad)}
 
     def _last_use(self) -> dict[int, int]:
         """Uid of the node that reads each node's output last (-1 for the output), computed once.
@@ -335,6 +337,10 @@ class Model(TrainingMixin):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, layers={len(self.layers)})"
+
+
+def _no_grad(g: Any) -> tuple[Any, ...]:  # pragma: no cover - a leaf result is never differentiated
+    return ()
 
 
 def assign_names(layers: list[Layer]) -> None:

@@ -38,7 +38,7 @@ def _activate(name: str | None, a: Array) -> Array:
     if name is None or name == "linear":
         return a
     if name == "relu":
-        return act_ops.relu_forward(a)[0]
+        return np.maximum(a, 0, out=a)  # a is the step's own fresh output
     if name == "softmax" and a.ndim == 2:
         return act_ops.softmax_forward(a, axis=-1)[0]
     return apply_activation(name, Tensor(a)).data
@@ -53,7 +53,7 @@ def _conv_step(layer: Conv2D, node: Node, activation: bool) -> Step:
 
     def step(args: list[Array]) -> Array:
         bias = layer.weights.get("bias")
-        out, _ = conv_ops.conv2d_resolved(
+        out = conv_ops.conv2d_values(
             args[0], layer.weights["kernel"].data, None if bias is None else bias.data, geometry
         )
         return _activate(act, out)
@@ -66,7 +66,7 @@ def _max_pool_step(layer: MaxPool2D, node: Node, relu: bool) -> Step:
         tuple(node.inputs[0].shape[:2]), layer.pool_size, layer.window_strides, layer.padding,
         layer.ceil_mode,
     )
-    return lambda args: pool_ops.max_pool2d_resolved(args[0], geo, relu)[0]
+    return lambda args: pool_ops.max_pool2d_values(args[0], geo, relu)
 
 
 def _dense_step(layer: Dense) -> Step:

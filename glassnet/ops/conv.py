@@ -335,6 +335,32 @@ def conv2d_resolved(
     return out, cache
 
 
+def conv2d_values(
+    x: Array, w: Array, b: Array | None, geometry: tuple[Pair, Pads, Pair, Pair]
+) -> Array:
+    """The output of :func:`conv2d_resolved` (groups 1) without a cache: for inference.
+
+    A batch too small to split skips the chunk machinery (batch-1 inference is mostly such
+    per-call overhead); a larger one goes through :func:`conv2d_resolved`.
+
+    Shapes:
+        x: (C, N, H, W); w: (KH, KW, C, F); b: (F,) -> out: (F, N, OH, OW)
+    """
+    c, n = x.shape[:2]
+    kh, kw, _, f = w.shape
+    (oh, ow), pads, s, d = geometry
+    xp = get_xp(x, w)
+    if xp is not np or len(parallel.chunks(n, (c * kh * kw + f) * oh * ow * n)) > 1:
+        return conv2d_resolved(x, w, b, geometry)[0]
+    cols = _im2col_padded(_pad(x, pads), (kh, kw), s, d, 0, n, (oh, ow), ones_row=b is not None)
+    wm = w.transpose(3, 2, 0, 1).reshape(f, -1)
+    if b is not None:  # the same folded product as conv2d_resolved: the same numbers
+        wm = np.concatenate([wm, b[:, None].astype(wm.dtype)], axis=1)
+    out = np.empty((f, n, oh, ow), dtype=np.result_type(x, w))
+    gemm.matmul_into(wm, cols, out.reshape(f, -1))
+    return out
+
+
 def conv2d_backward(
     dout: Array, cache: Conv2DCache, *, need_dx: bool = True
 ) -> tuple[Array | None, Array, Array | None]:

@@ -117,6 +117,30 @@ def max_pool_2x2_forward(xp3, relu, out, arg, sentinel):  # type: ignore[no-unty
 
 
 @njit(cache=True, nogil=True)
+def max_pool_2x2_values(xp3, relu, out):  # type: ignore[no-untyped-def]
+    """:func:`max_pool_2x2_forward` without the arg-max (inference needs no backward).
+
+    The same comparisons in the same order, so the same values (NaN included).
+
+    Shapes:
+        xp3: (B, Hp, Wp) with Hp >= 2·OH, Wp >= 2·OW; out: (B, OH, OW)
+    """
+    nb, oh, ow = out.shape
+    for b in range(nb):
+        for i in range(oh):
+            top, bot = xp3[b, 2 * i], xp3[b, 2 * i + 1]
+            orow = out[b, i]
+            for j in range(ow):
+                a, b1, c, d = top[2 * j], top[2 * j + 1], bot[2 * j], bot[2 * j + 1]
+                m1 = b1 if b1 > a else a
+                m2 = d if d > c else c
+                m = m2 if m2 > m1 else m1
+                if relu and not m > 0:
+                    m = 0
+                orow[j] = m
+
+
+@njit(cache=True, nogil=True)
 def max_pool_2x2_backward(dout3, arg, dxp3, sentinel):  # type: ignore[no-untyped-def]
     """The 2×2 / stride-2 case of :func:`max_pool_backward`; writes EVERY cell of dxp3.
 

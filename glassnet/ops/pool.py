@@ -183,6 +183,26 @@ def pool_geometry(
     return _window_geometry(op, in_hw, pool_size, strides, padding, ceil_mode)
 
 
+def max_pool2d_values(x: Any, geo: _Geometry, relu: bool = False) -> Any:
+    """The output of :func:`max_pool2d_resolved` alone (no arg-max: for inference).
+
+    Shapes:
+        x: (..., H, W) -> out: (..., OH, OW).
+    """
+    if not (kernels.enabled(x) and geo.kernel == geo.strides == (2, 2)):
+        return max_pool2d_resolved(x, geo, relu)[0]
+    xpad = _pad(x, geo.applied, -np.inf)
+    (hp, wp), (oh, ow) = xpad.shape[-2:], geo.out_hw
+    out = np.empty((*x.shape[:-2], oh, ow), dtype=x.dtype)
+    x3, out3 = np.ascontiguousarray(xpad).reshape(-1, hp, wp), out.reshape(-1, oh, ow)
+
+    def part(lo: int, hi: int) -> None:
+        kernels.max_pool_2x2_values(x3[lo:hi], relu, out3[lo:hi])
+
+    parallel.run(part, parallel.chunks(len(x3), x3.size, POOL_COST))
+    return out
+
+
 def max_pool2d_resolved(x: Any, geo: _Geometry, relu: bool = False) -> tuple[Any, MaxPool2DCache]:
     """:func:`max_pool2d_forward` with the geometry resolved by :func:`pool_geometry`.
 
