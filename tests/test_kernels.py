@@ -94,3 +94,13 @@ def test_model_fusion_matches_layer_by_layer(rng):
     fused = model.forward(x)
     unfused = list(model.feature_maps(x).values())[-1]  # keep_all: no fusion
     np.testing.assert_allclose(fused.data, unfused.data, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_max_pool_values_equal_the_forward_output(rng, relu):
+    x = rng.standard_normal((3, 2, 9, 8))
+    x[0, 0, 0, 0] = np.nan  # a NaN window: both keep the same value
+    x[1, 1, :2, :2] = 0.5  # a tie
+    geo = pool.pool_geometry((9, 8), 2)
+    full, _ = pool.max_pool2d_resolved(x, geo, relu)
+    np.testing.assert_array_equal(pool.max_pool2d_values(x, geo, relu), full)
