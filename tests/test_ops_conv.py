@@ -24,7 +24,8 @@ from oracles import (
     naive_full_correlate2d,
 )
 
-from glassnet.ops.conv import col2im, conv2d_backward, conv2d_forward, convolve2d, im2col
+from glassnet.ops.conv import conv2d_backward, conv2d_forward, convolve2d
+from glassnet.ops.im2col import col2im, im2col
 
 TOL64 = 1e-10
 

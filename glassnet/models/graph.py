@@ -21,6 +21,7 @@ from glassnet.errors import GlassnetError, ShapeError
 from glassnet.layers.base import Layer, Node, as_node
 from glassnet.layers.core import Input
 from glassnet.layers.shapes import Shape
+from glassnet.models.infer import run_plan
 from glassnet.tensor import Parameter, Tensor, is_grad_enabled
 from glassnet.training.api import TrainingMixin
 
@@ -205,7 +206,8 @@ class Model(TrainingMixin):
             )
         last_use = self._last_use()
         if not (training or keep_all or is_grad_enabled()) and type(x.data) is np.ndarray:
-            return self._run_plan(x.data, last_use)
+            out = run_plan(self, x.data, last_use)
+            return {self.output_node.uid: Tensor.from_op(out, (), _no_grad)}
         values: dict[int, Tensor] = {}
         fused = set() if keep_all else self._relu_pool_pairs()
         for node in self.nodes:
@@ -224,31 +226,6 @@ class Model(TrainingMixin):
                 if not keep_all and last_use[parent.uid] == node.uid:
                     values.pop(parent.uid, None)
         return values
-
-    def _run_plan(self, x: Any, last_use: dict[int, int]) -> dict[int, Tensor]:
-        """Inference without a graph (``models.infer``): only the output, by its node uid."""
-        plan: list[tuple[int, tuple[int, ...], Any, tuple[int, ...]]] | None = getattr(
-            self, "_plan_cache", None
-        )
-        if plan is None:
-            from glassnet.models.infer import make_step
-
-            fused = self._relu_pool_pairs()
-            plan = [
-                (n.uid, tuple(p.uid for p in n.inputs),
-                 make_step(n, n.uid in fused, n.inputs[0].uid in fused),
-                 tuple({p.uid for p in n.inputs if last_use[p.uid] == n.uid}))  # to release
-                for n in self.nodes[1:]
-            ]
-            self._plan_cache = plan
-        values: dict[int, Any] = {
-            self.input_node.uid: np.ascontiguousarray(x.transpose(3, 0, 1, 2)) if x.ndim == 4 else x
-        }
-        for uid, parents, step, done in plan:
-            values[uid] = step([values[p] for p in parents])
-            for p in done:
-                del values[p]
-        return {self.output_node.uid: Tensor.from_op(values[self.output_node.uid], (), _no_grad)}
 
     def _last_use(self) -> dict[int, int]:
         """Uid of the node that reads each node's output last (-1 for the output), computed once.

@@ -122,3 +122,36 @@ def make_step(node: Node, fused_conv: bool, relu_after: bool) -> Step:
         return lambda args: args[0]
     flags = {"activation": False} if fused_conv else {"relu": True} if relu_after else {}
     return _generic_step(node, flags)
+
+
+def run_plan(model: Any, x: Array, last_use: dict[int, int]) -> Array:
+    """Run ``model`` on the array ``x`` through its plan (built on first use, kept on the model).
+
+    Args:
+        model: a built graph model.
+        x: the input batch, NHWC (or (N, F)), already the model's dtype and shape.
+        last_use: node uid -> uid of the node reading it last (``Model._last_use``).
+
+    Returns:
+        The output node's array in the compute layout.
+    """
+    plan: list[tuple[int, tuple[int, ...], Step, tuple[int, ...]]] | None = getattr(
+        model, "_plan_cache", None
+    )
+    if plan is None:
+        fused = model._relu_pool_pairs()
+        plan = [
+            (n.uid, tuple(p.uid for p in n.inputs),
+             make_step(n, n.uid in fused, n.inputs[0].uid in fused),
+             tuple({p.uid for p in n.inputs if last_use[p.uid] == n.uid}))  # to release
+            for n in model.nodes[1:]
+        ]
+        model._plan_cache = plan
+    values: dict[int, Array] = {
+        model.input_node.uid: np.ascontiguousarray(x.transpose(3, 0, 1, 2)) if x.ndim == 4 else x
+    }
+    for uid, parents, step, done in plan:
+        values[uid] = step([values[p] for p in parents])
+        for p in done:
+            del values[p]
+    return values[model.output_node.uid]
