@@ -14,14 +14,13 @@ from numgrad import numeric_grad, rel_error
 from oracles import naive_pool2d
 
 from glassnet.errors import GlassnetError, ShapeError
-from glassnet.ops.pool import (
+from glassnet.ops.avg_pool import (
     avg_pool2d_backward,
     avg_pool2d_forward,
     global_avg_pool2d_backward,
     global_avg_pool2d_forward,
-    max_pool2d_backward,
-    max_pool2d_forward,
 )
+from glassnet.ops.pool import max_pool2d_backward, max_pool2d_forward
 
 F64_TOL = 1e-10
 

@@ -11,6 +11,7 @@ from typing import Any
 from glassnet.arith.geometry import PaddingSpec, Pair
 from glassnet.autodiff.core import Array, transpose, unary
 from glassnet.ops import activation as act_ops
+from glassnet.ops import avg_pool as avg_pool_ops
 from glassnet.ops import basic as basic_ops
 from glassnet.ops import conv as conv_ops
 from glassnet.ops import norm as norm_ops
@@ -94,8 +95,8 @@ def avg_pool2d(
         x: (..., H, W) -> out: (..., OH, OW)
     """
     return unary(
-        pool_ops.avg_pool2d_forward,
-        pool_ops.avg_pool2d_backward,
+        avg_pool_ops.avg_pool2d_forward,
+        avg_pool_ops.avg_pool2d_backward,
         x,
         pool_size=pool_size,
         strides=strides,
@@ -111,7 +112,9 @@ def global_avg_pool2d(x: Tensor) -> Tensor:
     Shapes:
         x: (C, N, H, W) -> out: (N, C)
     """
-    pooled = unary(pool_ops.global_avg_pool2d_forward, pool_ops.global_avg_pool2d_backward, x)
+    pooled = unary(
+        avg_pool_ops.global_avg_pool2d_forward, avg_pool_ops.global_avg_pool2d_backward, x
+    )
     return transpose(pooled, (1, 0))
 
 
