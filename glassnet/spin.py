@@ -33,7 +33,9 @@ if kernels.AVAILABLE and os.name == "posix":  # pragma: no branch
         def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
             arrty = signature.args[0]
             ary = context.make_array(arrty)(context, builder, args[0])
-            ptr = cgutils.get_item_pointer(context, builder, arrty, ary, [args[1]])
+            ptr = cgutils.get_item_pointer(  # type: ignore[no-untyped-call]
+                context, builder, arrty, ary, [args[1]]
+            )
             return builder.load_atomic(ptr, "acquire", 8)
 
         return sig, codegen
@@ -45,7 +47,9 @@ if kernels.AVAILABLE and os.name == "posix":  # pragma: no branch
 
         def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
             fnty = ir.FunctionType(ir.IntType(32), [])
-            fn = cgutils.get_or_insert_function(builder.module, fnty, "sched_yield")
+            fn = cgutils.get_or_insert_function(  # type: ignore[no-untyped-call]
+                builder.module, fnty, "sched_yield"
+            )
             return builder.call(fn, [])
 
         return sig, codegen
@@ -53,7 +57,7 @@ if kernels.AVAILABLE and os.name == "posix":  # pragma: no branch
     @njit(cache=True, nogil=True)
     def _spin(counters, k, seen, rounds):  # type: ignore[no-untyped-def]
         for _ in range(rounds):
-            if _load_acquire(counters, k) != seen:
+            if _load_acquire(counters, k) != seen:  # type: ignore[call-arg]
                 return True
             _sched_yield()
         return False

@@ -62,9 +62,9 @@ def _conv_step(layer: Conv2D, node: Node, activation: bool) -> Step:
 
 
 def _max_pool_step(layer: MaxPool2D, node: Node, relu: bool) -> Step:
+    in_h, in_w = node.inputs[0].shape[:2]
     geo = pool_ops.pool_geometry(
-        tuple(node.inputs[0].shape[:2]), layer.pool_size, layer.window_strides, layer.padding,
-        layer.ceil_mode,
+        (in_h, in_w), layer.pool_size, layer.window_strides, layer.padding, layer.ceil_mode
     )
     return lambda args: pool_ops.max_pool2d_values(args[0], geo, relu)
 
@@ -109,13 +109,14 @@ def make_step(node: Node, fused_conv: bool, relu_after: bool) -> Step:
         fused_conv: a Conv2D whose ReLU the following max-pool applies.
         relu_after: a MaxPool2D that applies its input conv's ReLU.
     """
-    layer, kind = node.layer, type(node.layer)
-    if kind is Conv2D and layer._groups(node.inputs[0].shape[-1]) == 1:
+    layer = node.layer
+    if type(layer) is Conv2D and layer._groups(node.inputs[0].shape[-1]) == 1:
         return _conv_step(layer, node, activation=not fused_conv)
-    if kind is MaxPool2D:
+    if type(layer) is MaxPool2D:
         return _max_pool_step(layer, node, relu_after)
-    if kind is Dense:
+    if type(layer) is Dense:
         return _dense_step(layer)
+    kind = type(layer)
     if kind is Flatten:
         return _flatten
     if kind is Dropout or kind is Input:

@@ -192,7 +192,7 @@ def conv2d_resolved(
     (oh, ow), pads, s, d = geometry
     wm = _weight_matrix(w, groups)
     fold = _bias_folded(b is not None, groups)
-    if fold:
+    if fold and b is not None:
         # The bias as one more weight column, fed by a row of ones in cols: the GEMM adds it,
         # so no pass over the (largest) output map, and dL/db comes out of the dL/dw product.
         wm = xp.concatenate([wm[0], b[:, None].astype(wm.dtype)], axis=1)[None]
