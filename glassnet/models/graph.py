@@ -207,7 +207,7 @@ class Model(TrainingMixin):
         last_use = self._last_use()
         if not (training or keep_all or is_grad_enabled()) and type(x.data) is np.ndarray:
             out = run_plan(self, x.data, last_use)
-            return {self.output_node.uid: Tensor.from_op(out, (), _no_grad)}
+            return {self.output_node.uid: Tensor.from_op(out, (), lambda g: ())}
         values: dict[int, Tensor] = {}
         fused = set() if keep_all else self._relu_pool_pairs()
         for node in self.nodes:
@@ -314,10 +314,6 @@ class Model(TrainingMixin):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, layers={len(self.layers)})"
-
-
-def _no_grad(g: Any) -> tuple[Any, ...]:  # pragma: no cover - a leaf result is never differentiated
-    return ()
 
 
 def assign_names(layers: list[Layer]) -> None:

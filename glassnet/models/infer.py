@@ -53,7 +53,7 @@ def _conv_step(layer: Conv2D, node: Node, activation: bool) -> Step:
 
     def step(args: list[Array]) -> Array:
         bias = layer.weights.get("bias")
-        out = conv_ops.conv2d_values(
+        out, _ = conv_ops.conv2d_resolved(
             args[0], layer.weights["kernel"].data, None if bias is None else bias.data, geometry
         )
         return _activate(act, out)

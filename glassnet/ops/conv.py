@@ -44,6 +44,7 @@ class Conv2DCache(NamedTuple):
     cols: tuple[Array, ...]  # per batch chunk: [C·KH·KW, n·OH·OW], rows ordered (c, kh, kw)
     ranges: tuple[tuple[int, int], ...]  # the batch chunks (lo, hi) of the forward pass
     w: Array  # [KH, KW, C/groups, F]
+    wm: Array  # [G, F/G, Cg·KH·KW]: w as the forward's GEMM used it (without the bias column)
     x_shape: tuple[int, int, int, int]  # (C, N, H, W)
     pads: Pads  # ((top, bottom), (left, right))
     strides: Pair
@@ -192,10 +193,11 @@ def conv2d_resolved(
     (oh, ow), pads, s, d = geometry
     wm = _weight_matrix(w, groups)
     fold = _bias_folded(b is not None, groups)
+    wg = wm
     if fold and b is not None:
         # The bias as one more weight column, fed by a row of ones in cols: the GEMM adds it,
         # so no pass over the (largest) output map, and dL/db comes out of the dL/dw product.
-        wm = xp.concatenate([wm[0], b[:, None].astype(wm.dtype)], axis=1)[None]
+        wg = xp.concatenate([wm[0], b[:, None].astype(wm.dtype)], axis=1)[None]
     out = xp.empty((f, n, oh, ow), dtype=xp.result_type(x, w))
     ranges = parallel.chunks(n, (c * kh * kw + f) * oh * ow * n) if xp is np else [(0, n)]
     xpad = _pad(x, pads)
@@ -204,42 +206,18 @@ def conv2d_resolved(
         cols = _im2col_padded(xpad, (kh, kw), s, d, lo, hi, (oh, ow), ones_row=fold)
         o = _batch_slice(out, lo, hi)
         if groups == 1:
-            gemm.matmul_into(wm[0], cols, o)
+            gemm.matmul_into(wg[0], cols, o)
         else:
-            o[...] = xp.matmul(wm, cols.reshape(groups, -1, cols.shape[1])).reshape(f, -1)
+            o[...] = xp.matmul(wg, cols.reshape(groups, -1, cols.shape[1])).reshape(f, -1)
         if b is not None and not fold:
             o += b[:, None]
         return cols
 
     cols = tuple(parallel.run(part, ranges))
-    cache = Conv2DCache(cols, tuple(ranges), w, (c, n, h, wd), pads, s, d, groups, b is not None)
+    cache = Conv2DCache(
+        cols, tuple(ranges), w, wm, (c, n, h, wd), pads, s, d, groups, b is not None
+    )
     return out, cache
-
-
-def conv2d_values(
-    x: Array, w: Array, b: Array | None, geometry: tuple[Pair, Pads, Pair, Pair]
-) -> Array:
-    """The output of :func:`conv2d_resolved` (groups 1) without a cache: for inference.
-
-    A batch too small to split skips the chunk machinery (batch-1 inference is mostly such
-    per-call overhead); a larger one goes through :func:`conv2d_resolved`.
-
-    Shapes:
-        x: (C, N, H, W); w: (KH, KW, C, F); b: (F,) -> out: (F, N, OH, OW)
-    """
-    c, n = x.shape[:2]
-    kh, kw, _, f = w.shape
-    (oh, ow), pads, s, d = geometry
-    xp = get_xp(x, w)
-    if xp is not np or len(parallel.chunks(n, (c * kh * kw + f) * oh * ow * n)) > 1:
-        return conv2d_resolved(x, w, b, geometry)[0]
-    cols = _im2col_padded(_pad(x, pads), (kh, kw), s, d, 0, n, (oh, ow), ones_row=b is not None)
-    wm = w.transpose(3, 2, 0, 1).reshape(f, -1)
-    if b is not None:  # the same folded product as conv2d_resolved: the same numbers
-        wm = np.concatenate([wm, b[:, None].astype(wm.dtype)], axis=1)
-    out = np.empty((f, n, oh, ow), dtype=np.result_type(x, w))
-    gemm.matmul_into(wm, cols, out.reshape(f, -1))
-    return out
 
 
 def conv2d_backward(
@@ -268,7 +246,7 @@ def conv2d_backward(
     c, n, h, wd = cache.x_shape
     (pt, pb), (pl, pr) = cache.pads
     dout = xp.ascontiguousarray(dout)
-    wm = _weight_matrix(cache.w, groups)
+    wm = cache.wm
     dxp = xp.zeros((c, n, h + pt + pb, wd + pl + pr), dtype=dout.dtype) if need_dx else None
     index = {r: k for k, r in enumerate(cache.ranges)}
 

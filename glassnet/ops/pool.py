@@ -94,27 +94,21 @@ def max_pool2d_forward(
 
 
 def max_pool2d_values(x: Any, geo: Geometry, relu: bool = False) -> Any:
-    """The output of :func:`max_pool2d_resolved` alone (no arg-max: for inference).
+    """The output of :func:`max_pool2d_resolved` alone (no arg-max written: for inference).
 
     Shapes:
         x: (..., H, W) -> out: (..., OH, OW).
     """
-    if not (kernels.enabled(x) and geo.kernel == geo.strides == (2, 2)):
-        return max_pool2d_resolved(x, geo, relu)[0]
-    xpad = _pad(x, geo.applied, -np.inf)
-    (hp, wp), (oh, ow) = xpad.shape[-2:], geo.out_hw
-    out = np.empty((*x.shape[:-2], oh, ow), dtype=x.dtype)
-    x3, out3 = np.ascontiguousarray(xpad).reshape(-1, hp, wp), out.reshape(-1, oh, ow)
-
-    def part(lo: int, hi: int) -> None:
-        kernels.max_pool_2x2_values(x3[lo:hi], relu, out3[lo:hi])
-
-    parallel.run(part, parallel.chunks(len(x3), x3.size, POOL_COST))
-    return out
+    return max_pool2d_resolved(x, geo, relu, argmax=False)[0]
 
 
-def max_pool2d_resolved(x: Any, geo: Geometry, relu: bool = False) -> tuple[Any, MaxPool2DCache]:
+def max_pool2d_resolved(
+    x: Any, geo: Geometry, relu: bool = False, argmax: bool = True
+) -> tuple[Any, MaxPool2DCache]:
     """:func:`max_pool2d_forward` with the geometry resolved by :func:`pool_geometry`.
+
+    ``argmax=False`` (inference) lets the 2×2 kernel skip the arg-max; the cache then holds
+    none and cannot serve a backward pass.
 
     Shapes:
         x: (..., H, W) -> out: (..., OH, OW).
@@ -127,13 +121,17 @@ def max_pool2d_resolved(x: Any, geo: Geometry, relu: bool = False) -> tuple[Any,
     sentinel = _sentinel(index_dtype)
     if kernels.enabled(x):
         lead, (hp, wp), (oh, ow) = x.shape[:-2], xpad.shape[-2:], geo.out_hw
+        two_by_two = (kh, kw) == geo.strides == (2, 2)  # the common case has its own kernels
         out = np.empty((*lead, oh, ow), dtype=x.dtype)
-        argmax = np.empty(out.shape, dtype=index_dtype)
+        arg = np.empty(out.shape, dtype=index_dtype) if argmax or not two_by_two else None
         x3 = np.ascontiguousarray(xpad).reshape(-1, hp, wp)
-        out3, arg3 = out.reshape(-1, oh, ow), argmax.reshape(-1, oh, ow)
+        out3 = out.reshape(-1, oh, ow)
+        arg3: Any = None if arg is None else arg.reshape(-1, oh, ow)
 
         def part(lo: int, hi: int) -> None:
-            if (kh, kw) == geo.strides == (2, 2):  # the common case has its own kernel
+            if two_by_two and not argmax:
+                kernels.max_pool_2x2_values(x3[lo:hi], relu, out3[lo:hi])
+            elif two_by_two:
                 kernels.max_pool_2x2_forward(x3[lo:hi], relu, out3[lo:hi], arg3[lo:hi], sentinel)
             else:
                 kernels.max_pool_forward(
@@ -141,19 +139,19 @@ def max_pool2d_resolved(x: Any, geo: Geometry, relu: bool = False) -> tuple[Any,
                 )
 
         parallel.run(part, parallel.chunks(len(x3), x3.size, POOL_COST))
-        return out, MaxPool2DCache(argmax, tuple(x.shape), geo)
+        return out, MaxPool2DCache(arg, tuple(x.shape), geo)
     out = _window(xpad, 0, 0, geo).copy()
-    argmax = xp.zeros(out.shape, dtype=index_dtype)
+    arg = xp.zeros(out.shape, dtype=index_dtype)
     for k in range(1, kh * kw):
         cand = _window(xpad, k // kw, k % kw, geo)
         better = cand > out  # strictly: an equal later value leaves the first maximum in place
-        xp.copyto(argmax, k, where=better)
+        xp.copyto(arg, k, where=better)
         xp.maximum(out, cand, out=out)
     if relu:
         dead = ~(out > 0)
-        xp.copyto(argmax, sentinel, where=dead)
+        xp.copyto(arg, sentinel, where=dead)
         xp.copyto(out, 0, where=dead)
-    return out, MaxPool2DCache(argmax, tuple(x.shape), geo)
+    return out, MaxPool2DCache(arg, tuple(x.shape), geo)
 
 
 def max_pool2d_backward(dout: Any, cache: MaxPool2DCache) -> Any:
