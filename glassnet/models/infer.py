@@ -25,6 +25,7 @@ from glassnet.layers.conv import Conv2D
 from glassnet.layers.core import Dense, Dropout, Flatten, Input
 from glassnet.layers.pool import MaxPool2D
 from glassnet.ops import activation as act_ops
+from glassnet.ops import basic as basic_ops
 from glassnet.ops import conv as conv_ops
 from glassnet.ops import pool as pool_ops
 from glassnet.tensor import Tensor
@@ -71,9 +72,10 @@ def _max_pool_step(layer: MaxPool2D, node: Node, relu: bool) -> Step:
 
 def _dense_step(layer: Dense) -> Step:
     def step(args: list[Array]) -> Array:
-        out = args[0] @ layer.weights["kernel"].data
-        if "bias" in layer.weights:
-            out += layer.weights["bias"].data
+        bias = layer.weights.get("bias")
+        out, _ = basic_ops.dense_forward(
+            args[0], layer.weights["kernel"].data, None if bias is None else bias.data
+        )
         return _activate(layer.activation, out)
 
     return step
@@ -84,7 +86,7 @@ def _flatten(args: list[Array]) -> Array:
     if a.ndim == 2:
         return a
     # Back to NHWC first, as Flatten.forward does (Keras' (H, W, C) order).
-    return np.ascontiguousarray(a.transpose(1, 2, 3, 0)).reshape(a.shape[1], -1)
+    return conv_ops.to_public_layout(a).reshape(a.shape[1], -1)
 
 
 def _generic_step(node: Node, flags: dict[str, bool]) -> Step:
@@ -149,7 +151,7 @@ def run_plan(model: Any, x: Array, last_use: dict[int, int]) -> Array:
         ]
         model._plan_cache = plan
     values: dict[int, Array] = {
-        model.input_node.uid: np.ascontiguousarray(x.transpose(3, 0, 1, 2)) if x.ndim == 4 else x
+        model.input_node.uid: conv_ops.to_compute_layout(x) if x.ndim == 4 else x
     }
     for uid, parents, step, done in plan:
         values[uid] = step([values[p] for p in parents])
