@@ -119,12 +119,14 @@ class _Workers:
     time (a second caller runs its chunks itself).
     """
 
-    WORKER_SPIN = 20_000  # sched_yield rounds a worker waits for more work (~10 ms) before sleeping
+    WORKER_SPIN = spin.IDLE_ROUNDS  # rounds a worker waits for more work before sleeping
     CALLER_SPIN = 400_000  # rounds the caller spins for a chunk's result before blocking
 
     def __init__(self, n: int) -> None:
         self.n = n
-        self.counters = np.zeros(2 * n, dtype=np.int64)
+        # posted[k], finished[k] (Python tasks); started[k], done[k] (kernel tasks: run_kernel)
+        self.counters = np.zeros(4 * n, dtype=np.int64)
+        self.errors: list[BaseException | None] = [None] * n
         self.tasks: list[SimpleQueue[Any]] = [SimpleQueue() for _ in range(n)]
         self.results: list[SimpleQueue[Any]] = [SimpleQueue() for _ in range(n)]
         self.busy = threading.Lock()
@@ -140,6 +142,9 @@ class _Workers:
             seen += 1
             if task is None:
                 return
+            if len(task) == 2:
+                self._kernel_task(k, seen, *task)
+                continue
             fn, lo, hi = task
             try:
                 out = (True, fn(lo, hi))
@@ -170,6 +175,61 @@ class _Workers:
             if not ok:
                 raise value
         return [first, *(value for _, value in outs)]
+
+    def _kernel_task(
+        self, k: int, seen: int, kernel: Callable[..., None], args: tuple[Any, ...]
+    ) -> None:
+        started, done = 2 * self.n + k, 3 * self.n + k
+        before = int(self.counters[started]), int(self.counters[done])
+        try:
+            # It signals both itself, GIL released, then waits there for the next post.
+            kernel(*args, self.counters, started, done, k, seen)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, re-raised there
+            self.errors[k] = exc
+            # The kernel never started or stopped early: signal what it did not.
+            if self.counters[started] == before[0]:
+                self.counters[started] += 1
+            if self.counters[done] == before[1]:
+                self.counters[done] += 1
+
+    def _wait_change(self, index: int, seen: int) -> None:
+        while not spin.wait_while(self.counters, index, seen, self.CALLER_SPIN):
+            pass
+
+    def run_kernel(self, kernel: Callable[..., None], parts: Sequence[tuple[Any, ...]]) -> None:
+        """Run ``kernel(*parts[i], counters, started, done, post, seen)`` for every part.
+
+        For work that must not hand the GIL back and forth: a worker waiting for the GIL
+        sleeps, and waking it costs 20-60 µs — as long as a batch-1 convolution. So the caller
+        posts the worker's part, then waits (GIL released) until the worker's kernel signals
+        ``counters[started]`` from inside its nogil code; only then does it run its own part,
+        and it waits for ``counters[done]`` (again signalled by the kernel), never for the
+        worker's Python side; the kernel then waits for the next post (``counters[post]`` past
+        ``seen``) before it returns to Python (:func:`glassnet.spin.finish`). The caller's own
+        part gets -1 for all three (no signals, no wait).
+        """
+        if len(parts) > self.n + 1 or not self.busy.acquire(blocking=False):
+            for args in parts:  # in use by another thread: do it here
+                kernel(*args, self.counters, -1, -1, -1, 0)
+            return
+        try:
+            m, n = len(parts) - 1, self.n
+            started = self.counters[2 * n : 2 * n + m].copy()
+            done = self.counters[3 * n : 3 * n + m].copy()
+            for k, args in enumerate(parts[1:]):
+                self.errors[k] = None
+                self.tasks[k].put((kernel, args))  # the queue first, then the count (below)
+            spin.post_and_wait(self.counters, 0, m, 2 * n, started)
+            try:
+                kernel(*parts[0], self.counters, -1, -1, -1, 0)
+            finally:
+                for k in range(m):
+                    self._wait_change(3 * n + k, int(done[k]))
+            errors = [e for e in self.errors[:m] if e is not None]
+        finally:
+            self.busy.release()
+        if errors:
+            raise errors[0]
 
     def close(self) -> None:
         for k in range(self.n):
@@ -214,6 +274,29 @@ def chunks(n: int, work: int, cost: float = 1.0) -> list[tuple[int, int]]:
         return [(0, n)]
     bounds = [n * k // parts for k in range(parts + 1)]
     return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def run_kernel(kernel: Callable[..., None], parts: Sequence[tuple[Any, ...]]) -> None:
+    """Call a nogil numba ``kernel(*part, counters, started, done)`` for every part, in parallel.
+
+    ``kernel`` must call :func:`glassnet.spin.signal` on ``started`` first and end with
+    :func:`glassnet.spin.finish` (see :meth:`_Workers.run_kernel`), and write only its own
+    part of any shared output. The
+    first part runs on the calling thread; without the spinning pool the parts run one after
+    another here.
+
+    Raises:
+        Whatever ``kernel`` raises (the first failing worker part's exception).
+    """
+    if len(parts) > 1:
+        _single_thread_blas()  # the parts' GEMMs: one BLAS thread each
+        pool = _pool()
+        if isinstance(pool, _Workers):
+            pool.run_kernel(kernel, parts)
+            return
+    dummy = np.zeros(1, dtype=np.int64)
+    for args in parts:
+        kernel(*args, dummy, -1, -1, -1, 0)
 
 
 def run(fn: Callable[[int, int], T], ranges: Sequence[tuple[int, int]]) -> list[T]:

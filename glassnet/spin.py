@@ -19,6 +19,7 @@ import numpy as np
 from glassnet.ops import kernels
 
 AVAILABLE = False
+IDLE_ROUNDS = 20_000  # sched_yield rounds an idle worker spins (~10 ms) before it sleeps
 if kernels.AVAILABLE and os.name == "posix":  # pragma: no branch
     from llvmlite import ir
     from numba import njit, types
@@ -54,6 +55,30 @@ if kernels.AVAILABLE and os.name == "posix":  # pragma: no branch
 
         return sig, codegen
 
+    @intrinsic
+    def _store_release(typingctx: Any, arr: Any, idx: Any, val: Any) -> Any:
+        """``arr[idx] = val`` as an atomic release store (every earlier write visible first)."""
+        sig = types.void(arr, types.intp, arr.dtype)
+
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            arrty = signature.args[0]
+            ary = context.make_array(arrty)(context, builder, args[0])
+            ptr = cgutils.get_item_pointer(  # type: ignore[no-untyped-call]
+                context, builder, arrty, ary, [args[1]]
+            )
+            builder.store_atomic(args[2], ptr, "release", 8)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    @njit(cache=True, nogil=True)
+    def signal(counters, k):  # type: ignore[no-untyped-def]
+        """Add 1 to ``counters[k]`` (one writer per counter) from inside a nogil kernel, after
+        all of the kernel's earlier writes; ``k < 0`` does nothing.
+        """
+        if k >= 0:
+            _store_release(counters, k, counters[k] + 1)  # type: ignore[call-arg]
+
     @njit(cache=True, nogil=True)
     def _spin(counters, k, seen, rounds):  # type: ignore[no-untyped-def]
         for _ in range(rounds):
@@ -61,6 +86,35 @@ if kernels.AVAILABLE and os.name == "posix":  # pragma: no branch
                 return True
             _sched_yield()
         return False
+
+    @njit(cache=True, nogil=True)
+    def post_and_wait(counters, first, count, started, seen):  # type: ignore[no-untyped-def]
+        """:func:`signal` ``counters[first + i]`` for ``i < count`` (posting the tasks), then
+        wait until every ``counters[started + i]`` has moved past ``seen[i]``.
+
+        NOTE: posting from here, GIL already released, matters: a worker that saw a post made
+        from Python would find the GIL still held and sleep (10-40 µs to wake it again).
+        """
+        for i in range(count):
+            signal(counters, first + i)
+        for i in range(count):
+            while _load_acquire(counters, started + i) == seen[i]:  # type: ignore[call-arg]
+                _sched_yield()
+
+    @njit(cache=True, nogil=True)
+    def finish(counters, done, post, seen):  # type: ignore[no-untyped-def]
+        """A worker kernel's last step: :func:`signal` ``done``, then, still without the GIL,
+        wait up to :data:`IDLE_ROUNDS` for ``counters[post]`` to move past ``seen`` (the next
+        task). ``post < 0``: the caller's own part, no wait.
+
+        NOTE: a worker that went straight back to Python would race the caller, who just saw
+        ``done``, for the GIL; the loser sleeps, and waking it costs 10-40 µs. Waiting here for
+        the next task instead means the worker only takes the GIL while the caller is parked
+        in a nogil wait for it.
+        """
+        signal(counters, done)
+        if post >= 0:
+            _spin(counters, post, seen, IDLE_ROUNDS)
 
     AVAILABLE = True
 

@@ -1,0 +1,333 @@
+"""Small-batch inference kernels: a convolution split by output rows, dense (+ softmax).
+
+At batch 1 the batch paths (:func:`glassnet.ops.conv.conv2d_resolved`,
+:func:`glassnet.ops.basic.dense_forward`) spend as long around their products as in them, and a
+batch of one image cannot be split over threads by images. Here:
+
+* **convolution** — the output ROWS are split instead: each thread lays out the windows of its
+  rows and multiplies them by the whole kernel, writing its own columns of the output, with
+  nothing returning to Python in between, so the threads never wait for the GIL
+  (:func:`glassnet.parallel.run_kernel`). The window rows are ordered (kh, kw, c) — the
+  kernel's own memory order — so ``[KH, KW, C, F]`` is the GEMM's ``[KH·KW·C, F]`` operand as
+  it is (transposed by the BLAS), with no copy per call::
+
+      cols[(u, v, c), (n, i, j)] = Xp[c, n, i·S_h + u·D_h, j·S_w + v·D_w]
+      O[F, N·OH·OW]             = K[(u, v, c), F]ᵀ · cols + b
+
+* **dense** — ``x·W + b`` and an optional softmax over each row in one kernel call.
+
+The sums run in another order than the batch paths' (other window-row order, other BLAS
+calls), so results agree with them to rounding, not bit for bit. Only with numba and NumPy's
+own BLAS reachable (:func:`glassnet.ops.blas.gemm_address`); :func:`usable` says when.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from glassnet import parallel, spin
+from glassnet.arith.geometry import Pair
+from glassnet.ops import blas, kernels
+from glassnet.ops.im2col import _pad
+
+Array = Any
+Pads = tuple[Pair, Pair]
+NO_PADS: Pads = ((0, 0), (0, 0))
+
+# Multiply-adds a thread's part must reach before the rows are split: below, the hand-off
+# (a few µs) and two threads sharing the core's caches cost more than they save.
+MIN_MACS_PER_PART = 4_000_000
+# Input channels from which the windows are gathered channel-last (runs of C values) rather
+# than plane by plane (runs of OW values): Keras mnist_convnet conv1 (C = 1) 14 µs plane by
+# plane, 29 channel-last; conv2 (C = 32) 55 µs plane by plane, 46 channel-last.
+CHANNEL_LAST_MIN = 8
+
+AVAILABLE = blas.AVAILABLE and spin.AVAILABLE
+_NO_SYNC = np.zeros(1, dtype=np.int64)  # the counters of a part run without a worker
+
+if AVAILABLE:  # pragma: no branch
+    from numba import njit
+
+    @njit(cache=True, nogil=True)
+    def _windows(xpad, kh, kw, sh, sw, dh, dw, n0, i0, cols4):  # type: ignore[no-untyped-def]
+        """cols4[n, i, j, (u, v, c)] = xpad[c, n0 + n, (i0 + i)·SH + u·DH, j·SW + v·DW].
+
+        The input's rows that the windows read are first turned channel-last, so every
+        window offset (u, v) is one contiguous run of C values in both arrays: numba
+        vectorises it whatever the stride (the channel-first layout gave runs of OW values
+        with a stride: 13 µs against 5 here for Keras conv2 at batch 1).
+
+        Shapes:
+            xpad: (C, N, Hp, Wp); cols4: (n, m, OW, KH·KW·C)
+        """
+        nn, m, ow, _ = cols4.shape
+        nc, wp = xpad.shape[0], xpad.shape[3]
+        r0 = i0 * sh
+        rows = (m - 1) * sh + (kh - 1) * dh + 1
+        xt = np.empty((nn, rows, wp, nc), dtype=xpad.dtype)
+        for c in range(nc):
+            for n in range(nn):
+                src, dst = xpad[c, n0 + n], xt[n]
+                for r in range(rows):
+                    srow, drow = src[r0 + r], dst[r]
+                    for s in range(wp):
+                        drow[s, c] = srow[s]
+        for n in range(nn):
+            for i in range(m):
+                for j in range(ow):
+                    out = cols4[n, i, j]
+                    for u in range(kh):
+                        for v in range(kw):
+                            run = xt[n, i * sh + u * dh, j * sw + v * dw]
+                            base = (u * kw + v) * nc
+                            for c in range(nc):
+                                out[base + c] = run[c]
+
+    @njit(cache=True, nogil=True)
+    def _windows_by_plane(xpad, sh, sw, dh, dw, n0, i0, cols6):  # type: ignore[no-untyped-def]
+        """cols6[u, v, c, n, i, j] = xpad[c, n0 + n, (i0 + i)·SH + u·DH, j·SW + v·DW].
+
+        For few channels, where :func:`_windows`' runs of C values are too short: here the
+        runs are output rows. NOTE: whole (i, j) planes indexed from 0, bounds from the
+        array's shape: numba vectorises this form; offset or sliced destinations ran 2-3×
+        slower here.
+
+        Shapes:
+            xpad: (C, N, Hp, Wp); cols6: (KH, KW, C, n, m, OW)
+        """
+        kh, kw, nc, nn, m, ow = cols6.shape
+        unit = sh == 1 and sw == 1 and dh == 1 and dw == 1
+        for c in range(nc):
+            for n in range(nn):
+                src = xpad[c, n0 + n, i0 * sh :]
+                for u in range(kh):
+                    for v in range(kw):
+                        dst = cols6[u, v, c, n]
+                        if unit:
+                            for i in range(m):
+                                for j in range(ow):
+                                    dst[i, j] = src[i + u, j + v]
+                        else:
+                            for i in range(m):
+                                for j in range(ow):
+                                    dst[i, j] = src[i * sh + u * dh, j * sw + v * dw]
+
+    @njit(cache=True, nogil=True)
+    def _conv_t(xpad, wk, kh, kw, sh, sw, dh, dw, n0, n1, i0, m, ow, gemm):  # type: ignore[no-untyped-def]
+        """zt[n, i, j, f]: the conv (no bias) of rows i0 … i0 + m − 1, columns 0 … OW − 1.
+
+        Shapes:
+            xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F) -> zt: (n1 − n0, m, OW, F)
+        """
+        k, nf = wk.shape
+        nc, nn = xpad.shape[0], n1 - n0
+        p = nn * m * ow
+        zt = np.empty((nn, m, ow, nf), dtype=xpad.dtype)
+        zero = zt.dtype.type(0)
+        if nc >= CHANNEL_LAST_MIN:  # windows as rows: zt = cols · wk
+            rows = np.empty((nn, m, ow, k), dtype=xpad.dtype)
+            _windows(xpad, kh, kw, sh, sw, dh, dw, n0, i0, rows)
+            blas._call_gemm(gemm, blas.NO_TRANS, blas.NO_TRANS, p, nf, k, rows.ctypes.data, k,
+                            wk.ctypes.data, nf, zero, zt.ctypes.data, nf)
+        else:  # windows as columns: zt = colsᵀ · wk
+            cols = np.empty((kh, kw, nc, nn, m, ow), dtype=xpad.dtype)
+            _windows_by_plane(xpad, sh, sw, dh, dw, n0, i0, cols)
+            blas._call_gemm(gemm, blas.TRANS, blas.NO_TRANS, p, nf, k, cols.ctypes.data, p,
+                            wk.ctypes.data, nf, zero, zt.ctypes.data, nf)
+        return zt
+
+    @njit(cache=True, nogil=True)
+    def conv_rows_kernel(  # type: ignore[no-untyped-def]
+        xpad, wk, bias, out, kh, kw, sh, sw, dh, dw, n0, n1, i0, i1, gemm, sync, started, done,
+        post, seen,
+    ):
+        """Output rows ``[i0, i1)`` of images ``[n0, n1)`` (all rows when several images).
+
+        Shapes:
+            xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F); bias: (F,) or (0,); out: (F, N, OH, OW)
+        """
+        spin.signal(sync, started)
+        nf, _, _, ow = out.shape
+        zt = _conv_t(xpad, wk, kh, kw, sh, sw, dh, dw, n0, n1, i0, i1 - i0, ow, gemm)
+        zero = out.dtype.type(0)
+        for n in range(n1 - n0):
+            for i in range(i1 - i0):
+                for j in range(ow):
+                    cell = zt[n, i, j]
+                    for f in range(nf):
+                        out[f, n0 + n, i0 + i, j] = cell[f] + (bias[f] if bias.size else zero)
+        spin.finish(sync, done, post, seen)
+
+    @njit(cache=True, nogil=True)
+    def conv_pool_rows_kernel(  # type: ignore[no-untyped-def]
+        xpad, wk, bias, out, kh, kw, sh, sw, dh, dw, n0, n1, a0, a1, gemm, sync, started, done,
+        post, seen,
+    ):
+        """relu(maxpool₂ₓ₂(conv + b)) for pooled rows ``[a0, a1)`` of images ``[n0, n1)``.
+
+        Only the conv cells some window reads are computed (rows 2·a0 … 2·a1 − 1, columns
+        0 … 2·PW − 1: an odd last row or column is never read); the pooling reads them while
+        they are in cache. The bias is added after the maximum (max(z + b) equals max(z) + b:
+        rounding is monotone), on a map four times smaller.
+
+        Shapes:
+            xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F); bias: (F,) or (0,); out: (F, N, PH, PW)
+        """
+        spin.signal(sync, started)
+        nf, _, _, pw = out.shape
+        zt = _conv_t(xpad, wk, kh, kw, sh, sw, dh, dw, n0, n1, 2 * a0, 2 * (a1 - a0), 2 * pw,
+                     gemm)
+        zero = out.dtype.type(0)
+        for n in range(n1 - n0):
+            for r in range(a1 - a0):
+                for j in range(pw):
+                    # The comparisons of kernels.max_pool_2x2_values, then ReLU.
+                    ta, tb = zt[n, 2 * r, 2 * j], zt[n, 2 * r, 2 * j + 1]
+                    ba, bb = zt[n, 2 * r + 1, 2 * j], zt[n, 2 * r + 1, 2 * j + 1]
+                    for f in range(nf):
+                        a, b1, c, d = ta[f], tb[f], ba[f], bb[f]
+                        m1 = b1 if b1 > a else a
+                        m2 = d if d > c else c
+                        v = (m2 if m2 > m1 else m1) + (bias[f] if bias.size else zero)
+                        out[f, n0 + n, a0 + r, j] = v if v > 0 else zero
+        spin.finish(sync, done, post, seen)
+
+    @njit(cache=True, nogil=True)
+    def dense_kernel(x, w, bias, out, gemm, softmax):  # type: ignore[no-untyped-def]
+        """out = x·w + bias, then (softmax) exp(out − max) / Σ along each row.
+
+        Shapes:
+            x: (N, K); w: (K, M); bias: (M,) or (0,); out: (N, M), all C-contiguous
+        """
+        n, k = x.shape
+        m = w.shape[1]
+        blas._call_gemm(gemm, blas.NO_TRANS, blas.NO_TRANS, n, m, k, x.ctypes.data, k,
+                        w.ctypes.data, m, out.dtype.type(0), out.ctypes.data, m)
+        for r in range(n):
+            row = out[r]
+            if bias.size:
+                for j in range(m):
+                    row[j] += bias[j]
+            if softmax:
+                top = row[0]
+                for j in range(1, m):
+                    top = max(top, row[j])
+                total = out.dtype.type(0)
+                for j in range(m):
+                    row[j] = np.exp(row[j] - top)
+                    total += row[j]
+                for j in range(m):
+                    row[j] /= total
+
+
+def usable(x: Array, w: Array) -> bool:
+    """Whether the kernels can run on ``x`` and ``w``: numba switched on, NumPy arrays of one
+    float dtype whose GEMM :mod:`glassnet.ops.blas` found."""
+    return (
+        AVAILABLE and type(x) is np.ndarray and type(w) is np.ndarray and x.dtype == w.dtype
+        and kernels.enabled() and blas.gemm_address(x.dtype) != 0
+    )
+
+
+def _contiguous(a: Array) -> Array:
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+def _parts(n: int, oh: int, parts: int) -> list[tuple[int, int, int, int]]:
+    """``parts`` pieces (n0, n1, i0, i1) of the output: whole images, or one image's rows."""
+    if n >= parts:
+        cuts = [n * k // parts for k in range(parts + 1)]
+        return [(lo, hi, 0, oh) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+    per = max(parts // n, 1)
+    return [(img, img + 1, oh * k // per, oh * (k + 1) // per)
+            for img in range(n) for k in range(per)]
+
+
+class ConvRows:
+    """:func:`conv2d_rows` for one input shape, kernel shape and geometry, planned once.
+
+    A model's inference plan keeps one per layer call and batch size: at batch 1 the
+    per-call arithmetic (parts, padding, argument lists) cost a third of a small convolution.
+    ``relu_pool=True`` returns ``relu(maxpool(conv + b))`` for 2×2 / stride-2 windows without
+    padding instead (the output shape (F, N, OH // 2, OW // 2)): the pooling the model would
+    run next, on the map while it is in cache. ``flat=True`` returns the output flattened in
+    (OH, OW, F) order, as a Flatten layer after it would (shape (N, OH·OW·F)).
+    """
+
+    def __init__(
+        self, x_shape: tuple[int, ...], w_shape: tuple[int, ...],
+        geometry: tuple[Pair, Pads, Pair, Pair], dtype: Any, relu_pool: bool = False,
+        flat: bool = False,
+    ) -> None:
+        c, n = x_shape[:2]
+        kh, kw, _, f = w_shape
+        (oh, ow), self.pads, (sh, sw), (dh, dw) = geometry
+        self.dtype = np.dtype(dtype)
+        self.k_shape = (kh * kw * c, f)
+        self.no_bias = np.zeros(0, dtype=self.dtype)
+        self.padded = self.pads != NO_PADS
+        self.flat = flat
+        gemm = blas.gemm_address(self.dtype)
+        if relu_pool:  # only the conv cells some window reads: an odd last row/column not
+            oh, ow = 2 * (oh // 2), 2 * (ow // 2)
+        parts = max(min(parallel.num_threads(), n * oh // (1 + relu_pool),
+                        f * kh * kw * c * n * oh * ow // MIN_MACS_PER_PART), 1)
+        if relu_pool:  # split the rows of the pooled output
+            self.kernel, self.out_shape = conv_pool_rows_kernel, (f, n, oh // 2, ow // 2)
+            self.parts = [(kh, kw, sh, sw, dh, dw, *part, gemm)
+                          for part in _parts(n, oh // 2, parts)]
+        else:
+            self.kernel, self.out_shape = conv_rows_kernel, (f, n, oh, ow)
+            self.parts = [(kh, kw, sh, sw, dh, dw, *part, gemm) for part in _parts(n, oh, parts)]
+
+    def __call__(self, x: Array, w: Array, b: Array | None) -> Array:
+        """The output for ``x`` (the planned shape and dtype).
+
+        Shapes:
+            x: (C, N, H, W); w: (KH, KW, C, F); b: (F,) -> out: (F, N, OH, OW)
+        """
+        xpad = _contiguous(_pad(x, self.pads) if self.padded else x)
+        wk = _contiguous(w).reshape(self.k_shape)
+        bias = self.no_bias if b is None else _contiguous(b)
+        f, n, oh, ow = self.out_shape
+        if self.flat:  # written in (N, OH, OW, F) order, through an (F, N, OH, OW) view
+            buffer = np.empty((n, oh, ow, f), dtype=self.dtype)
+            out = buffer.transpose(3, 0, 1, 2)
+        else:
+            out = np.empty(self.out_shape, dtype=self.dtype)
+        if len(self.parts) == 1:
+            self.kernel(xpad, wk, bias, out, *self.parts[0], _NO_SYNC, -1, -1, -1, 0)
+        else:
+            parallel.run_kernel(self.kernel, [(xpad, wk, bias, out, *p) for p in self.parts])
+        return buffer.reshape(n, -1) if self.flat else out
+
+
+def conv2d_rows(
+    x: Array, w: Array, b: Array | None, geometry: tuple[Pair, Pads, Pair, Pair]
+) -> Array:
+    """The convolution's output, its (image, output row) pairs split over the threads.
+
+    Args:
+        x: input maps, compute layout (:func:`usable` true for x and w).
+        w: kernel [KH, KW, C, F] (groups 1).
+        b: bias (F,) or None.
+        geometry: what :func:`glassnet.ops.conv.conv_geometry` returned for this input.
+
+    Shapes:
+        x: (C, N, H, W); w: (KH, KW, C, F); b: (F,) -> out: (F, N, OH, OW)
+    """
+    return ConvRows(x.shape, w.shape, geometry, x.dtype)(x, w, b)
+
+
+def dense(x: Array, w: Array, b: Array | None, softmax: bool) -> Array:
+    """``x·w + b``, then a softmax over each row if asked (:func:`usable` true).
+
+    Shapes:
+        x: (N, K); w: (K, M); b: (M,) -> out: (N, M)
+    """
+    out = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
+    bias = np.zeros(0, dtype=x.dtype) if b is None else _contiguous(b)
+    dense_kernel(_contiguous(x), _contiguous(w), bias, out, blas.gemm_address(x.dtype), softmax)
+    return out
