@@ -186,11 +186,12 @@ class _Workers:
             kernel(*args, self.counters, started, done, k, seen)
         except BaseException as exc:  # noqa: BLE001 - handed to the caller, re-raised there
             self.errors[k] = exc
-            # The kernel never started or stopped early: signal what it did not.
-            if self.counters[started] == before[0]:
-                self.counters[started] += 1
-            if self.counters[done] == before[1]:
-                self.counters[done] += 1
+        # A kernel that failed, or never signalled: signal what it did not (else the caller
+        # would wait forever).
+        if self.counters[started] == before[0]:
+            self.counters[started] += 1
+        if self.counters[done] == before[1]:
+            self.counters[done] += 1
 
     def _wait_change(self, index: int, seen: int) -> None:
         while not spin.wait_while(self.counters, index, seen, self.CALLER_SPIN):

@@ -73,8 +73,9 @@ if kernels.AVAILABLE and os.name == "posix":  # pragma: no branch
 
     @njit(cache=True, nogil=True)
     def signal(counters, k):  # type: ignore[no-untyped-def]
-        """Add 1 to ``counters[k]`` (one writer per counter) from inside a nogil kernel, after
-        all of the kernel's earlier writes; ``k < 0`` does nothing.
+        """Add 1 to ``counters[k]`` from inside a nogil kernel, after all its earlier writes.
+
+        One writer per counter; ``k < 0`` does nothing.
         """
         if k >= 0:
             _store_release(counters, k, counters[k] + 1)  # type: ignore[call-arg]
@@ -89,8 +90,10 @@ if kernels.AVAILABLE and os.name == "posix":  # pragma: no branch
 
     @njit(cache=True, nogil=True)
     def post_and_wait(counters, first, count, started, seen):  # type: ignore[no-untyped-def]
-        """:func:`signal` ``counters[first + i]`` for ``i < count`` (posting the tasks), then
-        wait until every ``counters[started + i]`` has moved past ``seen[i]``.
+        """Post tasks, then wait for every one to start.
+
+        :func:`signal` ``counters[first + i]`` for ``i < count``, then wait until every
+        ``counters[started + i]`` has moved past ``seen[i]``.
 
         NOTE: posting from here, GIL already released, matters: a worker that saw a post made
         from Python would find the GIL still held and sleep (10-40 µs to wake it again).
@@ -103,9 +106,10 @@ if kernels.AVAILABLE and os.name == "posix":  # pragma: no branch
 
     @njit(cache=True, nogil=True)
     def finish(counters, done, post, seen):  # type: ignore[no-untyped-def]
-        """A worker kernel's last step: :func:`signal` ``done``, then, still without the GIL,
-        wait up to :data:`IDLE_ROUNDS` for ``counters[post]`` to move past ``seen`` (the next
-        task). ``post < 0``: the caller's own part, no wait.
+        """End a worker kernel: signal ``done``, then wait there for the next task.
+
+        Still without the GIL, wait up to :data:`IDLE_ROUNDS` for ``counters[post]`` to move
+        past ``seen``. ``post < 0``: the caller's own part, no wait.
 
         NOTE: a worker that went straight back to Python would race the caller, who just saw
         ``done``, for the GIL; the loser sleeps, and waking it costs 10-40 µs. Waiting here for

@@ -6,10 +6,17 @@ At batch 1 that bookkeeping costs as much as the arithmetic (LeNet-5 here: 107 �
 through the graph path, of which 78 µs in the ops). The plan resolves each convolution's and
 pooling's geometry once per model and calls the array-level ops directly; layers it has no
 array step for (batch norm, merges, other activations...) run their own ``forward`` on tensors
-— slower, never different.
+— slower, never different. From batch :data:`SMALL_BATCH` up the numbers equal the graph
+path's: the same ops run on the same arrays in the same order.
 
-The numbers equal the graph path's: the same ops run on the same arrays in the same order
-(``tests/test_infer_plan.py`` checks every zoo model and layer type).
+A model whose layer calls form a plain chain (each reads the previous one's output only) runs
+as a list of one-array steps; a ReLU conv, the 2×2 max-pool after it and a Flatten after that
+become one step. Below :data:`SMALL_BATCH` images, when numba and NumPy's BLAS are there, the
+chain's steps are re-planned for the batch's exact shape with the kernels of
+:mod:`glassnet.ops.small_batch` (conv + ReLU + pool (+ flatten) in one kernel call, dense +
+softmax in another): at batch 1 the Keras mnist_convnet forward went from 150-160 µs to ~80.
+Those sum in another order, so there the results agree with the graph path to rounding
+(``tests/test_infer_plan.py`` checks both, every zoo model and layer type).
 """
 
 from __future__ import annotations
@@ -31,8 +38,8 @@ from glassnet.ops import kernels, small_batch
 from glassnet.ops import pool as pool_ops
 from glassnet.tensor import Tensor
 
-# Below this many images a convolution or 2×2 pooling takes the small-batch paths (whole-image
-# splitting has nothing to split; see docs/performance.md).
+# Below this many images a chain runs the small-batch kernels (whole-image splitting has
+# nothing to split, and the per-call bookkeeping is as long as the arithmetic).
 SMALL_BATCH = 2
 
 Array = Any
@@ -65,113 +72,155 @@ def _softmax_rows(a: Array) -> Array:
     return a
 
 
-def _conv_geometry(layer: Conv2D, node: Node) -> Any:
-    in_h, in_w = node.inputs[0].shape[:2]
-    return conv_ops.conv_geometry(
-        (in_h, in_w), layer.kernel_size, layer.strides, layer.padding, layer.dilation_rate
-    )
+def _compute_shape(shape: tuple[int, ...], n: int) -> tuple[int, ...]:
+    """A node's per-sample shape as the compute-layout array of ``n`` samples."""
+    return (shape[2], n, shape[0], shape[1]) if len(shape) == 3 else (n, *shape)
 
 
-def _conv_step(
-    layer: Conv2D, node: Node, activation: bool, relu_pool: bool = False, flat: bool = False
-) -> Unary:
-    """A Conv2D call; ``relu_pool`` (and ``flat``): the small-batch path also does the
-    following 2×2 pooling with the conv's ReLU (and the Flatten after it) in
-    :class:`glassnet.ops.small_batch.ConvRows`; at larger batches the caller does them
-    (see :func:`_conv_pool_step`).
+class _Step:
+    """One step of a chain: ``step(a)`` runs it; :meth:`small` plans its small-batch version.
+
+    ``absorbs`` counts the layer calls after this one that it also runs (a pooling, a
+    Flatten); ``out_node`` is the last layer call it runs.
     """
-    geometry = _conv_geometry(layer, node)
-    act = layer.activation if activation else None
-    kernel = layer.weights["kernel"]
-    bias = layer.weights.get("bias")
-    planned: dict[tuple[tuple[int, ...], Any], small_batch.ConvRows] = {}
 
-    def small(x: Array, w: Array) -> bool:
-        return x.shape[1] < SMALL_BATCH and small_batch.usable(x, w)
+    absorbs = 0
 
-    def step(x: Array) -> Array:
-        w, b = kernel.data, None if bias is None else bias.data
-        # A batch too small to split by images: split by rows (ops.small_batch).
-        if small(x, w):
-            key = (x.shape, x.dtype)
-            run = planned.get(key)
-            if run is None:
-                run = planned[key] = small_batch.ConvRows(
-                    x.shape, w.shape, geometry, x.dtype, relu_pool, flat
-                )
-            return _activate(act, run(x, w, b))
-        out, _ = conv_ops.conv2d_resolved(x, w, b, geometry)
-        return _activate(act, out)
+    def __init__(self, node: Node) -> None:
+        self.out_node = node
 
-    step.small = small  # type: ignore[attr-defined]
-    return step
+    def __call__(self, a: Array) -> Array:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def small(self, x_shape: tuple[int, ...], dtype: np.dtype[Any]) -> Unary:
+        """The step for inputs of exactly ``x_shape`` and ``dtype`` (default: itself)."""
+        return self
 
 
-def _conv_pool_step(conv: Node, pool: Node, flatten: Node | None) -> Unary | None:
-    """A ReLU conv, the 2×2 / stride-2 max-pool after it (and a Flatten after that, if given)
-    as one step, or None if the pool is another kind (padded, overlapping, ceil mode)."""
-    geo = _pool_geometry(pool.layer, pool)
-    (oh, ow) = _conv_geometry(conv.layer, conv)[0]
-    if not (geo.kernel == geo.strides == (2, 2) and geo.applied == ((0, 0), (0, 0))
-            and geo.out_hw == (oh // 2, ow // 2)):
-        return None
-    fused = _conv_step(conv.layer, conv, False, relu_pool=True, flat=flatten is not None)
-    pooling = _max_pool_step(pool.layer, pool, relu=True)
-    kernel = conv.layer.weights["kernel"]
+class _Flatten(_Step):
+    def __call__(self, a: Array) -> Array:
+        return _flatten(a)
 
-    def step(x: Array) -> Array:
-        out = fused(x)
-        if fused.small(x, kernel.data):  # type: ignore[attr-defined]
+
+class _Layer(_Step):
+    """Any other one-input layer through its own ``forward`` on tensors."""
+
+    def __init__(self, node: Node, flags: dict[str, bool]) -> None:
+        super().__init__(node)
+        self.forward, self.flags = node.layer.forward, flags
+
+    def __call__(self, a: Array) -> Array:
+        out: Tensor = self.forward(Tensor(a), training=False, **self.flags)
+        return out.data
+
+
+class _MaxPool(_Step):
+    def __init__(self, node: Node, relu: bool) -> None:
+        super().__init__(node)
+        in_h, in_w = node.inputs[0].shape[:2]
+        self.in_hw = (in_h, in_w)
+        self.geo = pool_ops.pool_geometry(
+            (in_h, in_w), node.layer.pool_size, node.layer.window_strides, node.layer.padding,
+            node.layer.ceil_mode,
+        )
+        self.relu = relu
+
+    def __call__(self, x: Array) -> Array:
+        return pool_ops.max_pool2d_values(x, self.geo, self.relu)
+
+    @property
+    def two_by_two(self) -> bool:
+        """2×2 windows, stride 2, no padding: the case with its own kernels."""
+        geo = self.geo
+        return geo.kernel == geo.strides == (2, 2) and geo.applied == ((0, 0), (0, 0))
+
+    def small(self, x_shape: tuple[int, ...], dtype: np.dtype[Any]) -> Unary:
+        if not self.two_by_two:
+            return self
+        (in_h, in_w), (oh, ow), relu = self.in_hw, self.geo.out_hw, self.relu
+        out_shape, planes = (*x_shape[:-2], oh, ow), (-1, in_h, in_w)
+
+        def step(x: Array) -> Array:
+            out = np.empty(out_shape, dtype=x.dtype)
+            kernels.max_pool_2x2_values(x.reshape(planes), relu, out.reshape(-1, oh, ow))
             return out
-        out = pooling(out)
-        return out if flatten is None else _flatten(out)
 
-    step.absorbs = 2 if flatten is not None else 1  # type: ignore[attr-defined]
-    return step
+        return step
 
 
-def _pool_geometry(layer: MaxPool2D, node: Node) -> Any:
-    in_h, in_w = node.inputs[0].shape[:2]
-    return pool_ops.pool_geometry(
-        (in_h, in_w), layer.pool_size, layer.window_strides, layer.padding, layer.ceil_mode
-    )
+class _Conv(_Step):
+    """A Conv2D call (groups 1), optionally with the ReLU max-pool and Flatten after it."""
+
+    def __init__(
+        self, node: Node, activation: bool, pool: Node | None = None,
+        flatten: Node | None = None,
+    ) -> None:
+        super().__init__(flatten or pool or node)
+        layer = node.layer
+        in_h, in_w = node.inputs[0].shape[:2]
+        self.geometry = conv_ops.conv_geometry(
+            (in_h, in_w), layer.kernel_size, layer.strides, layer.padding, layer.dilation_rate
+        )
+        self.act = layer.activation if activation else None
+        self.kernel, self.bias = layer.weights["kernel"], layer.weights.get("bias")
+        self.pool = None if pool is None else _MaxPool(pool, relu=True)
+        self.flatten = flatten is not None
+        self.absorbs = (pool is not None) + self.flatten
+
+    def __call__(self, x: Array) -> Array:
+        b = None if self.bias is None else self.bias.data
+        out, _ = conv_ops.conv2d_resolved(x, self.kernel.data, b, self.geometry)
+        if self.pool is not None:
+            out = self.pool(out)
+            return _flatten(out) if self.flatten else out
+        return _activate(self.act, out)
+
+    def small(self, x_shape: tuple[int, ...], dtype: np.dtype[Any]) -> Unary:
+        kernel, bias, act, general = self.kernel, self.bias, self.act, self
+        if kernel.data.dtype != dtype or not small_batch.supports(dtype):
+            return self
+        rows = small_batch.ConvRows(
+            x_shape, kernel.shape, self.geometry, dtype, relu_pool=self.pool is not None,
+            flat=self.flatten,
+        )
+
+        def step(x: Array) -> Array:
+            w = kernel.data
+            if w.dtype != dtype:  # the parameter changed dtype since: the general path
+                return general(x)
+            return _activate(act, rows(x, w, None if bias is None else bias.data))
+
+        return step
 
 
-def _max_pool_step(layer: MaxPool2D, node: Node, relu: bool) -> Unary:
-    in_h, in_w = node.inputs[0].shape[:2]
-    geo = _pool_geometry(layer, node)
-    oh, ow = geo.out_hw
-    direct = geo.kernel == geo.strides == (2, 2) and geo.applied == ((0, 0), (0, 0))
+class _Dense(_Step):
+    def __init__(self, node: Node) -> None:
+        super().__init__(node)
+        layer = node.layer
+        self.kernel, self.bias, self.act = layer.weights["kernel"], layer.weights.get("bias"), (
+            layer.activation
+        )
 
-    def step(x: Array) -> Array:
-        # A 2×2 pooling of a small batch: the kernel itself, without the op's generality.
-        if direct and x.shape[1] < SMALL_BATCH and kernels.enabled(x):
-            out = np.empty((*x.shape[:-2], oh, ow), dtype=x.dtype)
-            kernels.max_pool_2x2_values(
-                np.ascontiguousarray(x).reshape(-1, in_h, in_w), relu, out.reshape(-1, oh, ow)
-            )
-            return out
-        return pool_ops.max_pool2d_values(x, geo, relu)
+    def __call__(self, x: Array) -> Array:
+        b = None if self.bias is None else self.bias.data
+        out, _ = basic_ops.dense_forward(x, self.kernel.data, b)
+        return _activate(self.act, out)
 
-    return step
+    def small(self, x_shape: tuple[int, ...], dtype: np.dtype[Any]) -> Unary:
+        kernel, bias, general = self.kernel, self.bias, self
+        if len(x_shape) != 2 or kernel.data.dtype != dtype or not small_batch.supports(dtype):
+            return self
+        softmax = self.act == "softmax"
+        act = None if softmax else self.act
 
+        def step(x: Array) -> Array:
+            w = kernel.data
+            if w.dtype != dtype:
+                return general(x)
+            return _activate(act, small_batch.dense(x, w, None if bias is None else bias.data,
+                                                    softmax))
 
-def _dense_step(layer: Dense) -> Unary:
-    kernel = layer.weights["kernel"]
-    bias = layer.weights.get("bias")
-
-    act = layer.activation
-    softmax = act == "softmax"
-
-    def step(x: Array) -> Array:
-        w, b = kernel.data, None if bias is None else bias.data
-        if (x.shape[0] < SMALL_BATCH and x.ndim == 2 and x.shape[1] == w.shape[0]
-                and small_batch.usable(x, w)):
-            return _activate(None if softmax else act, small_batch.dense(x, w, b, softmax))
-        out, _ = basic_ops.dense_forward(x, w, b)
-        return _activate(act, out)
-
-    return step
+        return step
 
 
 def _flatten(a: Array) -> Array:
@@ -181,94 +230,109 @@ def _flatten(a: Array) -> Array:
     return conv_ops.to_public_layout(a).reshape(a.shape[1], -1)
 
 
-def _identity(a: Array) -> Array:
-    return a
+def _step(node: Node, fused_conv: bool, relu_after: bool) -> _Step | None:
+    """The chain step of a one-input layer call; None for a layer a chain skips.
+
+    Dropout and Input pass their input through in inference.
+    """
+    layer = node.layer
+    kind = type(layer)
+    if kind is Dropout or kind is Input:
+        return None
+    if kind is Conv2D and layer._groups(node.inputs[0].shape[-1]) == 1:
+        return _Conv(node, activation=not fused_conv)
+    if kind is MaxPool2D:
+        return _MaxPool(node, relu_after)
+    if kind is Dense:
+        return _Dense(node)
+    if kind is Flatten:
+        return _Flatten(node)
+    flags = {"activation": False} if fused_conv else {"relu": True} if relu_after else {}
+    return _Layer(node, flags)
 
 
 def _generic_step(node: Node, flags: dict[str, bool]) -> Step:
-    """Any layer through its own ``forward`` on tensors (one input, or a list for merges)."""
-    many = node.layer.n_inputs == -1
+    """Any layer through its own ``forward`` on tensors (a list of inputs for merges)."""
 
     def step(args: list[Array]) -> Array:
-        tensors = [Tensor(a) for a in args]
-        out: Tensor = node.layer.forward(
-            tensors if many else tensors[0], training=False, **flags
-        )
+        out: Tensor = node.layer.forward([Tensor(a) for a in args], training=False, **flags)
         return out.data
 
     return step
 
 
-def _unary_step(node: Node, fused_conv: bool, relu_after: bool) -> Unary | None:
-    """The one-array function of a layer call the plan runs directly, or None."""
-    layer = node.layer
-    kind = type(layer)
-    if kind is Conv2D and layer._groups(node.inputs[0].shape[-1]) == 1:
-        return _conv_step(layer, node, activation=not fused_conv)
-    if kind is MaxPool2D:
-        return _max_pool_step(layer, node, relu_after)
-    if kind is Dense:
-        return _dense_step(layer)
-    if kind is Flatten:
-        return _flatten
-    if kind is Dropout or kind is Input:
-        return _identity
-    return None
-
-
 def make_step(node: Node, fused_conv: bool, relu_after: bool) -> Step:
-    """The array function of one layer call in inference mode.
+    """The array function of one layer call in inference mode (the graph form of a plan).
 
     Args:
         node: the layer call.
         fused_conv: a Conv2D whose ReLU the following max-pool applies.
         relu_after: a MaxPool2D that applies its input conv's ReLU.
     """
-    unary = _unary_step(node, fused_conv, relu_after)
-    if unary is not None:
-        return lambda args: unary(args[0])
-    flags = {"activation": False} if fused_conv else {"relu": True} if relu_after else {}
-    return _generic_step(node, flags)
+    if node.layer.n_inputs == -1:  # a merge: Add, Concatenate
+        return _generic_step(node, {})
+    step = _step(node, fused_conv, relu_after)
+    if step is None:
+        return lambda args: args[0]
+    return lambda args: step(args[0])
 
 
 class Plan(NamedTuple):
-    """A model's inference steps: a plain chain of one-array functions, or a graph."""
+    """A model's inference steps: a chain of one-array steps, or a graph."""
 
-    chain: list[Unary] | None  # each layer call reads the previous one's output only
+    chain: list[_Step] | None  # each layer call reads the previous one's output only
     graph: list[tuple[int, tuple[int, ...], Step, tuple[int, ...]]]
+    small: dict[tuple[int, np.dtype[Any]], list[Unary]]  # the chain per small batch, dtype
+
+
+def _chain(model: Any) -> list[_Step] | None:
+    """The model's layer calls as chain steps, or None if they are not a plain chain."""
+    fused = model._relu_pool_pairs()
+    nodes = model.nodes[1:]
+    previous = model.input_node.uid
+    for n in nodes:
+        if n.layer.n_inputs == -1 or [p.uid for p in n.inputs] != [previous]:
+            return None
+        previous = n.uid
+    chain: list[_Step] = []
+    k = 0
+    while k < len(nodes):
+        n = nodes[k]
+        step = _step(n, n.uid in fused, n.inputs[0].uid in fused)
+        if isinstance(step, _Conv) and n.uid in fused:  # its only reader is a max-pool
+            pool = _MaxPool(nodes[k + 1], relu=True)
+            if pool.two_by_two and pool.geo.out_hw == tuple(
+                s // 2 for s in step.geometry[0]
+            ):
+                after = nodes[k + 2] if k + 2 < len(nodes) else None
+                flatten = after if after is not None and type(after.layer) is Flatten else None
+                step = _Conv(n, activation=False, pool=nodes[k + 1], flatten=flatten)
+        if step is not None:
+            chain.append(step)
+            k += step.absorbs
+        k += 1
+    return chain
+
+
+def _small_chain(plan: Plan, model: Any, n: int, dtype: np.dtype[Any]) -> list[Unary]:
+    assert plan.chain is not None
+    shape = _compute_shape(model.input_node.shape, n)
+    steps = []
+    for step in plan.chain:
+        steps.append(step.small(shape, dtype))
+        shape = _compute_shape(step.out_node.shape, n)
+    return steps
 
 
 def _build(model: Any, last_use: dict[int, int]) -> Plan:
     fused = model._relu_pool_pairs()
-    nodes = model.nodes[1:]
-    chain: list[Unary] | None = []
-    previous, skip = model.input_node.uid, 0
-    for k, n in enumerate(nodes):
-        unary = _unary_step(n, n.uid in fused, n.inputs[0].uid in fused)
-        if chain is None or unary is None or [p.uid for p in n.inputs] != [previous]:
-            chain = None
-        elif skip:
-            skip -= 1  # this layer runs inside the step before it
-        elif unary is not _identity:
-            pair = None
-            if n.uid in fused:  # its only reader, the next node, is a max-pool
-                after = nodes[k + 2] if k + 2 < len(nodes) else None
-                pair = _conv_pool_step(
-                    n, nodes[k + 1],
-                    after if after is not None and type(after.layer) is Flatten else None,
-                )
-                skip = getattr(pair, "absorbs", 0)
-            chain.append(pair or unary)
-        previous = n.uid
-    if previous != model.output_node.uid:
-        chain = None
     graph = [
         (n.uid, tuple(p.uid for p in n.inputs),
          make_step(n, n.uid in fused, n.inputs[0].uid in fused),
          tuple({p.uid for p in n.inputs if last_use[p.uid] == n.uid}))  # to release
-        for n in nodes
+        for n in model.nodes[1:]
     ]
-    return Plan(chain, graph)
+    return Plan(_chain(model), graph, {})
 
 
 def run_plan(model: Any, x: Array, last_use: dict[int, int]) -> Array:
@@ -287,12 +351,19 @@ def run_plan(model: Any, x: Array, last_use: dict[int, int]) -> Array:
         plan = model._plan_cache = _build(model, last_use)
     a = conv_ops.to_compute_layout(x) if x.ndim == 4 else x
     if plan.chain is not None:
-        for f in plan.chain:
-            a = f(a)
+        steps: list[Unary] | list[_Step] = plan.chain
+        n = x.shape[0]
+        if n < SMALL_BATCH and kernels.enabled(x):
+            key = (n, x.dtype)
+            steps = plan.small.get(key) or plan.small.setdefault(
+                key, _small_chain(plan, model, n, x.dtype)
+            )
+        for step in steps:
+            a = step(a)
         return a
     values: dict[int, Array] = {model.input_node.uid: a}
-    for uid, parents, step, done in plan.graph:
-        values[uid] = step([values[p] for p in parents])
+    for uid, parents, graph_step, done in plan.graph:
+        values[uid] = graph_step([values[p] for p in parents])
         for p in done:
             del values[p]
     return values[model.output_node.uid]

@@ -15,7 +15,6 @@ checked on a small product with transposes and a leading dimension before it is 
 from __future__ import annotations
 
 import ctypes
-import os
 from typing import Any
 
 import numpy as np
@@ -38,8 +37,9 @@ if kernels.AVAILABLE:  # pragma: no branch
     def _call_gemm(  # type: ignore[no-untyped-def]
         typingctx, addr, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc
     ):
-        """``cblas_?gemm(RowMajor, trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, beta, c, ldc)``
-        for the function at ``addr``; ``a``, ``b``, ``c`` are addresses, ``beta`` sets s or d.
+        """Call ``cblas_?gemm`` at ``addr``: C = op(A)·op(B) + beta·C, row-major, alpha 1.
+
+        ``a``, ``b``, ``c`` are addresses; ``beta``'s type (float32/float64) picks s or d.
         """
         if beta not in (types.float32, types.float64):
             return None

@@ -196,7 +196,7 @@ if AVAILABLE:  # pragma: no branch
 
     @njit(cache=True, nogil=True)
     def dense_kernel(x, w, bias, out, gemm, softmax):  # type: ignore[no-untyped-def]
-        """out = x·w + bias, then (softmax) exp(out − max) / Σ along each row.
+        """Compute out = x·w + bias, then (softmax) exp(out − max) / Σ along each row.
 
         Shapes:
             x: (N, K); w: (K, M); bias: (M,) or (0,); out: (N, M), all C-contiguous
@@ -222,12 +222,20 @@ if AVAILABLE:  # pragma: no branch
                     row[j] /= total
 
 
+def supports(dtype: Any) -> bool:
+    """Whether the kernels can run on arrays of ``dtype``.
+
+    True with numba switched on and the dtype's GEMM found by :mod:`glassnet.ops.blas`
+    (float32, float64).
+    """
+    return AVAILABLE and kernels.enabled() and blas.gemm_address(dtype) != 0
+
+
 def usable(x: Array, w: Array) -> bool:
-    """Whether the kernels can run on ``x`` and ``w``: numba switched on, NumPy arrays of one
-    float dtype whose GEMM :mod:`glassnet.ops.blas` found."""
+    """Whether the kernels can run on ``x`` and ``w``: NumPy arrays of one supported dtype."""
     return (
-        AVAILABLE and type(x) is np.ndarray and type(w) is np.ndarray and x.dtype == w.dtype
-        and kernels.enabled() and blas.gemm_address(x.dtype) != 0
+        type(x) is np.ndarray and type(w) is np.ndarray and x.dtype == w.dtype
+        and supports(x.dtype)
     )
 
 

@@ -1,0 +1,262 @@
+"""The small-batch inference kernels (ops.small_batch, ops.blas) against PyTorch float64, split
+over threads or not, and the inference plan that uses them against the graph path."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+import glassnet as gn
+from glassnet import layers as L
+from glassnet import parallel, zoo
+from glassnet.backend import dtype_scope
+from glassnet.ops import blas, kernels, small_batch
+from glassnet.ops.conv import conv_geometry
+from glassnet.tensor import no_grad
+
+pytestmark = pytest.mark.skipif(
+    not small_batch.AVAILABLE or not blas.gemm_address(np.float64),
+    reason="numba or NumPy's BLAS (ILP64 cblas) not available",
+)
+
+
+@pytest.fixture(params=[1, 2, 3], ids=lambda t: f"{t}thr")
+def split(request, monkeypatch):
+    """Run with 1-3 threads and every convolution split as far as it goes."""
+    old = parallel.num_threads()
+    monkeypatch.setattr(small_batch, "MIN_MACS_PER_PART", 1)
+    parallel.set_num_threads(request.param)
+    yield request.param
+    parallel.set_num_threads(old)
+
+
+def torch_conv(torch, x, w, b, strides, pads, dilation):
+    """PyTorch float64 conv of CNHW x with [KH, KW, C, F] w and explicit pads; CNHW out."""
+    import torch.nn.functional as F
+
+    (pt, pb), (pl, pr) = pads
+    xt = torch.tensor(x.transpose(1, 0, 2, 3), dtype=torch.float64)
+    xt = F.pad(xt, (pl, pr, pt, pb))
+    wt = torch.tensor(w.transpose(3, 2, 0, 1), dtype=torch.float64)
+    bt = None if b is None else torch.tensor(b, dtype=torch.float64)
+    out = F.conv2d(xt, wt, bt, stride=strides, dilation=dilation)
+    return out.numpy().transpose(1, 0, 2, 3)
+
+
+CONVS = [  # (C, N, H, W), (KH, KW, F), strides, padding, dilation
+    ((32, 1, 13, 13), (3, 3, 64), 1, "valid", 1),  # Keras mnist_convnet conv2: channel-last
+    ((1, 1, 28, 28), (3, 3, 32), 1, "valid", 1),  # its conv1: plane by plane
+    ((3, 2, 12, 11), (3, 3, 5), 2, "same", 1),
+    ((9, 3, 9, 10), (2, 3, 6), (1, 2), (1, 2), (2, 1)),
+    ((4, 1, 7, 7), (1, 1, 3), 1, 0, 1),
+]
+
+
+@pytest.mark.parametrize("x_shape,k,strides,padding,dilation", CONVS)
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv_rows_equals_torch(torch, rng, split, x_shape, k, strides, padding, dilation, bias):
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal((k[0], k[1], x_shape[0], k[2]))
+    b = rng.standard_normal(k[2]) if bias else None
+    geometry = conv_geometry(x_shape[2:], k[:2], strides, padding, dilation)
+    out = small_batch.conv2d_rows(x, w, b, geometry)
+    want = torch_conv(torch, x, w, b, geometry[2], geometry[1], geometry[3])
+    assert out.shape == want.shape
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape,k,strides,padding,dilation", CONVS[:4])
+@pytest.mark.parametrize("flat", [False, True])
+def test_conv_relu_pool_equals_torch(torch, rng, split, x_shape, k, strides, padding, dilation,
+                                     flat):
+    import torch.nn.functional as F
+
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal((k[0], k[1], x_shape[0], k[2]))
+    b = rng.standard_normal(k[2])
+    geometry = conv_geometry(x_shape[2:], k[:2], strides, padding, dilation)
+    run = small_batch.ConvRows(x.shape, w.shape, geometry, x.dtype, relu_pool=True, flat=flat)
+    out = run(x, w, b)
+    z = torch.tensor(torch_conv(torch, x, w, b, geometry[2], geometry[1], geometry[3]))
+    want = F.relu(F.max_pool2d(z.permute(1, 0, 2, 3), 2)).numpy()  # NCHW
+    want = want.transpose(0, 2, 3, 1).reshape(x_shape[1], -1) if flat else want.transpose(
+        1, 0, 2, 3)
+    assert out.shape == want.shape
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_rows_float32_is_float32_and_close(rng):
+    x = rng.standard_normal((32, 1, 13, 13)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 32, 64)).astype(np.float32)
+    geometry = conv_geometry((13, 13), (3, 3), 1, "valid", 1)
+    out = small_batch.conv2d_rows(x, w, None, geometry)
+    want = small_batch.conv2d_rows(x.astype(np.float64), w.astype(np.float64), None, geometry)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("softmax", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+def test_dense_equals_torch(torch, rng, softmax, bias):
+    x, w = rng.standard_normal((2, 50)), rng.standard_normal((50, 7))
+    b = rng.standard_normal(7) if bias else None
+    out = small_batch.dense(x, w, b, softmax)
+    want = torch.tensor(x) @ torch.tensor(w) + (0 if b is None else torch.tensor(b))
+    if softmax:
+        want = torch.softmax(want, dim=1)
+    np.testing.assert_allclose(out, want.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_blas_gemm_found_and_checked():
+    for dtype in (np.float32, np.float64):
+        addr = blas.gemm_address(dtype)
+        assert addr != 0 and blas._works(addr, np.dtype(dtype))
+    assert blas.gemm_address(np.int64) == 0  # no integer GEMM: the callers keep NumPy
+
+
+def test_usable_needs_one_float_dtype_and_the_kernels(rng):
+    x32, x64 = np.zeros((1, 2), np.float32), np.zeros((1, 2))
+    assert small_batch.usable(x64, x64) and small_batch.usable(x32, x32)
+    assert not small_batch.usable(x32, x64)
+    old = kernels.set_enabled(False)
+    try:
+        assert not small_batch.usable(x64, x64)
+    finally:
+        kernels.set_enabled(old)
+
+
+def test_a_failing_worker_part_raises_in_the_caller(split):
+    calls = []
+
+    def kernel(tag, sync, started, done, post, seen):  # a Python stand-in for a nogil kernel
+        calls.append(tag)
+        if tag == "worker":
+            raise ValueError("boom in part 1")
+
+    if split == 1:
+        parallel.run_kernel(kernel, [("caller",)])
+        assert calls == ["caller"]
+        return
+    with pytest.raises(ValueError, match="boom in part 1"):
+        parallel.run_kernel(kernel, [("caller",), ("worker",)])
+    assert sorted(calls) == ["caller", "worker"]
+    parallel.run_kernel(kernel, [("caller",), ("caller",)])  # the pool still works after
+
+
+# ----- the inference plan at batch 1 ------------------------------------------------------------
+def plan_and_graph(model, x):
+    with no_grad():
+        planned = model.forward(x).data
+    graph = model.forward(x, training=False).data  # gradients on: the recorded graph path
+    return planned, graph
+
+
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 2e-5)])
+@pytest.mark.parametrize(
+    "name,shape",
+    [
+        ("lenet5", (32, 32, 1)),
+        ("keras_mnist_convnet", (28, 28, 1)),
+        ("keras_mnist_mlp", (28, 28, 1)),
+        ("tiny_vgg", (32, 32, 3)),
+        ("resnet18", (32, 32, 3)),
+    ],
+)
+def test_batch_one_plan_equals_graph_to_rounding(rng, split, dtype, tol, name, shape):
+    with dtype_scope(dtype):
+        model = zoo.get(name, input_shape=shape, seed=1).build()
+        x = rng.random((1, *shape)).astype(dtype)
+        planned, graph = plan_and_graph(model, x)
+    assert planned.dtype == graph.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(planned, graph, rtol=tol, atol=tol * np.abs(graph).max())
+
+
+def test_batch_one_plan_fuses_conv_pool_flatten(rng):
+    model = zoo.get("keras_mnist_convnet", seed=0).build()
+    with no_grad():
+        model.forward(rng.random((1, 28, 28, 1)).astype(np.float32))
+    chain = model._plan_cache.chain
+    # conv→ReLU→pool, conv→ReLU→pool→Flatten, Dense(softmax): Dropout and Input drop out.
+    assert [type(s).__name__ for s in chain] == ["_Conv", "_Conv", "_Dense"]
+    assert [s.absorbs for s in chain] == [1, 2, 0]
+
+
+def test_batch_one_every_layer_kind(rng):
+    with dtype_scope("float64"):
+        model = gn.Sequential([
+            L.Input((12, 11, 9)),
+            L.Conv2D(8, 3, strides=2, padding="same", activation="tanh"),
+            L.Conv2D(9, 3, padding=1, activation="relu"),
+            L.MaxPool2D(2),  # conv(relu) -> 2×2 max-pool: the fused kernel
+            L.Conv2D(5, 2, dilation_rate=1, activation="relu"),
+            L.MaxPool2D(3, strides=1, padding="same"),  # fused ReLU, not the 2×2 kernel
+            L.Conv2D(4, 1, activation="relu"),
+            L.MaxPool2D(2),
+            L.Flatten(),
+            L.Dense(7, activation="relu"),
+            L.Dense(3, activation="softmax"),
+        ], seed=2).build()
+        planned, graph = plan_and_graph(model, rng.standard_normal((1, 12, 11, 9)))
+    np.testing.assert_allclose(planned, graph, rtol=1e-12, atol=1e-14)
+
+
+def test_batch_one_plan_reads_the_current_weights(rng):
+    model = zoo.get("keras_mnist_convnet", seed=0).build()
+    x = rng.random((1, 28, 28, 1)).astype(np.float32)
+    before, _ = plan_and_graph(model, x)
+    for p in model.parameters():
+        p.data *= 0.5  # in place, as the optimizers update
+    after, graph = plan_and_graph(model, x)
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, graph, rtol=2e-5, atol=1e-6)
+
+
+def test_batch_one_without_the_kernels_is_the_graph_path_exactly(rng):
+    model = zoo.get("keras_mnist_convnet", seed=0).build()
+    x = rng.random((1, 28, 28, 1)).astype(np.float32)
+    old = kernels.set_enabled(False)
+    try:
+        planned, graph = plan_and_graph(model, x)
+    finally:
+        kernels.set_enabled(old)
+    np.testing.assert_array_equal(planned, graph)
+
+
+def test_batch_one_in_a_forked_child_after_a_split(rng, monkeypatch):
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork")
+    monkeypatch.setattr(small_batch, "MIN_MACS_PER_PART", 1)
+    old = parallel.num_threads()
+    parallel.set_num_threads(2)
+    try:
+        model = zoo.get("keras_mnist_convnet", seed=0).build()
+        x = rng.random((1, 28, 28, 1)).astype(np.float32)
+        planned, _ = plan_and_graph(model, x)  # the pool's worker ran a part
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through its exit code
+            with no_grad():
+                ok = np.array_equal(model.forward(x).data, planned)
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        parallel.set_num_threads(old)
+
+
+def test_without_numba_batch_one_runs_the_numpy_path():
+    code = (
+        "import numpy as np, glassnet as gn\n"
+        "from glassnet.ops import small_batch\n"
+        "from glassnet.tensor import no_grad\n"
+        "assert not small_batch.AVAILABLE\n"
+        "m = gn.zoo.get('keras_mnist_convnet', seed=0).build()\n"
+        "x = np.random.default_rng(0).random((1, 28, 28, 1)).astype(np.float32)\n"
+        "with no_grad():\n"
+        "    a = m.forward(x).data\n"
+        "assert np.array_equal(a, m.forward(x).data)\n"
+    )
+    env = {**os.environ, "GLASSNET_NUMBA": "0"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=REPO)
