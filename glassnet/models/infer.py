@@ -177,7 +177,8 @@ class _Conv(_Step):
 
     def small(self, x_shape: tuple[int, ...], dtype: np.dtype[Any]) -> Unary:
         kernel, bias, act, general = self.kernel, self.bias, self.act, self
-        if kernel.data.dtype != dtype or not small_batch.supports(dtype):
+        if (kernel.data.dtype != dtype or not small_batch.supports(dtype)
+                or not small_batch.pays(x_shape[1], self.geometry[0], kernel.shape[-1])):
             return self
         rows = small_batch.ConvRows(
             x_shape, kernel.shape, self.geometry, dtype, relu_pool=self.pool is not None,
@@ -261,6 +262,10 @@ def _generic_step(node: Node, flags: dict[str, bool]) -> Step:
     return step
 
 
+def _one_input(step: Unary) -> Step:
+    return lambda args: step(args[0])
+
+
 def make_step(node: Node, fused_conv: bool, relu_after: bool) -> Step:
     """The array function of one layer call in inference mode (the graph form of a plan).
 
@@ -272,17 +277,24 @@ def make_step(node: Node, fused_conv: bool, relu_after: bool) -> Step:
     if node.layer.n_inputs == -1:  # a merge: Add, Concatenate
         return _generic_step(node, {})
     step = _step(node, fused_conv, relu_after)
-    if step is None:
-        return lambda args: args[0]
-    return lambda args: step(args[0])
+    return (lambda args: args[0]) if step is None else _one_input(step)
+
+
+class _GraphStep(NamedTuple):
+    uid: int
+    parents: tuple[int, ...]
+    run: Step
+    done: tuple[int, ...]  # parents read for the last time: released after this step
+    step: _Step | None  # the one-input step behind ``run``, for its small-batch version
 
 
 class Plan(NamedTuple):
     """A model's inference steps: a chain of one-array steps, or a graph."""
 
     chain: list[_Step] | None  # each layer call reads the previous one's output only
-    graph: list[tuple[int, tuple[int, ...], Step, tuple[int, ...]]]
-    small: dict[tuple[int, np.dtype[Any]], list[Unary]]  # the chain per small batch, dtype
+    graph: list[_GraphStep]
+    # Per (small batch, dtype): the chain's or the graph's steps planned for that shape.
+    small: dict[tuple[int, np.dtype[Any]], Any]
 
 
 def _chain(model: Any) -> list[_Step] | None:
@@ -314,24 +326,36 @@ def _chain(model: Any) -> list[_Step] | None:
     return chain
 
 
-def _small_chain(plan: Plan, model: Any, n: int, dtype: np.dtype[Any]) -> list[Unary]:
-    assert plan.chain is not None
-    shape = _compute_shape(model.input_node.shape, n)
-    steps = []
-    for step in plan.chain:
-        steps.append(step.small(shape, dtype))
-        shape = _compute_shape(step.out_node.shape, n)
-    return steps
+def _small(plan: Plan, model: Any, n: int, dtype: np.dtype[Any]) -> Any:
+    """The plan's steps for exactly ``n`` samples of ``dtype`` (:meth:`_Step.small`)."""
+    if plan.chain is not None:
+        shape = _compute_shape(model.input_node.shape, n)
+        steps = []
+        for step in plan.chain:
+            steps.append(step.small(shape, dtype))
+            shape = _compute_shape(step.out_node.shape, n)
+        return steps
+    nodes = {node.uid: node for node in model.nodes}
+    return [
+        g if g.step is None else g._replace(run=_one_input(
+            g.step.small(_compute_shape(nodes[g.parents[0]].shape, n), dtype)
+        ))
+        for g in plan.graph
+    ]
 
 
 def _build(model: Any, last_use: dict[int, int]) -> Plan:
     fused = model._relu_pool_pairs()
-    graph = [
-        (n.uid, tuple(p.uid for p in n.inputs),
-         make_step(n, n.uid in fused, n.inputs[0].uid in fused),
-         tuple({p.uid for p in n.inputs if last_use[p.uid] == n.uid}))  # to release
-        for n in model.nodes[1:]
-    ]
+    graph = []
+    for n in model.nodes[1:]:
+        step = None if n.layer.n_inputs == -1 else _step(
+            n, n.uid in fused, n.inputs[0].uid in fused
+        )
+        graph.append(_GraphStep(
+            n.uid, tuple(p.uid for p in n.inputs),
+            make_step(n, n.uid in fused, n.inputs[0].uid in fused),
+            tuple({p.uid for p in n.inputs if last_use[p.uid] == n.uid}), step,
+        ))
     return Plan(_chain(model), graph, {})
 
 
@@ -350,20 +374,18 @@ def run_plan(model: Any, x: Array, last_use: dict[int, int]) -> Array:
     if plan is None:
         plan = model._plan_cache = _build(model, last_use)
     a = conv_ops.to_compute_layout(x) if x.ndim == 4 else x
+    steps: Any = plan.chain if plan.chain is not None else plan.graph
+    n = x.shape[0]
+    if n < SMALL_BATCH and kernels.enabled(x):
+        key = (n, x.dtype)
+        steps = plan.small.get(key) or plan.small.setdefault(key, _small(plan, model, n, x.dtype))
     if plan.chain is not None:
-        steps: list[Unary] | list[_Step] = plan.chain
-        n = x.shape[0]
-        if n < SMALL_BATCH and kernels.enabled(x):
-            key = (n, x.dtype)
-            steps = plan.small.get(key) or plan.small.setdefault(
-                key, _small_chain(plan, model, n, x.dtype)
-            )
         for step in steps:
             a = step(a)
         return a
     values: dict[int, Array] = {model.input_node.uid: a}
-    for uid, parents, graph_step, done in plan.graph:
-        values[uid] = graph_step([values[p] for p in parents])
+    for uid, parents, run, done, _ in steps:
+        values[uid] = run([values[p] for p in parents])
         for p in done:
             del values[p]
     return values[model.output_node.uid]

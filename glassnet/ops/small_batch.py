@@ -39,6 +39,12 @@ NO_PADS: Pads = ((0, 0), (0, 0))
 # Multiply-adds a thread's part must reach before the rows are split: below, the hand-off
 # (a few µs) and two threads sharing the core's caches cost more than they save.
 MIN_MACS_PER_PART = 4_000_000
+# Where the row-split kernels beat the batch path (im2col + blocked GEMM) at batch 1, measured
+# per layer (docs/performance.md): the product is written positions × filters, which BLAS runs
+# well from ~16 filters on (tiny_vgg's 10: 48 vs 35 µs); for large maps (224×224, 3→64
+# channels: 15.7 vs 5.2 ms) the batch path's blocked GEMM wins.
+MIN_FILTERS = 16
+MAX_POSITIONS = 4096
 # Input channels from which the windows are gathered channel-last (runs of C values) rather
 # than plane by plane (runs of OW values): Keras mnist_convnet conv1 (C = 1) 14 µs plane by
 # plane, 29 channel-last; conv2 (C = 32) 55 µs plane by plane, 46 channel-last.
@@ -229,6 +235,15 @@ def supports(dtype: Any) -> bool:
     (float32, float64).
     """
     return AVAILABLE and kernels.enabled() and blas.gemm_address(dtype) != 0
+
+
+def pays(n: int, out_hw: Pair, filters: int) -> bool:
+    """Whether the kernels here beat the batch path for this convolution.
+
+    ``n`` images, ``out_hw`` output maps, ``filters`` output channels (see
+    :data:`MIN_FILTERS`).
+    """
+    return filters >= MIN_FILTERS and n * out_hw[0] * out_hw[1] <= MAX_POSITIONS
 
 
 def usable(x: Array, w: Array) -> bool:
