@@ -22,7 +22,7 @@ Those sum in another order, so there the results agree with the graph path to ro
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -117,11 +117,11 @@ class _Layer(_Step):
 class _MaxPool(_Step):
     def __init__(self, node: Node, relu: bool) -> None:
         super().__init__(node)
+        layer = cast(MaxPool2D, node.layer)
         in_h, in_w = node.inputs[0].shape[:2]
         self.in_hw = (in_h, in_w)
         self.geo = pool_ops.pool_geometry(
-            (in_h, in_w), node.layer.pool_size, node.layer.window_strides, node.layer.padding,
-            node.layer.ceil_mode,
+            (in_h, in_w), layer.pool_size, layer.window_strides, layer.padding, layer.ceil_mode
         )
         self.relu = relu
 
@@ -156,7 +156,7 @@ class _Conv(_Step):
         flatten: Node | None = None,
     ) -> None:
         super().__init__(flatten or pool or node)
-        layer = node.layer
+        layer = cast(Conv2D, node.layer)
         in_h, in_w = node.inputs[0].shape[:2]
         self.geometry = conv_ops.conv_geometry(
             (in_h, in_w), layer.kernel_size, layer.strides, layer.padding, layer.dilation_rate
@@ -197,10 +197,9 @@ class _Conv(_Step):
 class _Dense(_Step):
     def __init__(self, node: Node) -> None:
         super().__init__(node)
-        layer = node.layer
-        self.kernel, self.bias, self.act = layer.weights["kernel"], layer.weights.get("bias"), (
-            layer.activation
-        )
+        layer = cast(Dense, node.layer)
+        self.kernel, self.bias = layer.weights["kernel"], layer.weights.get("bias")
+        self.act = layer.activation
 
     def __call__(self, x: Array) -> Array:
         b = None if self.bias is None else self.bias.data
@@ -240,7 +239,7 @@ def _step(node: Node, fused_conv: bool, relu_after: bool) -> _Step | None:
     kind = type(layer)
     if kind is Dropout or kind is Input:
         return None
-    if kind is Conv2D and layer._groups(node.inputs[0].shape[-1]) == 1:
+    if kind is Conv2D and cast(Conv2D, layer)._groups(node.inputs[0].shape[-1]) == 1:
         return _Conv(node, activation=not fused_conv)
     if kind is MaxPool2D:
         return _MaxPool(node, relu_after)

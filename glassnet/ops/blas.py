@@ -67,14 +67,25 @@ if kernels.AVAILABLE:  # pragma: no branch
         return sig, codegen
 
     @njit(cache=True, nogil=True)
+    def gemm(addr, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc):  # type: ignore[no-untyped-def]
+        """C = op(A)·op(B) + beta·C through the ``cblas_?gemm`` at ``addr`` (row-major).
+
+        For numba kernels: ``a``, ``b``, ``c`` are data addresses (``arr.ctypes.data``, plus an
+        offset for a sub-block), ``lda``/``ldb``/``ldc`` the distances between rows in elements,
+        ``trans_a``/``trans_b`` :data:`NO_TRANS` or :data:`TRANS`, ``beta`` a float32 or float64
+        (it picks ``sgemm`` or ``dgemm``: the address must match).
+        """
+        _call_gemm(addr, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc)  # type: ignore[call-arg]
+
+    @njit(cache=True, nogil=True)
     def _check_call(addr, a, b, c):  # type: ignore[no-untyped-def]
         # c[:, 1:] = aᵀ · bᵀ with c's rows one longer than the product: exercises the
         # transposes and the leading dimension the kernels use.
         k, m = a.shape
         n = b.shape[0]
         beta = c.dtype.type(0)
-        _call_gemm(addr, TRANS, TRANS, m, n, k, a.ctypes.data, m, b.ctypes.data, k, beta,
-                   c.ctypes.data + c.itemsize, c.shape[1])
+        gemm(addr, TRANS, TRANS, m, n, k, a.ctypes.data, m, b.ctypes.data, k, beta,
+             c.ctypes.data + c.itemsize, c.shape[1])
 
     AVAILABLE = True
 

@@ -121,7 +121,7 @@ if AVAILABLE:  # pragma: no branch
                                     dst[i, j] = src[i * sh + u * dh, j * sw + v * dw]
 
     @njit(cache=True, nogil=True)
-    def _conv_t(xpad, wk, kh, kw, sh, sw, dh, dw, n0, n1, i0, m, ow, gemm):  # type: ignore[no-untyped-def]
+    def _conv_t(xpad, wk, kh, kw, sh, sw, dh, dw, n0, n1, i0, m, ow, gemm_at):  # type: ignore[no-untyped-def]
         """zt[n, i, j, f]: the conv (no bias) of rows i0 … i0 + m − 1, columns 0 … OW − 1.
 
         Shapes:
@@ -135,18 +135,18 @@ if AVAILABLE:  # pragma: no branch
         if nc >= CHANNEL_LAST_MIN:  # windows as rows: zt = cols · wk
             rows = np.empty((nn, m, ow, k), dtype=xpad.dtype)
             _windows(xpad, kh, kw, sh, sw, dh, dw, n0, i0, rows)
-            blas._call_gemm(gemm, blas.NO_TRANS, blas.NO_TRANS, p, nf, k, rows.ctypes.data, k,
-                            wk.ctypes.data, nf, zero, zt.ctypes.data, nf)
+            blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, p, nf, k, rows.ctypes.data, k,
+                      wk.ctypes.data, nf, zero, zt.ctypes.data, nf)
         else:  # windows as columns: zt = colsᵀ · wk
             cols = np.empty((kh, kw, nc, nn, m, ow), dtype=xpad.dtype)
             _windows_by_plane(xpad, sh, sw, dh, dw, n0, i0, cols)
-            blas._call_gemm(gemm, blas.TRANS, blas.NO_TRANS, p, nf, k, cols.ctypes.data, p,
-                            wk.ctypes.data, nf, zero, zt.ctypes.data, nf)
+            blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, p, nf, k, cols.ctypes.data, p,
+                      wk.ctypes.data, nf, zero, zt.ctypes.data, nf)
         return zt
 
     @njit(cache=True, nogil=True)
     def conv_rows_kernel(  # type: ignore[no-untyped-def]
-        xpad, wk, bias, out, kh, kw, sh, sw, dh, dw, n0, n1, i0, i1, gemm, sync, started, done,
+        xpad, wk, bias, out, kh, kw, sh, sw, dh, dw, n0, n1, i0, i1, gemm_at, sync, started, done,
         post, seen,
     ):
         """Output rows ``[i0, i1)`` of images ``[n0, n1)`` (all rows when several images).
@@ -156,7 +156,7 @@ if AVAILABLE:  # pragma: no branch
         """
         spin.signal(sync, started)
         nf, _, _, ow = out.shape
-        zt = _conv_t(xpad, wk, kh, kw, sh, sw, dh, dw, n0, n1, i0, i1 - i0, ow, gemm)
+        zt = _conv_t(xpad, wk, kh, kw, sh, sw, dh, dw, n0, n1, i0, i1 - i0, ow, gemm_at)
         zero = out.dtype.type(0)
         for n in range(n1 - n0):
             for i in range(i1 - i0):
@@ -168,7 +168,7 @@ if AVAILABLE:  # pragma: no branch
 
     @njit(cache=True, nogil=True)
     def conv_pool_rows_kernel(  # type: ignore[no-untyped-def]
-        xpad, wk, bias, out, kh, kw, sh, sw, dh, dw, n0, n1, a0, a1, gemm, sync, started, done,
+        xpad, wk, bias, out, kh, kw, sh, sw, dh, dw, n0, n1, a0, a1, gemm_at, sync, started, done,
         post, seen,
     ):
         """relu(maxpool₂ₓ₂(conv + b)) for pooled rows ``[a0, a1)`` of images ``[n0, n1)``.
@@ -184,7 +184,7 @@ if AVAILABLE:  # pragma: no branch
         spin.signal(sync, started)
         nf, _, _, pw = out.shape
         zt = _conv_t(xpad, wk, kh, kw, sh, sw, dh, dw, n0, n1, 2 * a0, 2 * (a1 - a0), 2 * pw,
-                     gemm)
+                     gemm_at)
         zero = out.dtype.type(0)
         for n in range(n1 - n0):
             for r in range(a1 - a0):
@@ -201,7 +201,7 @@ if AVAILABLE:  # pragma: no branch
         spin.finish(sync, done, post, seen)
 
     @njit(cache=True, nogil=True)
-    def dense_kernel(x, w, bias, out, gemm, softmax):  # type: ignore[no-untyped-def]
+    def dense_kernel(x, w, bias, out, gemm_at, softmax):  # type: ignore[no-untyped-def]
         """Compute out = x·w + bias, then (softmax) exp(out − max) / Σ along each row.
 
         Shapes:
@@ -209,8 +209,8 @@ if AVAILABLE:  # pragma: no branch
         """
         n, k = x.shape
         m = w.shape[1]
-        blas._call_gemm(gemm, blas.NO_TRANS, blas.NO_TRANS, n, m, k, x.ctypes.data, k,
-                        w.ctypes.data, m, out.dtype.type(0), out.ctypes.data, m)
+        blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, n, m, k, x.ctypes.data, k,
+                  w.ctypes.data, m, out.dtype.type(0), out.ctypes.data, m)
         for r in range(n):
             row = out[r]
             if bias.size:
