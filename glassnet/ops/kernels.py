@@ -168,20 +168,23 @@ def max_pool_2x2_backward(dout3, arg, dxp3, sentinel):  # type: ignore[no-untype
 
 
 @njit(cache=True, nogil=True)
-def im2col(xp, sh, sw, dh, dw, n0, cols6):  # type: ignore[no-untyped-def]
-    """cols6[c, u, v, n, i, j] = xp[c, n0 + n, i·SH + u·DH, j·SW + v·DW].
+def im2col(xp, sh, sw, dh, dw, n0, cols6, i0=0):  # type: ignore[no-untyped-def]
+    """cols6[c, u, v, n, i, j] = xp[c, n0 + n, (i0 + i)·SH + u·DH, j·SW + v·DW].
+
+    ``i0`` > 0: the windows of output rows i0, i0 + 1, … only (a small batch split by rows).
 
     NOTE: one image plane at a time (it stays in L1) and plain ``i + u`` indices in the unit
     stride case: 4× faster here than looping (u, v) outside or testing the stride inside.
 
     Shapes:
         xp: (C, N, Hp, Wp) padded input; cols6: (C, KH, KW, n, OH, OW) for a batch chunk
+        (OH: the rows wanted)
     """
     nc, kh, kw, nn, oh, ow = cols6.shape
     unit = sh == 1 and sw == 1 and dh == 1 and dw == 1
     for c in range(nc):
         for n in range(nn):
-            src = xp[c, n0 + n]
+            src = xp[c, n0 + n, i0 * sh :]
             for u in range(kh):
                 for v in range(kw):
                     dst = cols6[c, u, v, n]

@@ -92,35 +92,6 @@ if AVAILABLE:  # pragma: no branch
                                 out[base + c] = run[c]
 
     @njit(cache=True, nogil=True)
-    def _windows_by_plane(xpad, sh, sw, dh, dw, n0, i0, cols6):  # type: ignore[no-untyped-def]
-        """cols6[u, v, c, n, i, j] = xpad[c, n0 + n, (i0 + i)·SH + u·DH, j·SW + v·DW].
-
-        For few channels, where :func:`_windows`' runs of C values are too short: here the
-        runs are output rows. NOTE: whole (i, j) planes indexed from 0, bounds from the
-        array's shape: numba vectorises this form; offset or sliced destinations ran 2-3×
-        slower here.
-
-        Shapes:
-            xpad: (C, N, Hp, Wp); cols6: (KH, KW, C, n, m, OW)
-        """
-        kh, kw, nc, nn, m, ow = cols6.shape
-        unit = sh == 1 and sw == 1 and dh == 1 and dw == 1
-        for c in range(nc):
-            for n in range(nn):
-                src = xpad[c, n0 + n, i0 * sh :]
-                for u in range(kh):
-                    for v in range(kw):
-                        dst = cols6[u, v, c, n]
-                        if unit:
-                            for i in range(m):
-                                for j in range(ow):
-                                    dst[i, j] = src[i + u, j + v]
-                        else:
-                            for i in range(m):
-                                for j in range(ow):
-                                    dst[i, j] = src[i * sh + u * dh, j * sw + v * dw]
-
-    @njit(cache=True, nogil=True)
     def _conv_t(xpad, wk, kh, kw, sh, sw, dh, dw, n0, n1, i0, m, ow, gemm_at):  # type: ignore[no-untyped-def]
         """zt[n, i, j, f]: the conv (no bias) of rows i0 … i0 + m − 1, columns 0 … OW − 1.
 
@@ -137,9 +108,9 @@ if AVAILABLE:  # pragma: no branch
             _windows(xpad, kh, kw, sh, sw, dh, dw, n0, i0, rows)
             blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, p, nf, k, rows.ctypes.data, k,
                       wk.ctypes.data, nf, zero, zt.ctypes.data, nf)
-        else:  # windows as columns: zt = colsᵀ · wk
+        else:  # windows as columns, plane by plane (runs of OW values): zt = colsᵀ · wk
             cols = np.empty((kh, kw, nc, nn, m, ow), dtype=xpad.dtype)
-            _windows_by_plane(xpad, sh, sw, dh, dw, n0, i0, cols)
+            kernels.im2col(xpad, sh, sw, dh, dw, n0, cols.transpose(2, 0, 1, 3, 4, 5), i0)
             blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, p, nf, k, cols.ctypes.data, p,
                       wk.ctypes.data, nf, zero, zt.ctypes.data, nf)
         return zt
