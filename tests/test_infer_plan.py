@@ -23,18 +23,18 @@ def both_paths(model, x):
     return planned, graph
 
 
-@pytest.mark.parametrize(
-    "name,shape",
-    [
-        ("lenet5", (32, 32, 1)),
-        ("keras_mnist_convnet", (28, 28, 1)),
-        ("keras_mnist_mlp", (28, 28, 1)),
-        ("tiny_vgg", (32, 32, 3)),
-        ("resnet18", (32, 32, 3)),  # Add, batch norm, strided and padded convs
-        ("googlenet", (32, 32, 3)),  # Concatenate, overlapping pools
-        ("mobilenet_v2", (32, 32, 3)),  # depthwise (grouped) convs, ReLU6
-    ],
-)
+ZOO_MODELS = [
+    ("lenet5", (32, 32, 1)),
+    ("keras_mnist_convnet", (28, 28, 1)),
+    ("keras_mnist_mlp", (28, 28, 1)),
+    ("tiny_vgg", (32, 32, 3)),
+    ("resnet18", (32, 32, 3)),  # Add, batch norm, strided and padded convs
+    ("googlenet", (32, 32, 3)),  # Concatenate, overlapping pools
+    ("mobilenet_v2", (32, 32, 3)),  # depthwise (grouped) convs, ReLU6
+]
+
+
+@pytest.mark.parametrize("name,shape", ZOO_MODELS)
 def test_zoo_models_plan_equals_graph(rng, name, shape):
     with dtype_scope("float64"):
         model = zoo.get(name, input_shape=shape, seed=1).build()

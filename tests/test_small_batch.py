@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 from conftest import REPO
+from test_infer_plan import ZOO_MODELS, both_paths
 
 import glassnet as gn
 from glassnet import layers as L
@@ -147,29 +148,13 @@ def test_a_failing_worker_part_raises_in_the_caller(split):
 
 
 # ----- the inference plan at batch 1 ------------------------------------------------------------
-def plan_and_graph(model, x):
-    with no_grad():
-        planned = model.forward(x).data
-    graph = model.forward(x, training=False).data  # gradients on: the recorded graph path
-    return planned, graph
-
-
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 2e-5)])
-@pytest.mark.parametrize(
-    "name,shape",
-    [
-        ("lenet5", (32, 32, 1)),
-        ("keras_mnist_convnet", (28, 28, 1)),
-        ("keras_mnist_mlp", (28, 28, 1)),
-        ("tiny_vgg", (32, 32, 3)),
-        ("resnet18", (32, 32, 3)),
-    ],
-)
+@pytest.mark.parametrize("name,shape", ZOO_MODELS)
 def test_batch_one_plan_equals_graph_to_rounding(rng, split, dtype, tol, name, shape):
     with dtype_scope(dtype):
         model = zoo.get(name, input_shape=shape, seed=1).build()
         x = rng.random((1, *shape)).astype(dtype)
-        planned, graph = plan_and_graph(model, x)
+        planned, graph = both_paths(model, x)
     assert planned.dtype == graph.dtype == np.dtype(dtype)
     np.testing.assert_allclose(planned, graph, rtol=tol, atol=tol * np.abs(graph).max())
 
@@ -199,17 +184,17 @@ def test_batch_one_every_layer_kind(rng):
             L.Dense(7, activation="relu"),
             L.Dense(3, activation="softmax"),
         ], seed=2).build()
-        planned, graph = plan_and_graph(model, rng.standard_normal((1, 12, 11, 9)))
+        planned, graph = both_paths(model, rng.standard_normal((1, 12, 11, 9)))
     np.testing.assert_allclose(planned, graph, rtol=1e-12, atol=1e-14)
 
 
 def test_batch_one_plan_reads_the_current_weights(rng):
     model = zoo.get("keras_mnist_convnet", seed=0).build()
     x = rng.random((1, 28, 28, 1)).astype(np.float32)
-    before, _ = plan_and_graph(model, x)
+    before, _ = both_paths(model, x)
     for p in model.parameters():
         p.data *= 0.5  # in place, as the optimizers update
-    after, graph = plan_and_graph(model, x)
+    after, graph = both_paths(model, x)
     assert not np.allclose(before, after)
     np.testing.assert_allclose(after, graph, rtol=2e-5, atol=1e-6)
 
@@ -219,7 +204,7 @@ def test_batch_one_without_the_kernels_is_the_graph_path_exactly(rng):
     x = rng.random((1, 28, 28, 1)).astype(np.float32)
     old = kernels.set_enabled(False)
     try:
-        planned, graph = plan_and_graph(model, x)
+        planned, graph = both_paths(model, x)
     finally:
         kernels.set_enabled(old)
     np.testing.assert_array_equal(planned, graph)
@@ -234,7 +219,7 @@ def test_batch_one_in_a_forked_child_after_a_split(rng, monkeypatch):
     try:
         model = zoo.get("keras_mnist_convnet", seed=0).build()
         x = rng.random((1, 28, 28, 1)).astype(np.float32)
-        planned, _ = plan_and_graph(model, x)  # the pool's worker ran a part
+        planned, _ = both_paths(model, x)  # the pool's worker ran a part
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child reports through its exit code
             with no_grad():
