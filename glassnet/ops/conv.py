@@ -31,7 +31,7 @@ from glassnet.arith.geometry import (
 )
 from glassnet.backend import get_xp
 from glassnet.errors import GlassnetError, ShapeError
-from glassnet.ops import gemm
+from glassnet.ops import blas, conv_chunks, gemm
 from glassnet.ops.im2col import _col2im_into, _im2col_padded, _pad
 
 Array = Any  # numpy or cupy ndarray
@@ -106,6 +106,14 @@ def conv_geometry(
     oh = window_output_size(in_hw[0], kernel_hw[0], s[0], pads[0], d[0], op=op, axis="height")
     ow = window_output_size(in_hw[1], kernel_hw[1], s[1], pads[1], d[1], op=op, axis="width")
     return (oh, ow), pads, s, d
+
+
+def _cols_buffer(rows: int, ones_row: bool, n: int, out_hw: Pair, dtype: Any) -> Array:
+    """An empty [rows (+ 1), n·OH·OW] column matrix; with ``ones_row`` its last row is ones."""
+    flat = np.empty((rows + ones_row, n * out_hw[0] * out_hw[1]), dtype=dtype)
+    if ones_row:
+        flat[rows] = 1
+    return flat
 
 
 def _weight_matrix(w: Array, groups: int) -> Array:
@@ -201,6 +209,23 @@ def conv2d_resolved(
     out = xp.empty((f, n, oh, ow), dtype=xp.result_type(x, w))
     ranges = parallel.chunks(n, (c * kh * kw + f) * oh * ow * n) if xp is np else [(0, n)]
     xpad = _pad(x, pads)
+    if groups == 1 and conv_chunks.usable(x, w, out):
+        # Each chunk in one nogil call (ops.conv_chunks): no thread waits for the GIL.
+        xpad = np.ascontiguousarray(xpad)
+        flats = [_cols_buffer(c * kh * kw, fold, hi - lo, (oh, ow), x.dtype) for lo, hi in ranges]
+        out2, gemm_at = out.reshape(f, -1), blas.gemm_address(x.dtype)
+        wmat = np.ascontiguousarray(wg[0])  # (a reshaped transpose may be a strided view)
+        parallel.run_kernel(conv_chunks.forward_chunk, [
+            (xpad, *s, *d, lo, flat, flat[: c * kh * kw].reshape(c, kh, kw, hi - lo, oh, ow),
+             wmat, out2, lo * oh * ow, gemm.BLOCK, gemm_at)
+            for (lo, hi), flat in zip(ranges, flats, strict=True)
+        ])
+        if b is not None and not fold:  # pragma: no cover - fold is groups == 1 with a bias
+            out += b[:, None, None, None]
+        cache = Conv2DCache(
+            tuple(flats), tuple(ranges), w, wm, (c, n, h, wd), pads, s, d, groups, b is not None
+        )
+        return out, cache
 
     def part(lo: int, hi: int) -> Array:
         cols = _im2col_padded(xpad, (kh, kw), s, d, lo, hi, (oh, ow), ones_row=fold)
@@ -251,6 +276,8 @@ def conv2d_backward(
     index = {r: k for k, r in enumerate(cache.ranges)}
 
     fold = _bias_folded(cache.has_bias, groups)
+    if groups == 1 and conv_chunks.usable(dout, wm, *cache.cols):
+        return _backward_chunks(dout, cache, dxp, fold)
 
     def part(lo: int, hi: int) -> tuple[Array, Array | None]:
         cols, dmat = cache.cols[index[lo, hi]], _batch_slice(dout, lo, hi)
@@ -282,6 +309,41 @@ def conv2d_backward(
     dw = xp.ascontiguousarray(dwm.reshape(f, cg, kh, kw).transpose(2, 3, 1, 0))
     dx = None if dxp is None else dxp[:, :, pt : pt + h, pl : pl + wd]
     return dx, dw, (xp.ascontiguousarray(db) if cache.has_bias else None)
+
+
+def _backward_chunks(
+    dout: Array, cache: Conv2DCache, dxp: Array | None, fold: bool
+) -> tuple[Array | None, Array, Array | None]:
+    """:func:`conv2d_backward` with each chunk in one nogil call (ops.conv_chunks)."""
+    kh, kw, cg, f = cache.w.shape
+    c, n, h, wd = cache.x_shape
+    (pt, pb), (pl, pr) = cache.pads
+    (oh, ow) = dout.shape[2:]
+    wm, k = np.ascontiguousarray(cache.wm[0]), cg * kh * kw
+    dout2, gemm_at = dout.reshape(f, -1), blas.gemm_address(dout.dtype)
+    parts, args = [], []
+    for (lo, hi), flat in zip(cache.ranges, cache.cols, strict=True):
+        dwt = np.empty((flat.shape[0], f), dtype=dout.dtype)
+        dcols = np.empty((k, flat.shape[1] if dxp is not None else 0), dtype=dout.dtype)
+        dcols6 = (dcols.reshape(c, kh, kw, hi - lo, oh, ow) if dxp is not None
+                  else np.empty((c, kh, kw, 0, oh, ow), dtype=dout.dtype))
+        parts.append(dwt)
+        args.append((
+            dout2, lo * oh * ow, flat, wm, dwt, dcols, dcols6,
+            dxp if dxp is not None else np.empty((c, 0, 1, 1), dtype=dout.dtype),
+            *cache.strides, *cache.dilation, lo, gemm.BLOCK,
+            conv_chunks.reduce_block(f, flat.shape[0], flat.shape[1]), gemm_at,
+        ))
+    parallel.run_kernel(conv_chunks.backward_chunk, args)
+    dwt = parts[0]
+    for more in parts[1:]:
+        dwt = dwt + more
+    dwm, db = dwt[:k].T, (dwt[k] if fold else None)
+    if cache.has_bias and not fold:  # pragma: no cover - fold is groups == 1 with a bias
+        db = dout.sum(axis=(1, 2, 3))
+    dw = np.ascontiguousarray(dwm.reshape(f, cg, kh, kw).transpose(2, 3, 1, 0))
+    dx = None if dxp is None else dxp[:, :, pt : pt + h, pl : pl + wd]
+    return dx, dw, (np.ascontiguousarray(db) if cache.has_bias else None)
 
 
 def convolve2d(

@@ -1,0 +1,119 @@
+"""One batch chunk of an im2col convolution, forward or backward, in ONE nogil numba call.
+
+:func:`glassnet.ops.conv.conv2d_resolved` and :func:`glassnet.ops.conv.conv2d_backward` split
+the batch over the threads. Written as Python closures, each chunk crossed between Python and
+NumPy / numba a dozen times, and at every crossing a thread may have to wait for the GIL —
+a waiting thread sleeps, and waking it costs 20-70 µs on this machine: the worker's chunk
+started 30 µs (batch 32) to 70 µs (batch 128) after the caller's, every op. Here a chunk is one
+call that never holds the GIL (:func:`glassnet.parallel.run_kernel`): the numba im2col/col2im
+kernels and NumPy's own BLAS (:mod:`glassnet.ops.blas`), in the same column blocks as
+:mod:`glassnet.ops.gemm`, so the same products as the closures, summed alike but for the
+weight gradient's blocks (added by the BLAS here, by NumPy there: equal to rounding).
+
+Only for ungrouped convolutions of NumPy float arrays with numba and that BLAS present
+(:func:`usable`); otherwise the closures run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from glassnet import spin
+from glassnet.ops import blas, gemm, kernels
+
+Array = Any
+
+AVAILABLE = blas.AVAILABLE and spin.AVAILABLE
+
+if AVAILABLE:  # pragma: no branch
+    from numba import njit
+
+    @njit(cache=True, nogil=True)
+    def forward_chunk(  # type: ignore[no-untyped-def]
+        xpad, sh, sw, dh, dw, n0, flat, cols6, wg, out2, col0, block, gemm_at, sync, started,
+        done, post, seen,
+    ):
+        """One chunk's forward: im2col, then the GEMM into its columns of the output.
+
+        im2col of images n0 … into ``flat`` (via its view ``cols6``), then
+        out2[:, col0 : col0 + P] = wg · flat in column blocks of ``block``.
+
+        Shapes:
+            xpad: (C, N, Hp, Wp); flat: (K [+ 1], P); cols6: (C, KH, KW, n, OH, OW), the first
+            K rows of flat; wg: (F, K [+ 1]); out2: (F, N·OH·OW)
+        """
+        spin.signal(sync, started)
+        kernels.im2col(xpad, sh, sw, dh, dw, n0, cols6)
+        nf, k1 = wg.shape
+        p, ldc, isz = flat.shape[1], out2.shape[1], flat.itemsize
+        zero = flat.dtype.type(0)
+        nblocks = p // block if p >= 2 * block else 0  # as gemm.matmul_into
+        for b in range(nblocks + 1):
+            b0 = b * block
+            bw = block if b < nblocks else p - b0
+            if bw > 0:
+                blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, nf, bw, k1, wg.ctypes.data, k1,
+                          flat.ctypes.data + b0 * isz, p, zero,
+                          out2.ctypes.data + (col0 + b0) * isz, ldc)
+        spin.finish(sync, done, post, seen)
+
+    @njit(cache=True, nogil=True)
+    def backward_chunk(  # type: ignore[no-untyped-def]
+        dout2, col0, flat, wm, dwt, dcols, dcols6, dxp, sh, sw, dh, dw, n0, block, reduce_block,
+        gemm_at, sync, started, done, post, seen,
+    ):
+        """The chunk's share of dL/dw (and dL/db: flat's row of ones) and its slice of dL/dx.
+
+        dwt = flat · dOᵀ (summed over column blocks of ``reduce_block``, 0: one product);
+        if ``dcols`` has columns: dcols = wmᵀ · dO in column blocks of ``block``, then col2im
+        into dxp (via the view ``dcols6``).
+
+        Shapes:
+            dout2: (F, N·OH·OW); flat: (K [+ 1], P); wm: (F, K); dwt: (K [+ 1], F);
+            dcols: (K, P) or (K, 0); dcols6: its (C, KH, KW, n, OH, OW) view; dxp: (C, N, Hp, Wp)
+        """
+        spin.signal(sync, started)
+        nf = dout2.shape[0]
+        k1, p = flat.shape
+        ldd, isz = dout2.shape[1], flat.itemsize
+        zero, one = flat.dtype.type(0), flat.dtype.type(1)
+        d0 = dout2.ctypes.data + col0 * isz
+        if reduce_block == 0:
+            blas.gemm(gemm_at, blas.NO_TRANS, blas.TRANS, k1, nf, p, flat.ctypes.data, p, d0, ldd,
+                      zero, dwt.ctypes.data, nf)
+        else:
+            nblocks = p // reduce_block
+            for b in range(nblocks + 1):
+                b0 = b * reduce_block
+                bw = reduce_block if b < nblocks else p - b0
+                if bw > 0:
+                    blas.gemm(gemm_at, blas.NO_TRANS, blas.TRANS, k1, nf, bw,
+                              flat.ctypes.data + b0 * isz, p, d0 + b0 * isz, ldd,
+                              zero if b == 0 else one, dwt.ctypes.data, nf)
+        if dcols.shape[1] > 0:
+            k = wm.shape[1]
+            nblocks = p // block if p >= 2 * block else 0
+            for b in range(nblocks + 1):
+                b0 = b * block
+                bw = block if b < nblocks else p - b0
+                if bw > 0:
+                    blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, k, bw, nf, wm.ctypes.data, k,
+                              d0 + b0 * isz, ldd, zero, dcols.ctypes.data + b0 * isz, p)
+            kernels.col2im(dcols6, sh, sw, dh, dw, n0, dxp)
+        spin.finish(sync, done, post, seen)
+
+
+def usable(*arrays: Array) -> bool:
+    """Whether the chunk kernels can run on ``arrays`` (NumPy, one float dtype, numba on)."""
+    dt = arrays[0].dtype
+    return (
+        AVAILABLE and kernels.enabled(*arrays) and all(a.dtype == dt for a in arrays)
+        and blas.gemm_address(dt) != 0
+    )
+
+
+def reduce_block(f: int, k1: int, p: int) -> int:
+    """The dL/dw column block of :func:`glassnet.ops.gemm.matmul_nt` (0: one product)."""
+    if p // gemm.BLOCK_REDUCE < 2 or f * k1 > gemm.SMALL_OUTPUT:
+        return 0
+    return gemm.BLOCK_REDUCE
