@@ -13,7 +13,7 @@ import pytest
 import glassnet as gn
 from glassnet import parallel, spin
 from glassnet.errors import GlassnetError
-from glassnet.ops import conv, kernels, pool
+from glassnet.ops import conv, conv_chunks, kernels, pool
 
 KERNEL_PATHS = [False, True] if kernels.AVAILABLE else [False]
 
@@ -118,6 +118,39 @@ def test_conv2d_split_equals_serial(threads, kernel_path, rng, x_shape, k_shape,
     # dL/db add per-chunk partial sums: equal to float64 rounding.
     for a, b in zip(many, one, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.skipif(not conv_chunks.AVAILABLE, reason="numba not installed")
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize(
+    "x_shape,k_shape,kw,bias,need_dx",
+    [
+        ((1, 6, 40, 40), (5, 5, 1, 6), {}, True, False),  # 7,776 columns: blocked GEMMs
+        ((3, 4, 8, 7), (3, 2, 3, 5), {"strides": (2, 1), "padding": "same"}, False, True),
+        ((2, 3, 9, 9), (2, 2, 2, 3), {"dilation": 2, "padding": 1}, True, True),
+    ],
+)
+def test_conv_chunk_kernels_equal_the_closures(
+    threads, monkeypatch, rng, n_threads, x_shape, k_shape, kw, bias, need_dx
+):
+    """The one-call chunks (ops.conv_chunks) against the Python closures, split or not."""
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(k_shape)
+    b = rng.standard_normal(k_shape[3]) if bias else None
+    threads(n_threads)
+
+    def run():
+        out, cache = conv.conv2d_forward(x, w, b, **kw)
+        dout = np.cos(np.arange(out.size)).reshape(out.shape)
+        return (out, *conv.conv2d_backward(dout, cache, need_dx=need_dx))
+
+    chunks = run()
+    monkeypatch.setattr(conv_chunks, "usable", lambda *a: False)
+    closures = run()
+    for a, b_ in zip(chunks, closures, strict=True):
+        if a is None:
+            assert b_ is None
+        else:
+            np.testing.assert_allclose(a, b_, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize(
