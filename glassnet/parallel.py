@@ -278,13 +278,12 @@ def chunks(n: int, work: int, cost: float = 1.0) -> list[tuple[int, int]]:
 
 
 def run_kernel(kernel: Callable[..., None], parts: Sequence[tuple[Any, ...]]) -> None:
-    """Call a nogil numba ``kernel(*part, counters, started, done)`` for every part, in parallel.
+    """Call a nogil numba ``kernel(*part, counters, started, done, post, seen)`` for every part.
 
     ``kernel`` must call :func:`glassnet.spin.signal` on ``started`` first and end with
     :func:`glassnet.spin.finish` (see :meth:`_Workers.run_kernel`), and write only its own
-    part of any shared output. The
-    first part runs on the calling thread; without the spinning pool the parts run one after
-    another here.
+    part of any shared output. The first part runs on the calling thread; without the
+    spinning pool the parts run one after another here.
 
     Raises:
         Whatever ``kernel`` raises (the first failing worker part's exception).
