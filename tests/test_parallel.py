@@ -13,7 +13,7 @@ import pytest
 import glassnet as gn
 from glassnet import parallel, spin
 from glassnet.errors import GlassnetError
-from glassnet.ops import conv, conv_chunks, kernels, pool
+from glassnet.ops import conv, conv_chunks, kernels, pool, small_batch
 
 KERNEL_PATHS = [False, True] if kernels.AVAILABLE else [False]
 
@@ -144,7 +144,7 @@ def test_conv_chunk_kernels_equal_the_closures(
         return (out, *conv.conv2d_backward(dout, cache, need_dx=need_dx))
 
     chunks = run()
-    monkeypatch.setattr(conv_chunks, "usable", lambda *a: False)
+    monkeypatch.setattr(small_batch, "usable", lambda *a: False)
     closures = run()
     for a, b_ in zip(chunks, closures, strict=True):
         if a is None:

@@ -31,7 +31,7 @@ from glassnet.arith.geometry import (
 )
 from glassnet.backend import get_xp
 from glassnet.errors import GlassnetError, ShapeError
-from glassnet.ops import blas, conv_chunks, gemm
+from glassnet.ops import blas, conv_chunks, gemm, small_batch
 from glassnet.ops.im2col import _col2im_into, _im2col_padded, _pad
 
 Array = Any  # numpy or cupy ndarray
@@ -209,7 +209,7 @@ def conv2d_resolved(
     out = xp.empty((f, n, oh, ow), dtype=xp.result_type(x, w))
     ranges = parallel.chunks(n, (c * kh * kw + f) * oh * ow * n) if xp is np else [(0, n)]
     xpad = _pad(x, pads)
-    if groups == 1 and conv_chunks.usable(x, w, out):
+    if groups == 1 and small_batch.usable(x, w, out):
         # Each chunk in one nogil call (ops.conv_chunks): no thread waits for the GIL.
         xpad = np.ascontiguousarray(xpad)
         flats = [_cols_buffer(c * kh * kw, fold, hi - lo, (oh, ow), x.dtype) for lo, hi in ranges]
@@ -220,8 +220,6 @@ def conv2d_resolved(
              wmat, out2, lo * oh * ow, gemm.BLOCK, gemm_at)
             for (lo, hi), flat in zip(ranges, flats, strict=True)
         ])
-        if b is not None and not fold:  # pragma: no cover - fold is groups == 1 with a bias
-            out += b[:, None, None, None]
         cache = Conv2DCache(
             tuple(flats), tuple(ranges), w, wm, (c, n, h, wd), pads, s, d, groups, b is not None
         )
@@ -276,7 +274,7 @@ def conv2d_backward(
     index = {r: k for k, r in enumerate(cache.ranges)}
 
     fold = _bias_folded(cache.has_bias, groups)
-    if groups == 1 and conv_chunks.usable(dout, wm, *cache.cols):
+    if groups == 1 and small_batch.usable(dout, wm, *cache.cols):
         return _backward_chunks(dout, cache, dxp, fold)
 
     def part(lo: int, hi: int) -> tuple[Array, Array | None]:
@@ -338,9 +336,7 @@ def _backward_chunks(
     dwt = parts[0]
     for more in parts[1:]:
         dwt = dwt + more
-    dwm, db = dwt[:k].T, (dwt[k] if fold else None)
-    if cache.has_bias and not fold:  # pragma: no cover - fold is groups == 1 with a bias
-        db = dout.sum(axis=(1, 2, 3))
+    dwm, db = dwt[:k].T, (dwt[k] if fold else None)  # groups 1: fold == has_bias
     dw = np.ascontiguousarray(dwm.reshape(f, cg, kh, kw).transpose(2, 3, 1, 0))
     dx = None if dxp is None else dxp[:, :, pt : pt + h, pl : pl + wd]
     return dx, dw, (np.ascontiguousarray(db) if cache.has_bias else None)

@@ -11,17 +11,13 @@ kernels and NumPy's own BLAS (:mod:`glassnet.ops.blas`), in the same column bloc
 weight gradient's blocks (added by the BLAS here, by NumPy there: equal to rounding).
 
 Only for ungrouped convolutions of NumPy float arrays with numba and that BLAS present
-(:func:`usable`); otherwise the closures run.
+(:func:`glassnet.ops.small_batch.usable`); otherwise the closures run.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from glassnet import spin
 from glassnet.ops import blas, gemm, kernels
-
-Array = Any
 
 AVAILABLE = blas.AVAILABLE and spin.AVAILABLE
 
@@ -101,15 +97,6 @@ if AVAILABLE:  # pragma: no branch
                               d0 + b0 * isz, ldd, zero, dcols.ctypes.data + b0 * isz, p)
             kernels.col2im(dcols6, sh, sw, dh, dw, n0, dxp)
         spin.finish(sync, done, post, seen)
-
-
-def usable(*arrays: Array) -> bool:
-    """Whether the chunk kernels can run on ``arrays`` (NumPy, one float dtype, numba on)."""
-    dt = arrays[0].dtype
-    return (
-        AVAILABLE and kernels.enabled(*arrays) and all(a.dtype == dt for a in arrays)
-        and blas.gemm_address(dt) != 0
-    )
 
 
 def reduce_block(f: int, k1: int, p: int) -> int:

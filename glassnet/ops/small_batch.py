@@ -217,11 +217,14 @@ def pays(n: int, out_hw: Pair, filters: int) -> bool:
     return filters >= MIN_FILTERS and n * out_hw[0] * out_hw[1] <= MAX_POSITIONS
 
 
-def usable(x: Array, w: Array) -> bool:
-    """Whether the kernels can run on ``x`` and ``w``: NumPy arrays of one supported dtype."""
+def usable(*arrays: Array) -> bool:
+    """Whether the numba + BLAS kernels can run on ``arrays``: NumPy, one supported dtype.
+
+    For the kernels here and in :mod:`glassnet.ops.conv_chunks`.
+    """
+    dt = arrays[0].dtype
     return (
-        type(x) is np.ndarray and type(w) is np.ndarray and x.dtype == w.dtype
-        and supports(x.dtype)
+        all(type(a) is np.ndarray and a.dtype == dt for a in arrays) and supports(dt)
     )
 
 
