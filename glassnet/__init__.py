@@ -10,14 +10,13 @@ import importlib
 from typing import Any
 
 from glassnet import arith, init, optim
-from glassnet.backend import default_dtype, set_backend, set_default_dtype, tune_malloc
+from glassnet.accel import reference_mode
+from glassnet.backend import default_dtype, set_backend, set_default_dtype
 from glassnet.errors import GlassnetError, ShapeError
 from glassnet.gradcheck import gradcheck
 from glassnet.tensor import Parameter, Tensor, no_grad
 
 __version__ = "0.1.0"
-
-tune_malloc()  # see glassnet.backend.tune_malloc: avoids a page fault per 4 KiB of every temporary
 
 _LAZY_MODULES = (
     "autodiff",
@@ -49,6 +48,7 @@ __all__ = [
     "init",
     "no_grad",
     "optim",
+    "reference_mode",
     "set_backend",
     "set_default_dtype",
     *_LAZY_MODULES,

@@ -8,7 +8,11 @@ importable) and never imports CuPy itself. Training defaults to float32; ``trace
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib
+import os
+import sys
+import threading
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -86,30 +90,59 @@ def dtype_scope(dtype: str | np.dtype[Any] | type) -> Iterator[None]:
         _state["dtype"] = old
 
 
-def tune_malloc() -> bool:
-    """Keep freed large blocks in the process instead of returning them to the OS (glibc only).
+# glibc's documented defaults, what :func:`malloc_tuned` restores (glibc has no getter).
+_GLIBC_MMAP_MAX, _GLIBC_TRIM_THRESHOLD = 65536, 128 * 1024
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+_malloc: dict[str, Any] = {"depth": 0, "applied": False}
+_malloc_lock = threading.Lock()
+
+
+def _mallopt() -> Any:
+    """Return ``mallopt`` of libc (glibc on Linux), or None where there is nothing to tune."""
+    if os.environ.get("GLASSNET_MALLOC_TUNE", "1") == "0" or not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):  # musl or another libc: nothing to tune
+        return None
+
+
+@contextlib.contextmanager
+def malloc_tuned() -> Iterator[bool]:
+    """Inside: freed large blocks stay in the process instead of going back to the OS.
 
     NOTE: glibc serves every block over 128 KiB with a fresh ``mmap`` and unmaps it on free, so
     each training step's im2col columns, gradients and pooled maps start as untouched pages and
-    pay a page fault per 4 KiB on first write. Measured here (keras_mnist_convnet, batch 128) that
-    was ~40% of a training step. Serving them from the heap and not trimming it makes the next
-    step reuse warm pages. Set ``GLASSNET_MALLOC_TUNE=0`` to leave the allocator alone.
+    pay a page fault per 4 KiB on first write (~40% of a keras_mnist_convnet step at batch 128
+    here). Served from a heap that is not trimmed, the next step reuses warm pages.
+    ``fit``/``evaluate``/``predict``/the bench/the CLI open this scope; nothing changes at import.
+    Leaving the outermost scope sets glibc's defaults back (M_MMAP_MAX 65536, M_TRIM_THRESHOLD
+    128 KiB: glibc offers no way to read the previous values). ``GLASSNET_MALLOC_TUNE=0``
+    leaves the allocator alone.
 
-    Returns:
-        True if the settings were applied.
+    Yields:
+        True if the settings are applied.
     """
-    import ctypes
-    import os
-    import sys
-
-    if os.environ.get("GLASSNET_MALLOC_TUNE", "1") == "0" or not sys.platform.startswith("linux"):
-        return False
+    with _malloc_lock:
+        _malloc["depth"] += 1
+        if _malloc["depth"] == 1:
+            mallopt = _mallopt()
+            if mallopt is not None:
+                ok = mallopt(_M_MMAP_MAX, 0) == 1  # no mmap'ed blocks: all from the reused heap
+                _malloc["applied"] = mallopt(_M_TRIM_THRESHOLD, 2**30) == 1 and ok
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # musl or another libc: nothing to tune
-        return False
-    m_trim_threshold, m_mmap_max = -1, -4
-    ok = mallopt(m_mmap_max, 0) == 1  # no mmap'ed blocks: all from the (reused) heap
-    ok = mallopt(m_trim_threshold, 2**30) == 1 and ok  # keep up to 1 GiB of free heap
-    return ok
+        yield bool(_malloc["applied"])
+    finally:
+        with _malloc_lock:
+            _malloc["depth"] -= 1
+            if _malloc["depth"] == 0 and _malloc["applied"]:
+                mallopt = _mallopt()
+                if mallopt is not None:
+                    mallopt(_M_MMAP_MAX, _GLIBC_MMAP_MAX)
+                    mallopt(_M_TRIM_THRESHOLD, _GLIBC_TRIM_THRESHOLD)
+                _malloc["applied"] = False
+
+
+def malloc_tuning_active() -> bool:
+    """Whether :func:`malloc_tuned` settings are in force now."""
+    return bool(_malloc["applied"])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from glassnet.ops import gemm
+from glassnet.accel import gemm
 
 
 @pytest.mark.parametrize("p", [1, 7, gemm.BLOCK, 2 * gemm.BLOCK, 3 * gemm.BLOCK + 5])

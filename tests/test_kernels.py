@@ -1,11 +1,13 @@
-"""The numba kernels (extra `fast`) equal the NumPy path; the model's conv→ReLU→max-pool fusion
-equals the unfused computation, values and gradients."""
+"""The numba kernels (extra `fast`) equal the reference NumPy path; the model's conv→ReLU→max-pool
+fusion equals the unfused computation, values and gradients."""
 
 import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.ops import conv, kernels, pool
+from glassnet.accel import conv, kernels, pool
+from glassnet.ops import fused as ref_fused
+from glassnet.ops import pool as ref_pool
 
 pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="numba not installed")
 
@@ -37,27 +39,20 @@ def both_paths():
     ],
 )
 @pytest.mark.parametrize("relu", [False, True])
-def test_max_pool_kernels_equal_numpy(
-    both_paths, rng, pool_size, strides, padding, ceil_mode, relu
-):
+def test_max_pool_kernels_equal_reference(rng, pool_size, strides, padding, ceil_mode, relu):
     x = rng.standard_normal((3, 2, 9, 8))
     x[0, 0, :2, :2] = 1.5  # a tie: the gradient must go to the first maximum on both paths
-    dout = rng.standard_normal(
-        pool.max_pool2d_forward(
-            x, pool_size=pool_size, strides=strides, padding=padding, ceil_mode=ceil_mode
-        )[0].shape
-    )
-
-    def run():
-        out, cache = pool.max_pool2d_forward(
-            x, pool_size=pool_size, strides=strides, padding=padding, ceil_mode=ceil_mode, relu=relu
-        )
-        return out, pool.max_pool2d_backward(dout, cache)
-
-    (o1, d1), (o2, d2) = both_paths(run)
+    hyper = dict(pool_size=pool_size, strides=strides, padding=padding, ceil_mode=ceil_mode)
+    reference = ref_fused.max_pool2d_relu_forward if relu else ref_pool.max_pool2d_forward
+    ref_backward = ref_fused.max_pool2d_relu_backward if relu else ref_pool.max_pool2d_backward
+    o2, cache2 = reference(x, **hyper)
+    dout = rng.standard_normal(o2.shape)
+    o1, cache1 = pool.max_pool2d_forward(x, relu=relu, **hyper)
     np.testing.assert_array_equal(o1, o2)
     # Overlapping windows add their gradients in another order on each path: equal to rounding.
-    np.testing.assert_allclose(d1, d2, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(
+        pool.max_pool2d_backward(dout, cache1), ref_backward(dout, cache2), rtol=0, atol=1e-14
+    )
 
 
 def test_fused_relu_pool_equals_pool_of_relu(rng):
@@ -67,10 +62,10 @@ def test_fused_relu_pool_equals_pool_of_relu(rng):
     out, cache = pool.max_pool2d_forward(x, pool_size=2, relu=True)
     dx = pool.max_pool2d_backward(dout, cache)
     relu_x = np.maximum(x, 0)
-    ref, rcache = pool.max_pool2d_forward(relu_x, pool_size=2)
+    ref, rcache = ref_pool.max_pool2d_forward(relu_x, pool_size=2)
     np.testing.assert_array_equal(out, ref)
     # d/dx of maxpool(relu(x)): the pool's routing, then ReLU's derivative (1 where x > 0).
-    np.testing.assert_array_equal(dx, pool.max_pool2d_backward(dout, rcache) * (x > 0))
+    np.testing.assert_array_equal(dx, ref_pool.max_pool2d_backward(dout, rcache) * (x > 0))
 
 
 @pytest.mark.parametrize("strides,dilation,padding", [(1, 1, 0), (2, 1, 1), (1, 2, "same")])
@@ -89,7 +84,8 @@ def test_model_fusion_matches_layer_by_layer(rng):
     with dtype_scope("float64"):
         model = gn.zoo.get("keras_mnist_convnet")
         model.build()
-    assert len(model._relu_pool_pairs()) == 2  # both conv→pool pairs are fused
+    fused = [s for s in model.steps() if type(s.layer).__name__ == "ConvReLUPool"]
+    assert len(fused) == 2  # both conv→pool pairs are fused
     x = rng.random((4, 28, 28, 1))
     fused = model.forward(x)
     unfused = list(model.feature_maps(x).values())[-1]  # keep_all: no fusion
@@ -101,6 +97,6 @@ def test_max_pool_values_equal_the_forward_output(rng, relu):
     x = rng.standard_normal((3, 2, 9, 8))
     x[0, 0, 0, 0] = np.nan  # a NaN window: both keep the same value
     x[1, 1, :2, :2] = 0.5  # a tie
-    geo = pool.pool_geometry((9, 8), 2)
+    geo = ref_pool.pool_geometry((9, 8), 2)
     full, _ = pool.max_pool2d_resolved(x, geo, relu)
     np.testing.assert_array_equal(pool.max_pool2d_values(x, geo, relu), full)

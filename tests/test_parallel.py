@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet import parallel, spin
+from glassnet.accel import conv, conv_chunks, kernels, parallel, pool, small_batch, spin
 from glassnet.errors import GlassnetError
-from glassnet.ops import conv, conv_chunks, kernels, pool, small_batch
 
 KERNEL_PATHS = [False, True] if kernels.AVAILABLE else [False]
 
@@ -21,9 +20,10 @@ KERNEL_PATHS = [False, True] if kernels.AVAILABLE else [False]
 @pytest.fixture
 def threads(monkeypatch):
     """Yield a setter of the thread count with splitting forced; restore the count after."""
-    old = parallel.num_threads()
+    old = parallel.configured_threads()
     monkeypatch.setattr(parallel, "MIN_WORK_PER_CHUNK", 1)
-    yield parallel.set_num_threads
+    with parallel.split_scope():  # ops split only inside a scope (fit, predict, bench open one)
+        yield parallel.set_num_threads
     parallel.set_num_threads(old)
 
 
@@ -50,11 +50,13 @@ def test_chunks_cover_the_axis_in_order(threads):
 
 
 def test_chunks_keep_small_work_whole(monkeypatch):
-    old = parallel.num_threads()
+    old = parallel.configured_threads()
     parallel.set_num_threads(2)
     try:
-        assert parallel.chunks(128, parallel.MIN_WORK_PER_CHUNK) == [(0, 128)]
-        assert len(parallel.chunks(128, 2 * parallel.MIN_WORK_PER_CHUNK)) == 2
+        assert len(parallel.chunks(128, 2 * parallel.MIN_WORK_PER_CHUNK)) == 1  # no scope
+        with parallel.split_scope():
+            assert parallel.chunks(128, parallel.MIN_WORK_PER_CHUNK) == [(0, 128)]
+            assert len(parallel.chunks(128, 2 * parallel.MIN_WORK_PER_CHUNK)) == 2
     finally:
         parallel.set_num_threads(old)
 
@@ -88,9 +90,9 @@ def test_glassnet_threads_env_is_checked(monkeypatch):
     monkeypatch.setitem(parallel._state, "threads", None)
     monkeypatch.setenv("GLASSNET_THREADS", "zero")
     with pytest.raises(GlassnetError, match="GLASSNET_THREADS='zero'"):
-        parallel.num_threads()
+        parallel.configured_threads()
     monkeypatch.setenv("GLASSNET_THREADS", "3")
-    assert parallel.num_threads() == 3
+    assert parallel.configured_threads() == 3
 
 
 # ----- ops split over the batch -----------------------------------------------------------------
@@ -279,14 +281,15 @@ def test_without_numba_the_thread_pool_executor_splits():
 
     code = (
         "import numpy as np\n"
-        "from glassnet import parallel, spin\n"
-        "from glassnet.ops import conv\n"
+        "from glassnet.accel import parallel, spin\n"
+        "from glassnet.accel import conv\n"
         "assert not spin.AVAILABLE\n"
         "parallel.MIN_WORK_PER_CHUNK = 1\n"
         "rng = np.random.default_rng(0)\n"
         "x, w = rng.standard_normal((2, 6, 7, 7)), rng.standard_normal((3, 3, 2, 4))\n"
         "parallel.set_num_threads(1); one = conv.conv2d_forward(x, w)[0]\n"
-        "parallel.set_num_threads(3); out, cache = conv.conv2d_forward(x, w)\n"
+        "parallel.set_num_threads(3)\n"
+        "with parallel.split_scope(): out, cache = conv.conv2d_forward(x, w)\n"
         "assert len(cache.cols) == 3\n"
         "np.testing.assert_allclose(out, one, rtol=1e-12, atol=1e-12)\n"
         "print('ok')\n"

@@ -1,4 +1,4 @@
-"""The small-batch inference kernels (ops.small_batch, ops.blas) against PyTorch float64, split
+"""The small-batch inference kernels (accel.small_batch, accel.blas) against PyTorch float64, split
 over threads or not, and the inference plan that uses them against the graph path."""
 
 import os
@@ -12,9 +12,9 @@ from test_infer_plan import ZOO_MODELS, both_paths
 
 import glassnet as gn
 from glassnet import layers as L
-from glassnet import parallel, zoo
+from glassnet import zoo
+from glassnet.accel import blas, kernels, parallel, small_batch
 from glassnet.backend import dtype_scope
-from glassnet.ops import blas, kernels, small_batch
 from glassnet.ops.conv import conv_geometry
 from glassnet.tensor import no_grad
 
@@ -27,10 +27,11 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(params=[1, 2, 3], ids=lambda t: f"{t}thr")
 def split(request, monkeypatch):
     """Run with 1-3 threads and every convolution split as far as it goes."""
-    old = parallel.num_threads()
+    old = parallel.configured_threads()
     monkeypatch.setattr(small_batch, "MIN_MACS_PER_PART", 1)
     parallel.set_num_threads(request.param)
-    yield request.param
+    with parallel.split_scope():
+        yield request.param
     parallel.set_num_threads(old)
 
 
@@ -160,14 +161,25 @@ def test_batch_one_plan_equals_graph_to_rounding(rng, split, dtype, tol, name, s
     np.testing.assert_allclose(planned, graph, rtol=tol, atol=tol * np.abs(graph).max())
 
 
-def test_batch_one_plan_fuses_conv_pool_flatten(rng):
+def test_batch_one_plan_fuses_conv_pool_flatten(rng, monkeypatch):
     model = zoo.get("keras_mnist_convnet", seed=0).build()
+    # conv→ReLU→pool, conv→ReLU→pool→Flatten, Dropout, Dense(softmax).
+    steps = model.steps()
+    assert [type(s.layer).__name__ for s in steps] == [
+        "ConvReLUPool", "ConvReLUPool", "Dropout", "Dense"]
+    assert steps[1].layer.flatten is not None
+    made = []
+    original = small_batch.ConvRows.__init__
+
+    def spy(self, *args, **kwargs):
+        made.append(kwargs)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(small_batch.ConvRows, "__init__", spy)
     with no_grad():
         model.forward(rng.random((1, 28, 28, 1)).astype(np.float32))
-    chain = model._plan_cache.chain
-    # conv→ReLU→pool, conv→ReLU→pool→Flatten, Dense(softmax): Dropout and Input drop out.
-    assert [type(s).__name__ for s in chain] == ["_Conv", "_Conv", "_Dense"]
-    assert [s.absorbs for s in chain] == [1, 2, 0]
+    # Each fused conv runs as ONE small-batch kernel with its pool (and the Flatten).
+    assert made == [dict(relu_pool=True, flat=False), dict(relu_pool=True, flat=True)]
 
 
 def test_batch_one_every_layer_kind(rng):
@@ -215,12 +227,13 @@ def test_batch_one_in_a_forked_child_after_a_split(rng, monkeypatch):
     if not hasattr(os, "fork"):
         pytest.skip("no fork")
     monkeypatch.setattr(small_batch, "MIN_MACS_PER_PART", 1)
-    old = parallel.num_threads()
+    old = parallel.configured_threads()
     parallel.set_num_threads(2)
     try:
         model = zoo.get("keras_mnist_convnet", seed=0).build()
         x = rng.random((1, 28, 28, 1)).astype(np.float32)
-        planned, _ = both_paths(model, x)  # the pool's worker ran a part
+        with parallel.split_scope():
+            planned, _ = both_paths(model, x)  # the pool's worker ran a part
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child reports through its exit code
             with no_grad():
@@ -235,7 +248,7 @@ def test_batch_one_in_a_forked_child_after_a_split(rng, monkeypatch):
 def test_without_numba_batch_one_runs_the_numpy_path():
     code = (
         "import numpy as np, glassnet as gn\n"
-        "from glassnet.ops import small_batch\n"
+        "from glassnet.accel import small_batch\n"
         "from glassnet.tensor import no_grad\n"
         "assert not small_batch.AVAILABLE\n"
         "m = gn.zoo.get('keras_mnist_convnet', seed=0).build()\n"

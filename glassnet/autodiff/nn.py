@@ -1,21 +1,21 @@
 """Network ops as autodiff nodes: convolution, pooling, activations, dropout, dense, batch norm.
 
 Maps are in the compute layout (CNHW, docs/architecture.md). Every wrapper runs an array-level
-forward from :mod:`glassnet.ops`, keeps its cache in a closure and records the matching backward.
+forward — from :mod:`glassnet.ops`, or through :mod:`glassnet.accel` for the ops that have a
+fast drop-in — keeps its cache in a closure and records the matching backward.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from glassnet import accel
 from glassnet.arith.geometry import PaddingSpec, Pair
 from glassnet.autodiff.core import Array, transpose, unary
 from glassnet.ops import activation as act_ops
 from glassnet.ops import avg_pool as avg_pool_ops
 from glassnet.ops import basic as basic_ops
-from glassnet.ops import conv as conv_ops
 from glassnet.ops import norm as norm_ops
-from glassnet.ops import pool as pool_ops
 from glassnet.tensor import Tensor
 
 
@@ -34,7 +34,7 @@ def conv2d(
     Shapes:
         x: (C, N, H, W); w: (KH, KW, C/G, F); b: (F,) -> out: (F, N, OH, OW)
     """
-    out, cache = conv_ops.conv2d_forward(
+    out, cache = accel.conv2d_forward(
         x.data,
         w.data,
         None if b is None else b.data,
@@ -46,7 +46,7 @@ def conv2d(
     parents = (x, w) if b is None else (x, w, b)
 
     def backward(g: Array) -> tuple[Array | None, ...]:
-        dx, dw, db = conv_ops.conv2d_backward(g, cache, need_dx=x.requires_grad)
+        dx, dw, db = accel.conv2d_backward(g, cache, need_dx=x.requires_grad)
         return (dx, dw) if b is None else (dx, dw, db)
 
     return Tensor.from_op(out, parents, backward)
@@ -59,24 +59,34 @@ def max_pool2d(
     strides: int | Pair | None = None,
     padding: PaddingSpec = "valid",
     ceil_mode: bool = False,
-    relu: bool = False,
 ) -> Tensor:
     """Max pooling over the last two axes; the gradient goes to each window's first maximum.
-
-    With ``relu=True`` the result is relu(maxpool(x)) = maxpool(relu(x)) in one op.
 
     Shapes:
         x: (..., H, W) -> out: (..., OH, OW)
     """
     return unary(
-        pool_ops.max_pool2d_forward,
-        pool_ops.max_pool2d_backward,
-        x,
-        pool_size=pool_size,
-        strides=strides,
-        padding=padding,
-        ceil_mode=ceil_mode,
-        relu=relu,
+        accel.max_pool2d_forward, accel.max_pool2d_backward, x,
+        pool_size=pool_size, strides=strides, padding=padding, ceil_mode=ceil_mode,
+    )
+
+
+def max_pool2d_relu(
+    x: Tensor,
+    *,
+    pool_size: int | Pair,
+    strides: int | Pair | None = None,
+    padding: PaddingSpec = "valid",
+    ceil_mode: bool = False,
+) -> Tensor:
+    """relu(maxpool(x)) as one node (the fused op :mod:`glassnet.ops.fused`).
+
+    Shapes:
+        x: (..., H, W) -> out: (..., OH, OW)
+    """
+    return unary(
+        accel.max_pool2d_relu_forward, accel.max_pool2d_relu_backward, x,
+        pool_size=pool_size, strides=strides, padding=padding, ceil_mode=ceil_mode,
     )
 
 

@@ -17,6 +17,7 @@ Spec keys: ``threads``, ``seed``, ``gemm_n``, ``items`` (a list of ``Workload`` 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import sys
@@ -53,9 +54,18 @@ def _setup(side: str, threads: int) -> dict[str, str]:
 def _compute_threads(side: str, threads: int) -> None:
     """Hand the threads to glassnet's own splitting (the BLAS then runs one thread per chunk)."""
     if side == "glassnet":
-        from glassnet import parallel
+        from glassnet.accel import parallel
 
         parallel.set_num_threads(threads)
+
+
+def _scope(side: str) -> contextlib.AbstractContextManager[Any]:
+    """The glassnet compute scope (threads split, one-thread BLAS, warm heap), as fit opens it."""
+    if side != "glassnet":
+        return contextlib.nullcontext()
+    from glassnet.accel import compute_scope
+
+    return compute_scope()
 
 
 def run(side: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -81,10 +91,11 @@ def run(side: str, spec: dict[str, Any]) -> dict[str, Any]:
         make = W.torch_step if side == "torch" else W.glassnet_step
         step = make(work, model, seed)
         # fit_epoch warms up inside make(); the step workloads warm up here.
-        W.time_steps(step, 0, 0 if work.workload == "fit_epoch" else work.warmup)
+        with _scope(side):
+            W.time_steps(step, 0, 0 if work.workload == "fit_epoch" else work.warmup)
         _setup(side, threads)  # again: the first steps may load another BLAS (numba: SciPy's)
-        _compute_threads(side, threads)
-        times = W.time_steps(step, work.steps, 0)
+        with _scope(side):  # a new scope limits that BLAS too
+            times = W.time_steps(step, work.steps, 0)
         report["results"].append({
             **work.to_dict(), "ms": W.median_ms(times), "step_ms": [t * 1e3 for t in times],
             "peak_rss_mb": peak_rss_mb(), "macs": W.forward_macs(model),

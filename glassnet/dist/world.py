@@ -138,7 +138,7 @@ def limit_blas_threads(threads: int | None, default: int) -> int:
         old.restore_original_limits()
     _THREADS["limiter"] = threadpool_limits(limits=wanted)
     _THREADS["limit"] = wanted
-    from glassnet import parallel
+    from glassnet.accel import parallel
 
     parallel.set_num_threads(wanted)  # ops split over these; the BLAS runs one per chunk
     return wanted

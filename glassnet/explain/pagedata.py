@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from glassnet.accel import reference_mode
 from glassnet.explain import numbers as num
 from glassnet.explain.inputs import InputChoice
 from glassnet.explain.layerinfo import describe
@@ -165,7 +166,8 @@ def build_page_data(
     """
     summary = model.summary(print_fn=None)
     assert summary is not None
-    maps = model.feature_maps(choice.x[None].astype(model.dtype or np.float32))
+    with reference_mode():  # the page's cell arithmetic re-checks these numbers: the readable core
+        maps = model.feature_maps(choice.x[None].astype(model.dtype or np.float32))
     keys = node_keys(model)
     values: dict[str, np.ndarray] = {keys[model.input_node.uid]: np.asarray(choice.x)}
     values.update({k: np.asarray(t.data[0]) for k, t in maps.items()})

@@ -6,7 +6,12 @@ maps (the last public axis, axis 0 in CNHW) or the feature axis of ``(N, F)``.
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 from glassnet import autodiff as A
+from glassnet.accel.infer import softmax_rows
 from glassnet.errors import GlassnetError
 from glassnet.tensor import Tensor
 
@@ -60,3 +65,20 @@ def clipped_relu(x: Tensor, max_value: float) -> Tensor:
     """
     shifted = A.add(x, Tensor(x.data.dtype.type(-max_value)))
     return A.add(A.relu(x), A.scale(A.relu(shifted), -1.0))
+
+
+def activate_values(name: str | None, a: Any) -> Any:
+    """The activation ``name`` on a step's own fresh output array (inference steps).
+
+    ReLU and a row softmax work in place on ``a``; the others go through their tensor op.
+
+    Shapes:
+        a: (C, N, H, W) or (N, F) -> same.
+    """
+    if name is None or name == "linear":
+        return a
+    if name == "relu" and type(a) is np.ndarray:
+        return np.maximum(a, 0, out=a)
+    if name == "softmax" and a.ndim == 2:
+        return softmax_rows(a)
+    return apply_activation(name, Tensor(a)).data

@@ -15,6 +15,7 @@ transposes back to NHWC so that flattening follows Keras' row-major (H, W, C) or
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -206,6 +207,18 @@ class Layer:
     def forward(self, x: Any, training: bool = False) -> Tensor:
         """Apply the layer to compute-layout tensors (CNHW maps or ``(N, F)``)."""
         raise NotImplementedError
+
+    def inference_step(self, input_shape: Any) -> Callable[[Any], Any] | None:
+        """Offer :meth:`forward` for inference as array in, array out, planned for one input.
+
+        No tape, no caches, geometry resolved once (the model's inference plan,
+        ``models/infer.py``, calls it once per layer call). ``None``, the default: the plan runs
+        :meth:`forward` on tensors instead (slower, never different).
+
+        Shapes:
+            the step: compute-layout array of ``(N, *input_shape)`` -> the layer's output.
+        """
+        return None
 
     # ----- model files ------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:

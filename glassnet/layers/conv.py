@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from glassnet import arith
 from glassnet import autodiff as A
+from glassnet.accel.infer import ConvStep
 from glassnet.arith.explain import MacCount, ParamCount
 from glassnet.arith.geometry import PaddingSpec, pair
 from glassnet.errors import GlassnetError, ShapeError
-from glassnet.layers.activations import apply_activation, check_activation
+from glassnet.layers.activations import activate_values, apply_activation, check_activation
 from glassnet.layers.base import Layer, register_defaults
 from glassnet.layers.shapes import (
     Shape,
@@ -21,6 +23,7 @@ from glassnet.layers.shapes import (
     require_map,
     window_shape,
 )
+from glassnet.ops.conv import conv_geometry
 from glassnet.tensor import Tensor
 
 
@@ -100,23 +103,46 @@ class _Conv(Layer):
 
     bias_initializer: Any
 
-    def forward(self, x: Tensor, training: bool = False, activation: bool = True) -> Tensor:
-        """Cross-correlate, add the bias, then apply the activation (a separate step).
-
-        Args:
-            x: input maps.
-            training: unused (no training-only behaviour).
-            activation: False leaves the activation to the caller (the model moves a ReLU
-                behind a following max-pool, where it touches a smaller map).
+    def convolve(self, x: Tensor) -> Tensor:
+        """Cross-correlate and add the bias: the layer before its activation.
 
         Shapes:
             x: (C_in, N, H, W) -> out: (F, N, OH, OW).
         """
-        out = A.conv2d(
+        return A.conv2d(
             x, self.weights["kernel"], self.weights.get("bias"), strides=self.strides,
             padding=self.padding, dilation=self.dilation_rate, groups=self._groups(x.shape[0]),
         )
-        return apply_activation(self.activation, out) if activation else out
+
+    def forward(self, x: Tensor, training: bool = False) -> Tensor:
+        """Cross-correlate, add the bias, then apply the activation (a separate step).
+
+        Shapes:
+            x: (C_in, N, H, W) -> out: (F, N, OH, OW).
+        """
+        return apply_activation(self.activation, self.convolve(x))
+
+    def conv_step(self, input_shape: Any, pool: Any = None, flatten: bool = False) -> ConvStep:
+        """The array convolution of a call on ``input_shape`` (see :mod:`glassnet.accel.infer`)."""
+        geometry = conv_geometry(
+            tuple(input_shape[:2]), self.kernel_size, self.strides, self.padding,
+            self.dilation_rate,
+        )
+        return ConvStep(geometry, self._groups(input_shape[2]), pool, flatten)
+
+    def inference_step(self, input_shape: Any) -> Callable[[Any], Any]:
+        """Convolution + bias + activation on arrays.
+
+        Shapes:
+            the step: (C_in, N, H, W) -> (F, N, OH, OW).
+        """
+        conv, act = self.conv_step(input_shape), self.activation
+        kernel, bias = self.weights["kernel"], self.weights.get("bias")
+
+        def step(x: Any) -> Any:
+            return activate_values(act, conv(x, kernel.data, None if bias is None else bias.data))
+
+        return step
 
 
 @register_defaults

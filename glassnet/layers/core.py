@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from glassnet import arith
 from glassnet import autodiff as A
+from glassnet.accel.infer import dense_values
 from glassnet.arith.explain import MacCount, ParamCount
 from glassnet.errors import GlassnetError
-from glassnet.layers.activations import apply_activation, check_activation, clipped_relu
+from glassnet.layers.activations import (
+    activate_values,
+    apply_activation,
+    check_activation,
+    clipped_relu,
+)
 from glassnet.layers.base import Layer, Node, register_defaults
 from glassnet.layers.shapes import Shape, check_shape, map_axis, require_flat
+from glassnet.ops.basic import flatten_maps
 from glassnet.tensor import Tensor
 
 
@@ -45,6 +53,10 @@ class Input(Layer):
     def forward(self, x: Tensor, training: bool = False) -> Tensor:
         """Identity (the model converts NHWC to the compute layout before)."""
         return x
+
+    def inference_step(self, input_shape: Any) -> Callable[[Any], Any]:
+        """Identity on arrays."""
+        return _identity
 
 
 @register_defaults
@@ -120,6 +132,22 @@ class Dense(Layer):
         out = A.dense(x, self.weights["kernel"], self.weights.get("bias"))
         return apply_activation(self.activation, out)
 
+    def inference_step(self, input_shape: Any) -> Callable[[Any], Any]:
+        """``x·W + b`` and the activation on arrays (a softmax in the same call when small).
+
+        Shapes:
+            the step: (N, F_in) -> (N, units).
+        """
+        kernel, bias = self.weights["kernel"], self.weights.get("bias")
+        softmax = self.activation == "softmax"
+        act = None if softmax else self.activation
+
+        def step(x: Any) -> Any:
+            b = None if bias is None else bias.data
+            return activate_values(act, dense_values(x, kernel.data, b, softmax))
+
+        return step
+
 
 @register_defaults
 class Flatten(Layer):
@@ -158,6 +186,10 @@ class Flatten(Layer):
             return x
         public = A.to_public(x)
         return A.reshape(public, (public.shape[0], -1))
+
+    def inference_step(self, input_shape: Any) -> Callable[[Any], Any]:
+        """The same flattening on arrays. Shapes: the step: (C, N, H, W) -> (N, H·W·C)."""
+        return flatten_maps
 
 
 @register_defaults
@@ -296,3 +328,11 @@ class Dropout(Layer):
         if self.rng is None:
             self.rng = np.random.default_rng(self.seed)
         return A.dropout(x, rate=self.rate, rng=self.rng, training=training)
+
+    def inference_step(self, input_shape: Any) -> Callable[[Any], Any]:
+        """Identity: dropout is off in inference."""
+        return _identity
+
+
+def _identity(a: Any) -> Any:
+    return a

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from glassnet import arith
 from glassnet import autodiff as A
+from glassnet.accel.infer import PoolStep
 from glassnet.arith.geometry import PaddingSpec, pair
 from glassnet.errors import GlassnetError
 from glassnet.layers.base import Layer, register_defaults
@@ -99,12 +101,23 @@ class MaxPool2D(_Pool2D):
     type_name = "maxpool2d"
     base_name = "max_pooling2d"
 
-    def forward(self, x: Tensor, training: bool = False, relu: bool = False) -> Tensor:
-        """Shapes: x (C, N, H, W) -> out (C, N, OH, OW); ``relu`` fuses a ReLU after the max."""
-        return A.max_pool2d(
-            x, pool_size=self.pool_size, strides=self.window_strides, padding=self.padding,
-            ceil_mode=self.ceil_mode, relu=relu,
-        )
+    @property
+    def window(self) -> dict[str, Any]:
+        """The op's keyword arguments: pool_size, strides, padding, ceil_mode."""
+        return {"pool_size": self.pool_size, "strides": self.window_strides,
+                "padding": self.padding, "ceil_mode": self.ceil_mode}
+
+    def forward(self, x: Tensor, training: bool = False) -> Tensor:
+        """Shapes: x (C, N, H, W) -> out (C, N, OH, OW)."""
+        return A.max_pool2d(x, **self.window)
+
+    def pool_step(self, input_shape: Any, relu: bool = False) -> PoolStep:
+        """The array pooling of a call on ``input_shape`` (then a ReLU if ``relu``)."""
+        return PoolStep((input_shape[0], input_shape[1]), relu=relu, **self.window)
+
+    def inference_step(self, input_shape: Any) -> Callable[[Any], Any]:
+        """Max pooling on arrays. Shapes: the step: (C, N, H, W) -> (C, N, OH, OW)."""
+        return self.pool_step(input_shape)
 
 
 @register_defaults

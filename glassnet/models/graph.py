@@ -21,6 +21,7 @@ from glassnet.errors import GlassnetError, ShapeError
 from glassnet.layers.base import Layer, Node, as_node
 from glassnet.layers.core import Input
 from glassnet.layers.shapes import Shape
+from glassnet.models.fusion import Step, fused_steps, plain_steps
 from glassnet.models.infer import run_plan
 from glassnet.tensor import Parameter, Tensor, is_grad_enabled
 from glassnet.training.api import TrainingMixin
@@ -178,7 +179,7 @@ class Model(TrainingMixin):
                 and x.dtype == self.dtype and x.shape[1:] == self.input_shape):
             # Inference on a ready array: straight to the plan (the checks _run would make
             # hold already); at batch 1 the wrapping cost as much as a pooling.
-            data = run_plan(self, x, self._last_use())
+            data = run_plan(self, x)
             if data.ndim == 4:
                 data = np.ascontiguousarray(data.transpose(1, 2, 3, 0))  # as A.to_public
             return Tensor.from_op(data, (), _no_backward)
@@ -207,7 +208,11 @@ class Model(TrainingMixin):
         return out
 
     def _run(self, x: Any, training: bool, keep_all: bool) -> dict[int, Tensor]:
-        """Evaluate the nodes in order; return their compute-layout outputs by node uid."""
+        """Evaluate the steps in order; return their compute-layout outputs by node uid.
+
+        ``keep_all`` (``feature_maps``) runs every layer call as it is and keeps every value;
+        otherwise the execution graph runs (fused nodes, each value freed after its last read).
+        """
         self.build()
         if not isinstance(x, Tensor):
             x = Tensor(get_xp(x).asarray(x, dtype=self.dtype))
@@ -216,73 +221,30 @@ class Model(TrainingMixin):
                 f"{self.name}: input has shape {list(x.shape)}; expected "
                 f"[N, {', '.join(str(s) for s in self.input_shape)}]"
             )
-        last_use = self._last_use()
         if not (training or keep_all or is_grad_enabled()) and type(x.data) is np.ndarray:
-            out = run_plan(self, x.data, last_use)
-            return {self.output_node.uid: Tensor.from_op(out, (), lambda g: ())}
-        values: dict[int, Tensor] = {}
-        fused = set() if keep_all else self._relu_pool_pairs()
-        for node in self.nodes:
-            if not node.inputs:
-                values[node.uid] = A.to_compute(x) if x.ndim == 4 else x
-                continue
-            args = [values[p.uid] for p in node.inputs]
-            arg: Any = args if node.layer.n_inputs == -1 else args[0]
-            if node.uid in fused:
-                values[node.uid] = node.layer.forward(arg, training=training, activation=False)
-            elif node.inputs[0].uid in fused:
-                values[node.uid] = node.layer.forward(arg, training=training, relu=True)
-            else:
-                values[node.uid] = node.layer.forward(arg, training=training)
-            for parent in node.inputs:
-                if not keep_all and last_use[parent.uid] == node.uid:
-                    values.pop(parent.uid, None)
+            out = run_plan(self, x.data)
+            return {self.output_node.uid: Tensor.from_op(out, (), _no_backward)}
+        values: dict[int, Tensor] = {
+            self.input_node.uid: A.to_compute(x) if x.ndim == 4 else x
+        }
+        for step in self.steps(fused=not keep_all):
+            args = [values[uid] for uid in step.inputs]
+            arg: Any = args if step.layer.n_inputs == -1 else args[0]
+            values[step.uid] = step.layer.forward(arg, training=training)
+            if not keep_all:
+                for uid in step.done:
+                    del values[uid]
         return values
 
-    def _last_use(self) -> dict[int, int]:
-        """Uid of the node that reads each node's output last (-1 for the output), computed once.
-
-        ``_run`` releases each intermediate after its last use (big graphs, long batches).
-        """
-        cached: dict[int, int] | None = getattr(self, "_last_use_cache", None)
+    def steps(self, fused: bool = True) -> list[Step]:
+        """The execution graph (``fused``: rewritten, see :mod:`glassnet.models.fusion`), once."""
+        key = "_fused_steps" if fused else "_plain_steps"
+        cached: list[Step] | None = getattr(self, key, None)
         if cached is None:
-            cached = {n.uid: n.uid for n in self.nodes}
-            for node in self.nodes:
-                for parent in node.inputs:
-                    cached[parent.uid] = node.uid
-            cached[self.output_node.uid] = -1
-            self._last_use_cache = cached
+            cached = (fused_steps(self.nodes, self.output_node.uid) if fused
+                      else plain_steps(self.nodes))
+            setattr(self, key, cached)
         return cached
-
-    def _relu_pool_pairs(self) -> set[int]:
-        """Uids of Conv2D(activation="relu") nodes whose only consumer is a MaxPool2D.
-
-        NOTE: max-pooling and ReLU are both monotone, so relu(maxpool(z)) == maxpool(relu(z)),
-        values and gradients alike; the model runs such a conv without its ReLU and lets the
-        pool apply it to a map KH·KW times smaller. ``feature_maps`` (keep_all) never fuses,
-        so every layer's reported output is exactly its own.
-        """
-        cached: set[int] | None = getattr(self, "_fused_cache", None)
-        if cached is not None:
-            return cached
-        from glassnet.layers.conv import Conv2D
-        from glassnet.layers.pool import MaxPool2D
-
-        consumers: dict[int, list[Node]] = {}
-        for node in self.nodes:
-            for parent in node.inputs:
-                consumers.setdefault(parent.uid, []).append(node)
-        fused = {
-            node.uid
-            for node in self.nodes
-            if type(node.layer) is Conv2D
-            and node.layer.activation == "relu"
-            and node is not self.output_node
-            and len(consumers.get(node.uid, [])) == 1
-            and type(consumers[node.uid][0].layer) is MaxPool2D
-        }
-        self._fused_cache = fused
-        return fused
 
     # ----- reports and files -------------------------------------------------------------------
     def summary(

@@ -47,6 +47,15 @@ class FlattenCHW(Flatten):
         nchw = A.transpose(x, (1, 0, 2, 3))
         return A.reshape(nchw, (nchw.shape[0], -1))
 
+    def inference_step(self, input_shape: Any) -> Any:
+        """The same channel-first flattening on arrays."""
+        return _flatten_chw
+
+
+def _flatten_chw(a: Any) -> Any:
+    """CNHW -> (N, C·H·W); a 2-D input as it is."""
+    return a if a.ndim == 2 else a.transpose(1, 0, 2, 3).reshape(a.shape[1], -1)
+
 
 @register_defaults
 class LeakyReLU(Layer):

@@ -225,3 +225,35 @@ def flatten_backward(dout: Any, cache: ReshapeCache) -> Any:
         dout: (N, prod(...)) -> dx: (N, ...).
     """
     return reshape_backward(dout, cache)
+
+
+def to_compute_layout(x_nhwc: Any) -> Any:
+    """NHWC -> CNHW (contiguous): the compute layout of 4-D maps (docs/architecture.md).
+
+    Shapes:
+        x_nhwc: (N, H, W, C) -> (C, N, H, W)
+    """
+    return get_xp(x_nhwc).ascontiguousarray(x_nhwc.transpose(3, 0, 1, 2))
+
+
+def to_public_layout(x_cnhw: Any) -> Any:
+    """CNHW -> NHWC (contiguous).
+
+    Shapes:
+        x_cnhw: (C, N, H, W) -> (N, H, W, C)
+    """
+    return get_xp(x_cnhw).ascontiguousarray(x_cnhw.transpose(1, 2, 3, 0))
+
+
+def flatten_maps(a: Any) -> Any:
+    """A CNHW map flattened per sample in Keras' (H, W, C) order; a 2-D input as it is.
+
+    NOTE: back to NHWC before the reshape, so a Dense weight trained in Keras order (H, W, C)
+    reads the right values; flattening CNHW directly would mix samples.
+
+    Shapes:
+        a: (C, N, H, W) -> (N, H·W·C)
+    """
+    if a.ndim == 2:
+        return a
+    return to_public_layout(a).reshape(a.shape[1], -1)

@@ -3,30 +3,45 @@
     cols[(c, u, v), (n, i, j)] = Xp[c, n, i·S_h + u·D_h, j·S_w + v·D_w]
 
 With the compute layout CNHW, each kernel offset (u, v) is one strided slice of the padded
-input of shape (C, N, OH, OW), so the columns of one offset form a contiguous block; the numba
-kernels (``ops.kernels``) do the same copy one image plane at a time. ``col2im`` adds the
-columns back (overlapping windows add up: the gradient of a shared input).
+input of shape (C, N, OH, OW), so the columns of one offset form a contiguous block.
+``col2im`` adds the columns back (overlapping windows add up: the gradient of a shared input).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from glassnet.arith.geometry import Pair, window_output_size
 from glassnet.backend import get_xp
-from glassnet.ops import kernels
 
 Array = Any
 Pads = tuple[Pair, Pair]
 
 
-def _pad(x: Array, pads: Pads) -> Array:
+def pad_spatial(x: Array, pads: Pads, value: float = 0.0) -> Array:
+    """Pad the last two axes by ``((top, bottom), (left, right))``; no copy when all are 0.
+
+    Shapes:
+        x: (..., H, W) -> (..., H + top + bottom, W + left + right)
+    """
     if pads == ((0, 0), (0, 0)):
         return x
-    xp = get_xp(x)
-    return xp.pad(x, ((0, 0), (0, 0), pads[0], pads[1]))
+    widths = [(0, 0)] * (x.ndim - 2) + [tuple(pads[0]), tuple(pads[1])]
+    return get_xp(x).pad(x, widths, mode="constant", constant_values=value)
+
+
+def window_slice(u: int, v: int, strides: Pair, dilation: Pair, out_hw: Pair) -> tuple[slice, ...]:
+    """The strided slice of a padded map holding offset (u, v) of every window: (OH, OW) cells."""
+    (sh, sw), (oh, ow) = strides, out_hw
+    r0, c0 = u * dilation[0], v * dilation[1]
+    return (slice(r0, r0 + sh * (oh - 1) + 1, sh), slice(c0, c0 + sw * (ow - 1) + 1, sw))
+
+
+def _out_hw(padded_hw: Pair, kernel_hw: Pair, strides: Pair, dilation: Pair) -> Pair:
+    return (
+        window_output_size(padded_hw[0], kernel_hw[0], strides[0], (0, 0), dilation[0]),
+        window_output_size(padded_hw[1], kernel_hw[1], strides[1], (0, 0), dilation[1]),
+    )
 
 
 def im2col(x: Array, kernel_hw: Pair, strides: Pair, pads: Pads, dilation: Pair = (1, 1)) -> Array:
@@ -45,50 +60,17 @@ def im2col(x: Array, kernel_hw: Pair, strides: Pair, pads: Pads, dilation: Pair 
     Shapes:
         x: (C, N, H, W) -> cols: (C·KH·KW, N·OH·OW)
     """
-    return _im2col_padded(_pad(x, pads), kernel_hw, strides, dilation, 0, x.shape[1])
-
-
-def _im2col_padded(
-    xpad: Array, kernel_hw: Pair, strides: Pair, dilation: Pair, n0: int, n1: int,
-    out_hw: Pair | None = None, ones_row: bool = False,
-) -> Array:
-    """:func:`im2col` of the batch items ``[n0, n1)`` of an already padded input.
-
-    ``out_hw`` (OH, OW), when the caller has resolved it, saves recomputing it. ``ones_row``
-    appends a row of ones (the bias's input: see :func:`conv2d_resolved`).
-
-    Shapes:
-        xpad: (C, N, Hp, Wp) -> cols: (C·KH·KW [+ 1], (n1 − n0)·OH·OW)
-    """
-    xp = get_xp(xpad)
-    c, _, hp, wp = xpad.shape
+    xp = get_xp(x)
+    xpad = pad_spatial(x, pads)
+    c, n = x.shape[:2]
     kh, kw = kernel_hw
-    sh, sw = strides
-    if out_hw is None:
-        out_hw = (
-            window_output_size(hp, kh, sh, (0, 0), dilation[0]),
-            window_output_size(wp, kw, sw, (0, 0), dilation[1]),
-        )
-    oh, ow = out_hw
-    rows = c * kh * kw
-    flat = xp.empty((rows + ones_row, (n1 - n0) * oh * ow), dtype=xpad.dtype)
-    if ones_row:
-        flat[rows] = 1
-    cols = flat[:rows].reshape(c, kh, kw, n1 - n0, oh, ow)  # a view: rows are contiguous
-    if kernels.enabled(xpad):
-        # The whole (contiguous) input and an offset, not a slice: the kernel stays vectorised.
-        kernels.im2col(np.ascontiguousarray(xpad), sh, sw, dilation[0], dilation[1], n0, cols)
-        return flat
-    xs = xpad[:, n0:n1]
+    oh, ow = _out_hw(xpad.shape[2:], kernel_hw, strides, dilation)
+    cols = xp.empty((c, kh, kw, n, oh, ow), dtype=x.dtype)
     for u in range(kh):
-        r0 = u * dilation[0]
         for v in range(kw):
-            c0 = v * dilation[1]
             # One strided slice per kernel offset: a contiguous (C, N, OH, OW) block copy.
-            cols[:, u, v] = xs[
-                :, :, r0 : r0 + sh * (oh - 1) + 1 : sh, c0 : c0 + sw * (ow - 1) + 1 : sw
-            ]
-    return flat
+            cols[:, u, v] = xpad[(..., *window_slice(u, v, strides, dilation, (oh, ow)))]
+    return cols.reshape(c * kh * kw, n * oh * ow)
 
 
 def col2im(
@@ -109,34 +91,12 @@ def col2im(
     xp = get_xp(cols)
     c, n, h, w = x_shape
     (pt, pb), (pl, pr) = pads
-    dxp = xp.zeros((c, n, h + pt + pb, w + pl + pr), dtype=cols.dtype)
-    _col2im_into(cols, dxp, kernel_hw, strides, dilation, 0)
-    return dxp[:, :, pt : pt + h, pl : pl + w]
-
-
-def _col2im_into(
-    cols: Array, dxp: Array, kernel_hw: Pair, strides: Pair, dilation: Pair, n0: int
-) -> None:
-    """Add ``cols`` (the columns of batch items ``[n0, n0 + n)``) onto the zeroed padded grid.
-
-    Shapes:
-        cols: (C·KH·KW, n·OH·OW); dxp: (C, N, Hp, Wp), C-contiguous
-    """
-    c, _, hp, wp = dxp.shape
     kh, kw = kernel_hw
-    oh = window_output_size(hp, kh, strides[0], (0, 0), dilation[0])
-    ow = window_output_size(wp, kw, strides[1], (0, 0), dilation[1])
-    cols6 = cols.reshape(c, kh, kw, -1, oh, ow)
-    sh, sw = strides
-    if kernels.enabled(cols, dxp):
-        kernels.col2im(np.ascontiguousarray(cols6), sh, sw, dilation[0], dilation[1], n0, dxp)
-        return
-    ds = dxp[:, n0 : n0 + cols6.shape[3]]
+    dxp = xp.zeros((c, n, h + pt + pb, w + pl + pr), dtype=cols.dtype)
+    oh, ow = _out_hw(dxp.shape[2:], kernel_hw, strides, dilation)
+    cols6 = cols.reshape(c, kh, kw, n, oh, ow)
     for u in range(kh):
-        r0 = u * dilation[0]
         for v in range(kw):
-            c0 = v * dilation[1]
             # Strided slice-add instead of np.add.at: within one (u, v) the targets are distinct.
-            ds[:, :, r0 : r0 + sh * (oh - 1) + 1 : sh, c0 : c0 + sw * (ow - 1) + 1 : sw] += cols6[
-                :, u, v
-            ]
+            dxp[(..., *window_slice(u, v, strides, dilation, (oh, ow)))] += cols6[:, u, v]
+    return dxp[:, :, pt : pt + h, pl : pl + w]

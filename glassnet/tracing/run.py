@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from glassnet import functional as F
+from glassnet.accel import reference_mode
 from glassnet.backend import dtype_scope
 from glassnet.tensor import Parameter, Tensor
 from glassnet.tracing.layers import LayerSpec
@@ -98,7 +99,7 @@ def run_trace(spec: TraceSpec) -> Record:
         ``{"forward": [...]}``, plus ``"loss"`` in loss mode, ``"gradients"`` when there is
         something to backpropagate, and ``"updated"`` when an ``lr`` applies.
     """
-    with dtype_scope("float64"):
+    with dtype_scope("float64"), reference_mode():
         h = Tensor(to_internal(spec.input, spec.input_layout), requires_grad=True)
         steps: list[_Step] = []
         for layer in spec.layers:

@@ -4,33 +4,36 @@ Why glassnet splits work itself instead of leaving threads to the BLAS: GEMM is 
 CNN step; im2col, col2im and pooling are memory-bound loops that a multi-threaded BLAS never
 sees, so they ran on one core. Running them on several threads right after a multi-threaded
 GEMM does not help either: OpenBLAS's idle workers keep spinning on the cores for a while
-after each call (measured here: a 2-thread im2col took 2.48 ms after a GEMM vs 1.49 ms without
-one). So, once an op first splits its batch, glassnet sets the BLAS to ONE thread for the rest
-of the process and runs every chunk — im2col, the chunk's GEMM, the bias, col2im, pooling — on
-its own thread pool; the GEMMs still use every core, one chunk per core. The pool's idle
-workers spin a few milliseconds on a counter (:mod:`glassnet.spin`, with numba) before they
-sleep, so a hand-off costs microseconds, not the tens a sleeping thread needs to wake up.
+after each call (a 2-thread im2col ran 1.7× slower right after a GEMM, docs/performance.md).
+So inside :func:`split_scope` — which ``fit``, ``evaluate``, ``predict``, the bench and the CLI
+open — glassnet gives the BLAS ONE thread and runs every chunk (im2col, the chunk's GEMM, the
+bias, col2im, pooling) on its own thread pool; the GEMMs still use every core, one chunk per
+core. Leaving the scope restores the BLAS's thread count. Outside any scope nothing splits.
+The pool's idle workers spin a few milliseconds on a counter (:mod:`glassnet.accel.spin`, with
+numba) before they sleep, so a hand-off costs microseconds, not the tens a sleeping thread
+needs to wake up.
 
 Chunks are contiguous ranges of the batch (or of any leading axis) and every chunk writes its
 own slice of a preallocated output, so results do not depend on timing; they depend on the
 number of threads only where partial sums are added (the weight gradient of a convolution).
 
 ``GLASSNET_THREADS`` (or :func:`set_num_threads`) sets the count; the default is the BLAS's own
-thread count (the machine's cores); 1 means no splitting and a one-thread BLAS.
+thread count (the machine's cores); 1 means no splitting.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from queue import SimpleQueue
 from typing import Any, TypeVar
 
 import numpy as np
 
-from glassnet import spin
+from glassnet.accel import spin
 from glassnet.errors import GlassnetError
 
 T = TypeVar("T")
@@ -41,8 +44,8 @@ T = TypeVar("T")
 # 64k-256k per chunk within 3% of each other, 32k and 512k+ worse.
 MIN_WORK_PER_CHUNK = 131_072
 
-_state: dict[str, Any] = {"threads": None, "pool": None, "blas_limited": False}
-_lock = threading.Lock()
+_state: dict[str, Any] = {"threads": None, "pool": None, "depth": 0, "limiter": None}
+_lock = threading.RLock()
 
 
 def _blas_threads() -> int:
@@ -66,7 +69,16 @@ def _env_threads() -> int | None:
 
 
 def num_threads() -> int:
-    """Threads an op may split its work over (decided on first use; see the module docstring)."""
+    """Threads an op may split its work over now.
+
+    :func:`configured_threads` inside :func:`split_scope`, else 1 (outside, the BLAS keeps its
+    own threads and nothing splits).
+    """
+    return configured_threads() if _state["depth"] else 1
+
+
+def configured_threads() -> int:
+    """The thread count of :func:`split_scope` (decided on first use; module docstring)."""
     if _state["threads"] is None:
         with _lock:
             if _state["threads"] is None:
@@ -76,9 +88,10 @@ def num_threads() -> int:
 
 
 def set_num_threads(threads: int) -> None:
-    """Compute with ``threads`` threads: ops split their batch over them, the BLAS gets one.
+    """Compute with ``threads`` threads inside :func:`split_scope`.
 
-    Like ``torch.set_num_threads``; applies at once (so no later op pays for it).
+    There (fit, evaluate, predict, the bench) ops split their batch over them and the BLAS gets
+    one each. Like ``torch.set_num_threads``; an open scope applies it at once.
 
     Raises:
         GlassnetError: if ``threads`` is not a positive integer.
@@ -89,29 +102,46 @@ def set_num_threads(threads: int) -> None:
         _state["threads"] = threads
         pool = _state["pool"]
         _state["pool"] = None
-        _state["blas_limited"] = False
+        if _state["depth"] and threads > 1 and _state["limiter"] is None:
+            _state["limiter"] = _one_blas_thread()
     if isinstance(pool, _Workers):
         pool.close()
     elif pool is not None:
         pool.shutdown(wait=True)
-    _single_thread_blas()
 
 
-def _single_thread_blas() -> None:
-    """Limit the BLAS to one thread (once; see the module docstring for why)."""
-    if _state["blas_limited"]:
-        return
+def _one_blas_thread() -> Any:
+    """Limit the BLAS to one thread; return the limiter that restores the previous count."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+@contextlib.contextmanager
+def split_scope() -> Iterator[None]:
+    """Inside: ops split their batch over :func:`configured_threads`, the BLAS runs one thread.
+
+    Why one BLAS thread: see the module docstring. On leaving the outermost scope the BLAS gets
+    back the thread count it had before, so a user's own ``a @ b`` after ``model.fit`` runs as
+    fast as before it. Scopes nest; they count process-wide (the pool's threads are shared).
+    """
+    with _lock:
+        _state["depth"] += 1
+        if _state["depth"] == 1 and configured_threads() > 1:
+            _state["limiter"] = _one_blas_thread()
     try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        threadpool_limits(limits=1, user_api="blas")  # stays in force: the result is not restored
-    _state["blas_limited"] = True
+        yield
+    finally:
+        with _lock:
+            _state["depth"] -= 1
+            limiter = _state["limiter"] if _state["depth"] == 0 else None
+            if limiter is not None:
+                _state["limiter"] = None
+                limiter.restore_original_limits()
 
 
 class _Workers:
-    """``n`` worker threads fed through queues, woken by counters they spin on (glassnet.spin).
+    """``n`` worker threads fed through queues, woken by counters they spin on (accel.spin).
 
     ``counters[k]`` counts the tasks posted to worker k, ``counters[n + k]`` those it finished;
     each counter has one writer. A worker spins a few milliseconds for the next task before it
@@ -206,7 +236,7 @@ class _Workers:
         ``counters[started]`` from inside its nogil code; only then does it run its own part,
         and it waits for ``counters[done]`` (again signalled by the kernel), never for the
         worker's Python side; the kernel then waits for the next post (``counters[post]`` past
-        ``seen``) before it returns to Python (:func:`glassnet.spin.finish`). The caller's own
+        ``seen``) before it returns to Python (:func:`glassnet.accel.spin.finish`). The caller's own
         part gets -1 for all three (no signals, no wait).
         """
         if len(parts) > self.n + 1 or not self.busy.acquire(blocking=False):
@@ -241,7 +271,7 @@ class _Workers:
 def _pool() -> _Workers | ThreadPoolExecutor:
     with _lock:
         if _state["pool"] is None:
-            workers = max(num_threads() - 1, 1)
+            workers = max(configured_threads() - 1, 1)
             _state["pool"] = (
                 _Workers(workers) if spin.AVAILABLE
                 else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="glassnet")
@@ -280,8 +310,8 @@ def chunks(n: int, work: int, cost: float = 1.0) -> list[tuple[int, int]]:
 def run_kernel(kernel: Callable[..., None], parts: Sequence[tuple[Any, ...]]) -> None:
     """Call a nogil numba ``kernel(*part, counters, started, done, post, seen)`` for every part.
 
-    ``kernel`` must call :func:`glassnet.spin.signal` on ``started`` first and end with
-    :func:`glassnet.spin.finish` (see :meth:`_Workers.run_kernel`), and write only its own
+    ``kernel`` must call :func:`glassnet.accel.spin.signal` on ``started`` first and end with
+    :func:`glassnet.accel.spin.finish` (see :meth:`_Workers.run_kernel`), and write only its own
     part of any shared output. The first part runs on the calling thread; without the
     spinning pool the parts run one after another here.
 
@@ -289,7 +319,6 @@ def run_kernel(kernel: Callable[..., None], parts: Sequence[tuple[Any, ...]]) ->
         Whatever ``kernel`` raises (the first failing worker part's exception).
     """
     if len(parts) > 1:
-        _single_thread_blas()  # the parts' GEMMs: one BLAS thread each
         pool = _pool()
         if isinstance(pool, _Workers):
             pool.run_kernel(kernel, parts)
@@ -312,7 +341,6 @@ def run(fn: Callable[[int, int], T], ranges: Sequence[tuple[int, int]]) -> list[
     if len(ranges) == 1:
         lo, hi = ranges[0]
         return [fn(lo, hi)]
-    _single_thread_blas()
     pool = _pool()
     if isinstance(pool, _Workers):
         return pool.run(fn, ranges)

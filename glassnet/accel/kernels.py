@@ -45,11 +45,11 @@ def set_enabled(flag: bool) -> bool:
 
 
 @njit(cache=True, nogil=True)
-def max_pool_forward(xp3, kh, kw, sh, sw, relu, out, arg, sentinel):  # type: ignore[no-untyped-def]
+def max_pool_forward(xpad3, kh, kw, sh, sw, relu, out, arg, sentinel):  # type: ignore[no-untyped-def]
     """out[b,i,j] = max over the window (first maximum's offset in arg); with relu, max(·, 0).
 
     Shapes:
-        xp3: (B, Hp, Wp) padded input; out, arg: (B, OH, OW)
+        xpad3: (B, Hp, Wp) padded input; out, arg: (B, OH, OW)
     """
     nb, oh, ow = out.shape
     for b in range(nb):
@@ -57,11 +57,11 @@ def max_pool_forward(xp3, kh, kw, sh, sw, relu, out, arg, sentinel):  # type: ig
             r0 = i * sh
             for j in range(ow):
                 c0 = j * sw
-                best = xp3[b, r0, c0]
+                best = xpad3[b, r0, c0]
                 bk = 0
                 for u in range(kh):
                     for v in range(kw):
-                        val = xp3[b, r0 + u, c0 + v]
+                        val = xpad3[b, r0 + u, c0 + v]
                         if val > best:  # strict: ties keep the first maximum
                             best = val
                             bk = u * kw + v
@@ -90,19 +90,19 @@ def max_pool_backward(dout3, arg, kw, sh, sw, dxp3, sentinel):  # type: ignore[n
 
 
 @njit(cache=True, nogil=True)
-def max_pool_2x2_forward(xp3, relu, out, arg, sentinel):  # type: ignore[no-untyped-def]
+def max_pool_2x2_forward(xpad3, relu, out, arg, sentinel):  # type: ignore[no-untyped-def]
     """The 2×2 / stride-2 case of :func:`max_pool_forward`, branch-free (8× faster here).
 
     The window's first maximum is max(first of row 0, first of row 1), each a strict
     comparison, which picks the same offset as the row-major scan for any non-NaN input.
 
     Shapes:
-        xp3: (B, Hp, Wp) with Hp >= 2·OH, Wp >= 2·OW; out, arg: (B, OH, OW)
+        xpad3: (B, Hp, Wp) with Hp >= 2·OH, Wp >= 2·OW; out, arg: (B, OH, OW)
     """
     nb, oh, ow = out.shape
     for b in range(nb):
         for i in range(oh):
-            top, bot = xp3[b, 2 * i], xp3[b, 2 * i + 1]
+            top, bot = xpad3[b, 2 * i], xpad3[b, 2 * i + 1]
             orow, arow = out[b, i], arg[b, i]
             for j in range(ow):
                 a, b1, c, d = top[2 * j], top[2 * j + 1], bot[2 * j], bot[2 * j + 1]
@@ -117,18 +117,18 @@ def max_pool_2x2_forward(xp3, relu, out, arg, sentinel):  # type: ignore[no-unty
 
 
 @njit(cache=True, nogil=True)
-def max_pool_2x2_values(xp3, relu, out):  # type: ignore[no-untyped-def]
+def max_pool_2x2_values(xpad3, relu, out):  # type: ignore[no-untyped-def]
     """:func:`max_pool_2x2_forward` without the arg-max (inference needs no backward).
 
     The same comparisons in the same order, so the same values (NaN included).
 
     Shapes:
-        xp3: (B, Hp, Wp) with Hp >= 2·OH, Wp >= 2·OW; out: (B, OH, OW)
+        xpad3: (B, Hp, Wp) with Hp >= 2·OH, Wp >= 2·OW; out: (B, OH, OW)
     """
     nb, oh, ow = out.shape
     for b in range(nb):
         for i in range(oh):
-            top, bot = xp3[b, 2 * i], xp3[b, 2 * i + 1]
+            top, bot = xpad3[b, 2 * i], xpad3[b, 2 * i + 1]
             orow = out[b, i]
             for j in range(ow):
                 a, b1, c, d = top[2 * j], top[2 * j + 1], bot[2 * j], bot[2 * j + 1]
@@ -168,8 +168,8 @@ def max_pool_2x2_backward(dout3, arg, dxp3, sentinel):  # type: ignore[no-untype
 
 
 @njit(cache=True, nogil=True)
-def im2col(xp, sh, sw, dh, dw, n0, cols6, i0=0):  # type: ignore[no-untyped-def]
-    """cols6[c, u, v, n, i, j] = xp[c, n0 + n, (i0 + i)·SH + u·DH, j·SW + v·DW].
+def im2col(xpad, sh, sw, dil_h, dil_w, n0, cols6, i0=0):  # type: ignore[no-untyped-def]
+    """cols6[c, u, v, n, i, j] = xpad[c, n0 + n, (i0 + i)·SH + u·D_h, j·SW + v·D_w].
 
     ``i0`` > 0: the windows of output rows i0, i0 + 1, … only (a small batch split by rows).
 
@@ -177,14 +177,14 @@ def im2col(xp, sh, sw, dh, dw, n0, cols6, i0=0):  # type: ignore[no-untyped-def]
     stride case: 4× faster here than looping (u, v) outside or testing the stride inside.
 
     Shapes:
-        xp: (C, N, Hp, Wp) padded input; cols6: (C, KH, KW, n, OH, OW) for a batch chunk
+        xpad: (C, N, Hp, Wp) padded input; cols6: (C, KH, KW, n, OH, OW) for a batch chunk
         (OH: the rows wanted)
     """
     nc, kh, kw, nn, oh, ow = cols6.shape
-    unit = sh == 1 and sw == 1 and dh == 1 and dw == 1
+    unit = sh == 1 and sw == 1 and dil_h == 1 and dil_w == 1
     for c in range(nc):
         for n in range(nn):
-            src = xp[c, n0 + n, i0 * sh :]
+            src = xpad[c, n0 + n, i0 * sh :]
             for u in range(kh):
                 for v in range(kw):
                     dst = cols6[c, u, v, n]
@@ -195,18 +195,18 @@ def im2col(xp, sh, sw, dh, dw, n0, cols6, i0=0):  # type: ignore[no-untyped-def]
                     else:
                         for i in range(oh):
                             for j in range(ow):
-                                dst[i, j] = src[i * sh + u * dh, j * sw + v * dw]
+                                dst[i, j] = src[i * sh + u * dil_h, j * sw + v * dil_w]
 
 
 @njit(cache=True, nogil=True)
-def col2im(cols6, sh, sw, dh, dw, n0, dxp):  # type: ignore[no-untyped-def]
-    """dxp[c, n0 + n, i·SH + u·DH, j·SW + v·DW] += cols6[c, u, v, n, i, j] (see :func:`im2col`).
+def col2im(cols6, sh, sw, dil_h, dil_w, n0, dxp):  # type: ignore[no-untyped-def]
+    """dxp[c, n0 + n, i·SH + u·D_h, j·SW + v·D_w] += cols6[c, u, v, n, i, j] (see :func:`im2col`).
 
     Shapes:
         cols6: (C, KH, KW, n, OH, OW) for a batch chunk; dxp: (C, N, Hp, Wp), zero on entry
     """
     nc, kh, kw, nn, oh, ow = cols6.shape
-    unit = sh == 1 and sw == 1 and dh == 1 and dw == 1
+    unit = sh == 1 and sw == 1 and dil_h == 1 and dil_w == 1
     for c in range(nc):
         for n in range(nn):
             dst = dxp[c, n0 + n]
@@ -220,4 +220,4 @@ def col2im(cols6, sh, sw, dh, dw, n0, dxp):  # type: ignore[no-untyped-def]
                     else:
                         for i in range(oh):
                             for j in range(ow):
-                                dst[i * sh + u * dh, j * sw + v * dw] += src[i, j]
+                                dst[i * sh + u * dil_h, j * sw + v * dil_w] += src[i, j]

@@ -1,7 +1,7 @@
 """NumPy's own BLAS GEMM, called from inside numba kernels (no return to Python in between).
 
 Why: a kernel that must not touch the GIL (a batch-1 convolution split over two threads: see
-:mod:`glassnet.ops.conv_rows`) has to multiply its matrices itself. numba's ``np.dot`` calls
+:mod:`glassnet.accel.conv_rows`) has to multiply its matrices itself. numba's ``np.dot`` calls
 SciPy's bundled OpenBLAS, which ran this machine's 64×288·288×121 float32 product in 70 µs
 against 60 µs for NumPy's (same call through ctypes, one thread); so the kernels call NumPy's
 ``cblas_?gemm`` by address instead.
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.ops import kernels
+from glassnet.accel import kernels
 
 # CBLAS enum values (cblas.h).
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112

@@ -1,23 +1,22 @@
 """One batch chunk of an im2col convolution, forward or backward, in ONE nogil numba call.
 
-:func:`glassnet.ops.conv.conv2d_resolved` and :func:`glassnet.ops.conv.conv2d_backward` split
+:func:`glassnet.accel.conv.conv2d_resolved` and :func:`glassnet.accel.conv.conv2d_backward` split
 the batch over the threads. Written as Python closures, each chunk crossed between Python and
 NumPy / numba a dozen times, and at every crossing a thread may have to wait for the GIL —
 a waiting thread sleeps, and waking it costs 20-70 µs on this machine: the worker's chunk
 started 30 µs (batch 32) to 70 µs (batch 128) after the caller's, every op. Here a chunk is one
-call that never holds the GIL (:func:`glassnet.parallel.run_kernel`): the numba im2col/col2im
-kernels and NumPy's own BLAS (:mod:`glassnet.ops.blas`), in the same column blocks as
-:mod:`glassnet.ops.gemm`, so the same products as the closures, summed alike but for the
+call that never holds the GIL (:func:`glassnet.accel.parallel.run_kernel`): the numba im2col/col2im
+kernels and NumPy's own BLAS (:mod:`glassnet.accel.blas`), in the same column blocks as
+:mod:`glassnet.accel.gemm`, so the same products as the closures, summed alike but for the
 weight gradient's blocks (added by the BLAS here, by NumPy there: equal to rounding).
 
 Only for ungrouped convolutions of NumPy float arrays with numba and that BLAS present
-(:func:`glassnet.ops.small_batch.usable`); otherwise the closures run.
+(:func:`glassnet.accel.small_batch.usable`); otherwise the closures run.
 """
 
 from __future__ import annotations
 
-from glassnet import spin
-from glassnet.ops import blas, gemm, kernels
+from glassnet.accel import blas, gemm, kernels, spin
 
 AVAILABLE = blas.AVAILABLE and spin.AVAILABLE
 
@@ -26,7 +25,7 @@ if AVAILABLE:  # pragma: no branch
 
     @njit(cache=True, nogil=True)
     def forward_chunk(  # type: ignore[no-untyped-def]
-        xpad, sh, sw, dh, dw, n0, flat, cols6, wg, out2, col0, block, gemm_at, sync, started,
+        xpad, sh, sw, dil_h, dil_w, n0, flat, cols6, wg, out2, col0, block, gemm_at, sync, started,
         done, post, seen,
     ):
         """One chunk's forward: im2col, then the GEMM into its columns of the output.
@@ -39,7 +38,7 @@ if AVAILABLE:  # pragma: no branch
             K rows of flat; wg: (F, K [+ 1]); out2: (F, N·OH·OW)
         """
         spin.signal(sync, started)
-        kernels.im2col(xpad, sh, sw, dh, dw, n0, cols6)
+        kernels.im2col(xpad, sh, sw, dil_h, dil_w, n0, cols6)
         nf, k1 = wg.shape
         p, ldc, isz = flat.shape[1], out2.shape[1], flat.itemsize
         zero = flat.dtype.type(0)
@@ -55,8 +54,8 @@ if AVAILABLE:  # pragma: no branch
 
     @njit(cache=True, nogil=True)
     def backward_chunk(  # type: ignore[no-untyped-def]
-        dout2, col0, flat, wm, dwt, dcols, dcols6, dxp, sh, sw, dh, dw, n0, block, reduce_block,
-        gemm_at, sync, started, done, post, seen,
+        dout2, col0, flat, wm, dwt, dcols, dcols6, dxp, sh, sw, dil_h, dil_w, n0, block,
+        reduce_block, gemm_at, sync, started, done, post, seen,
     ):
         """The chunk's share of dL/dw (and dL/db: flat's row of ones) and its slice of dL/dx.
 
@@ -95,12 +94,12 @@ if AVAILABLE:  # pragma: no branch
                 if bw > 0:
                     blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, k, bw, nf, wm.ctypes.data, k,
                               d0 + b0 * isz, ldd, zero, dcols.ctypes.data + b0 * isz, p)
-            kernels.col2im(dcols6, sh, sw, dh, dw, n0, dxp)
+            kernels.col2im(dcols6, sh, sw, dil_h, dil_w, n0, dxp)
         spin.finish(sync, done, post, seen)
 
 
 def reduce_block(f: int, k1: int, p: int) -> int:
-    """The dL/dw column block of :func:`glassnet.ops.gemm.matmul_nt` (0: one product)."""
+    """The dL/dw column block of :func:`glassnet.accel.gemm.matmul_nt` (0: one product)."""
     if p // gemm.BLOCK_REDUCE < 2 or f * k1 > gemm.SMALL_OUTPUT:
         return 0
     return gemm.BLOCK_REDUCE

@@ -1,10 +1,11 @@
 """A short spin-wait that releases the GIL: how glassnet's threads hand work over in microseconds.
 
 Waking a sleeping thread (a futex, then the GIL) took 20–60 µs here, as long as a whole
-batch-32 pooling; :mod:`glassnet.parallel` would lose to it on every op of a small batch. Waiting
-threads therefore first watch a counter in a NumPy array for a while — a numba ``nogil`` loop of
-acquire loads and ``sched_yield`` (so a core someone else needs is given up) — and block only
-when nothing came. Measured round trip of an empty task: 3–4 µs instead of 20 µs.
+batch-32 pooling; :mod:`glassnet.accel.parallel` would lose to it on every op of a small
+batch. Waiting threads therefore first watch a counter in a NumPy array for a while — a numba
+``nogil`` loop of acquire loads and ``sched_yield`` (so a core someone else needs is given
+up) — and block only when nothing came.
+Measured round trip of an empty task: 3–4 µs instead of 20 µs.
 
 Only with numba (extra ``fast``) on POSIX; :data:`AVAILABLE` says whether it is usable.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.ops import kernels
+from glassnet.accel import kernels
 
 AVAILABLE = False
 IDLE_ROUNDS = 20_000  # sched_yield rounds an idle worker spins (~10 ms) before it sleeps

@@ -1,13 +1,13 @@
 """Small-batch inference kernels: a convolution split by output rows, dense (+ softmax).
 
-At batch 1 the batch paths (:func:`glassnet.ops.conv.conv2d_resolved`,
+At batch 1 the batch paths (:func:`glassnet.accel.conv.conv2d_resolved`,
 :func:`glassnet.ops.basic.dense_forward`) spend as long around their products as in them, and a
 batch of one image cannot be split over threads by images. Here:
 
 * **convolution** — the output ROWS are split instead: each thread lays out the windows of its
   rows and multiplies them by the whole kernel, writing its own columns of the output, with
   nothing returning to Python in between, so the threads never wait for the GIL
-  (:func:`glassnet.parallel.run_kernel`). The window rows are ordered (kh, kw, c) — the
+  (:func:`glassnet.accel.parallel.run_kernel`). The window rows are ordered (kh, kw, c) — the
   kernel's own memory order — so ``[KH, KW, C, F]`` is the GEMM's ``[KH·KW·C, F]`` operand as
   it is (transposed by the BLAS), with no copy per call::
 
@@ -18,7 +18,7 @@ batch of one image cannot be split over threads by images. Here:
 
 The sums run in another order than the batch paths' (other window-row order, other BLAS
 calls), so results agree with them to rounding, not bit for bit. Only with numba and NumPy's
-own BLAS reachable (:func:`glassnet.ops.blas.gemm_address`); :func:`usable` says when.
+own BLAS reachable (:func:`glassnet.accel.blas.gemm_address`); :func:`usable` says when.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from glassnet import parallel, spin
+from glassnet.accel import blas, kernels, parallel, spin
 from glassnet.arith.geometry import Pair
-from glassnet.ops import blas, kernels
-from glassnet.ops.im2col import _pad
+from glassnet.ops.im2col import pad_spatial
 
 Array = Any
 Pads = tuple[Pair, Pair]
@@ -57,7 +56,7 @@ if AVAILABLE:  # pragma: no branch
     from numba import njit
 
     @njit(cache=True, nogil=True)
-    def _windows(xpad, kh, kw, sh, sw, dh, dw, n0, i0, cols4):  # type: ignore[no-untyped-def]
+    def _windows(xpad, kh, kw, sh, sw, dil_h, dil_w, n0, i0, cols4):  # type: ignore[no-untyped-def]
         """cols4[n, i, j, (u, v, c)] = xpad[c, n0 + n, (i0 + i)·SH + u·DH, j·SW + v·DW].
 
         The input's rows that the windows read are first turned channel-last, so every
@@ -71,7 +70,7 @@ if AVAILABLE:  # pragma: no branch
         nn, m, ow, _ = cols4.shape
         nc, wp = xpad.shape[0], xpad.shape[3]
         r0 = i0 * sh
-        rows = (m - 1) * sh + (kh - 1) * dh + 1
+        rows = (m - 1) * sh + (kh - 1) * dil_h + 1
         xt = np.empty((nn, rows, wp, nc), dtype=xpad.dtype)
         for c in range(nc):
             for n in range(nn):
@@ -86,13 +85,13 @@ if AVAILABLE:  # pragma: no branch
                     out = cols4[n, i, j]
                     for u in range(kh):
                         for v in range(kw):
-                            run = xt[n, i * sh + u * dh, j * sw + v * dw]
+                            run = xt[n, i * sh + u * dil_h, j * sw + v * dil_w]
                             base = (u * kw + v) * nc
                             for c in range(nc):
                                 out[base + c] = run[c]
 
     @njit(cache=True, nogil=True)
-    def _conv_t(xpad, wk, kh, kw, sh, sw, dh, dw, n0, n1, i0, m, ow, gemm_at):  # type: ignore[no-untyped-def]
+    def _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, m, ow, gemm_at):  # type: ignore[no-untyped-def]
         """zt[n, i, j, f]: the conv (no bias) of rows i0 … i0 + m − 1, columns 0 … OW − 1.
 
         Shapes:
@@ -105,20 +104,20 @@ if AVAILABLE:  # pragma: no branch
         zero = zt.dtype.type(0)
         if nc >= CHANNEL_LAST_MIN:  # windows as rows: zt = cols · wk
             rows = np.empty((nn, m, ow, k), dtype=xpad.dtype)
-            _windows(xpad, kh, kw, sh, sw, dh, dw, n0, i0, rows)
+            _windows(xpad, kh, kw, sh, sw, dil_h, dil_w, n0, i0, rows)
             blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, p, nf, k, rows.ctypes.data, k,
                       wk.ctypes.data, nf, zero, zt.ctypes.data, nf)
         else:  # windows as columns, plane by plane (runs of OW values): zt = colsᵀ · wk
             cols = np.empty((kh, kw, nc, nn, m, ow), dtype=xpad.dtype)
-            kernels.im2col(xpad, sh, sw, dh, dw, n0, cols.transpose(2, 0, 1, 3, 4, 5), i0)
+            kernels.im2col(xpad, sh, sw, dil_h, dil_w, n0, cols.transpose(2, 0, 1, 3, 4, 5), i0)
             blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, p, nf, k, cols.ctypes.data, p,
                       wk.ctypes.data, nf, zero, zt.ctypes.data, nf)
         return zt
 
     @njit(cache=True, nogil=True)
     def conv_rows_kernel(  # type: ignore[no-untyped-def]
-        xpad, wk, bias, out, kh, kw, sh, sw, dh, dw, n0, n1, i0, i1, gemm_at, sync, started, done,
-        post, seen,
+        xpad, wk, bias, out, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, i1, gemm_at, sync, started,
+        done, post, seen,
     ):
         """Output rows ``[i0, i1)`` of images ``[n0, n1)`` (all rows when several images).
 
@@ -127,7 +126,7 @@ if AVAILABLE:  # pragma: no branch
         """
         spin.signal(sync, started)
         nf, _, _, ow = out.shape
-        zt = _conv_t(xpad, wk, kh, kw, sh, sw, dh, dw, n0, n1, i0, i1 - i0, ow, gemm_at)
+        zt = _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, i1 - i0, ow, gemm_at)
         zero = out.dtype.type(0)
         for n in range(n1 - n0):
             for i in range(i1 - i0):
@@ -139,8 +138,8 @@ if AVAILABLE:  # pragma: no branch
 
     @njit(cache=True, nogil=True)
     def conv_pool_rows_kernel(  # type: ignore[no-untyped-def]
-        xpad, wk, bias, out, kh, kw, sh, sw, dh, dw, n0, n1, a0, a1, gemm_at, sync, started, done,
-        post, seen,
+        xpad, wk, bias, out, kh, kw, sh, sw, dil_h, dil_w, n0, n1, a0, a1, gemm_at, sync, started,
+        done, post, seen,
     ):
         """relu(maxpool₂ₓ₂(conv + b)) for pooled rows ``[a0, a1)`` of images ``[n0, n1)``.
 
@@ -154,7 +153,7 @@ if AVAILABLE:  # pragma: no branch
         """
         spin.signal(sync, started)
         nf, _, _, pw = out.shape
-        zt = _conv_t(xpad, wk, kh, kw, sh, sw, dh, dw, n0, n1, 2 * a0, 2 * (a1 - a0), 2 * pw,
+        zt = _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, 2 * a0, 2 * (a1 - a0), 2 * pw,
                      gemm_at)
         zero = out.dtype.type(0)
         for n in range(n1 - n0):
@@ -202,7 +201,7 @@ if AVAILABLE:  # pragma: no branch
 def supports(dtype: Any) -> bool:
     """Whether the kernels can run on arrays of ``dtype``.
 
-    True with numba switched on and the dtype's GEMM found by :mod:`glassnet.ops.blas`
+    True with numba switched on and the dtype's GEMM found by :mod:`glassnet.accel.blas`
     (float32, float64).
     """
     return AVAILABLE and kernels.enabled() and blas.gemm_address(dtype) != 0
@@ -220,7 +219,7 @@ def pays(n: int, out_hw: Pair, filters: int) -> bool:
 def usable(*arrays: Array) -> bool:
     """Whether the numba + BLAS kernels can run on ``arrays``: NumPy, one supported dtype.
 
-    For the kernels here and in :mod:`glassnet.ops.conv_chunks`.
+    For the kernels here and in :mod:`glassnet.accel.conv_chunks`.
     """
     dt = arrays[0].dtype
     return (
@@ -260,7 +259,7 @@ class ConvRows:
     ) -> None:
         c, n = x_shape[:2]
         kh, kw, _, f = w_shape
-        (oh, ow), self.pads, (sh, sw), (dh, dw) = geometry
+        (oh, ow), self.pads, (sh, sw), (dil_h, dil_w) = geometry
         self.dtype = np.dtype(dtype)
         self.k_shape = (kh * kw * c, f)
         self.no_bias = np.zeros(0, dtype=self.dtype)
@@ -273,11 +272,12 @@ class ConvRows:
                         f * kh * kw * c * n * oh * ow // MIN_MACS_PER_PART), 1)
         if relu_pool:  # split the rows of the pooled output
             self.kernel, self.out_shape = conv_pool_rows_kernel, (f, n, oh // 2, ow // 2)
-            self.parts = [(kh, kw, sh, sw, dh, dw, *part, gemm)
+            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part, gemm)
                           for part in _parts(n, oh // 2, parts)]
         else:
             self.kernel, self.out_shape = conv_rows_kernel, (f, n, oh, ow)
-            self.parts = [(kh, kw, sh, sw, dh, dw, *part, gemm) for part in _parts(n, oh, parts)]
+            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part, gemm)
+                          for part in _parts(n, oh, parts)]
 
     def __call__(self, x: Array, w: Array, b: Array | None) -> Array:
         """The output for ``x`` (the planned shape and dtype).
@@ -285,7 +285,7 @@ class ConvRows:
         Shapes:
             x: (C, N, H, W); w: (KH, KW, C, F); b: (F,) -> out: (F, N, OH, OW)
         """
-        xpad = _contiguous(_pad(x, self.pads) if self.padded else x)
+        xpad = _contiguous(pad_spatial(x, self.pads) if self.padded else x)
         wk = _contiguous(w).reshape(self.k_shape)
         bias = self.no_bias if b is None else _contiguous(b)
         f, n, oh, ow = self.out_shape

@@ -1,0 +1,258 @@
+"""The fast drop-in for :mod:`glassnet.ops.conv`: the same contract, chunked over threads.
+
+What it changes against the reference (same arithmetic, another schedule):
+
+* the batch is split into contiguous chunks (:mod:`glassnet.accel.parallel`), each doing its
+  own im2col, GEMM and bias into its slice of one output; the chunks' dL/dw shares are added in
+  chunk order;
+* the GEMMs run in column blocks (:mod:`glassnet.accel.gemm`);
+* the bias rides in the GEMM: a row of ones in the columns, one more weight column (no pass
+  over the output; dL/db falls out of the dL/dw product);
+* with numba and NumPy's BLAS, each chunk is ONE nogil call (:mod:`glassnet.accel.conv_chunks`).
+
+Results equal the reference to rounding (sums in another order); ``tests/test_accel_*`` check
+it over random geometries.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from glassnet.accel import blas, conv_chunks, gemm, parallel, small_batch
+from glassnet.accel.im2col import col2im_into, im2col_padded
+from glassnet.arith.geometry import PaddingSpec, Pair
+from glassnet.backend import get_xp
+from glassnet.ops.conv import ConvGeometry, check_conv_args, conv_geometry, weight_matrix
+from glassnet.ops.im2col import pad_spatial
+
+Array = Any  # numpy or cupy ndarray
+Pads = tuple[Pair, Pair]
+
+
+class FastConv2DCache(NamedTuple):
+    """What :func:`conv2d_backward` needs from :func:`conv2d_forward` (per batch chunk)."""
+
+    cols: tuple[Array, ...]  # per batch chunk: [C·KH·KW, n·OH·OW], rows ordered (c, kh, kw)
+    ranges: tuple[tuple[int, int], ...]  # the batch chunks (lo, hi) of the forward pass
+    w: Array  # [KH, KW, C/groups, F]
+    wm: Array  # [G, F/G, Cg·KH·KW]: w as the forward's GEMM used it (without the bias column)
+    x_shape: tuple[int, int, int, int]  # (C, N, H, W)
+    pads: Pads  # ((top, bottom), (left, right))
+    strides: Pair
+    dilation: Pair
+    groups: int
+    has_bias: bool
+
+
+def _cols_buffer(rows: int, ones_row: bool, n: int, out_hw: Pair, dtype: Any) -> Array:
+    """An empty [rows (+ 1), n·OH·OW] column matrix; with ``ones_row`` its last row is ones."""
+    flat = np.empty((rows + ones_row, n * out_hw[0] * out_hw[1]), dtype=dtype)
+    if ones_row:
+        flat[rows] = 1
+    return flat
+
+
+def _bias_folded(has_bias: bool, groups: int) -> bool:
+    """Whether the bias rides in the GEMM (cols get a row of ones): ungrouped convs with bias."""
+    return has_bias and groups == 1
+
+
+def _batch_slice(a: Array, lo: int, hi: int) -> Array:
+    """``a[:, lo:hi]`` of a C-contiguous (F, N, ...) array as an (F, (hi − lo)·...) VIEW.
+
+    NOTE: the rows stay N·... apart; BLAS reads and writes such a matrix in place (its leading
+    dimension), so a chunk's GEMM writes straight into its slice of the shared output.
+    """
+    if lo == 0 and hi == a.shape[1]:
+        return a.reshape(a.shape[0], -1)  # the whole (contiguous) array: always a view
+    view = a[:, lo:hi].reshape(a.shape[0], -1)
+    if not get_xp(a).may_share_memory(view, a):  # pragma: no cover - such a reshape is a view
+        raise AssertionError("conv2d: batch slice reshaped to a copy")
+    return view
+
+
+def conv2d_forward(
+    x: Array,
+    w: Array,
+    b: Array | None = None,
+    *,
+    strides: int | Pair = 1,
+    padding: PaddingSpec = "valid",
+    dilation: int | Pair = 1,
+    groups: int = 1,
+) -> tuple[Array, FastConv2DCache]:
+    """:func:`glassnet.ops.conv.conv2d_forward`, batch chunks split over the threads.
+
+    Raises:
+        ShapeError, GlassnetError: as the reference does (the same checks).
+
+    Shapes:
+        x: (C, N, H, W); w: (KH, KW, C/G, F); b: (F,) -> out: (F, N, OH, OW)
+    """
+    kh, kw = check_conv_args(x, w, b, groups, "conv2d")
+    geometry = conv_geometry(tuple(x.shape[2:]), (kh, kw), strides, padding, dilation)
+    return conv2d_resolved(x, w, b, geometry, groups)
+
+
+def conv2d_resolved(
+    x: Array,
+    w: Array,
+    b: Array | None,
+    geometry: ConvGeometry,
+    groups: int = 1,
+) -> tuple[Array, FastConv2DCache]:
+    """:func:`conv2d_forward` with arguments already checked and geometry already resolved.
+
+    For callers that run one geometry many times (a model's inference plan): ``geometry`` is
+    what :func:`conv_geometry` returned for this input size.
+
+    Shapes:
+        x: (C, N, H, W); w: (KH, KW, C/G, F); b: (F,) -> out: (F, N, OH, OW)
+    """
+    xp = get_xp(x, w)
+    c, n, h, wd = x.shape
+    kh, kw, _, f = w.shape
+    (oh, ow), pads, s, d = geometry
+    wm = weight_matrix(w, groups)
+    fold = _bias_folded(b is not None, groups)
+    wg = wm
+    if fold and b is not None:
+        # The bias as one more weight column, fed by a row of ones in cols: the GEMM adds it,
+        # so no pass over the (largest) output map, and dL/db comes out of the dL/dw product.
+        wg = xp.concatenate([wm[0], b[:, None].astype(wm.dtype)], axis=1)[None]
+    out = xp.empty((f, n, oh, ow), dtype=xp.result_type(x, w))
+    ranges = parallel.chunks(n, (c * kh * kw + f) * oh * ow * n) if xp is np else [(0, n)]
+    xpad = pad_spatial(x, pads)
+    if groups == 1 and small_batch.usable(x, w, out):
+        # Each chunk in one nogil call (accel.conv_chunks): no thread waits for the GIL.
+        xpad = np.ascontiguousarray(xpad)
+        flats = [_cols_buffer(c * kh * kw, fold, hi - lo, (oh, ow), x.dtype) for lo, hi in ranges]
+        out2, gemm_at = out.reshape(f, -1), blas.gemm_address(x.dtype)
+        wmat = np.ascontiguousarray(wg[0])  # (a reshaped transpose may be a strided view)
+        parallel.run_kernel(conv_chunks.forward_chunk, [
+            (xpad, *s, *d, lo, flat, flat[: c * kh * kw].reshape(c, kh, kw, hi - lo, oh, ow),
+             wmat, out2, lo * oh * ow, gemm.BLOCK, gemm_at)
+            for (lo, hi), flat in zip(ranges, flats, strict=True)
+        ])
+        cache = FastConv2DCache(
+            tuple(flats), tuple(ranges), w, wm, (c, n, h, wd), pads, s, d, groups, b is not None
+        )
+        return out, cache
+
+    def part(lo: int, hi: int) -> Array:
+        cols = im2col_padded(xpad, (kh, kw), s, d, lo, hi, (oh, ow), ones_row=fold)
+        o = _batch_slice(out, lo, hi)
+        if groups == 1:
+            gemm.matmul_into(wg[0], cols, o)
+        else:
+            o[...] = xp.matmul(wg, cols.reshape(groups, -1, cols.shape[1])).reshape(f, -1)
+        if b is not None and not fold:
+            o += b[:, None]
+        return cols
+
+    cols = tuple(parallel.run(part, ranges))
+    cache = FastConv2DCache(
+        cols, tuple(ranges), w, wm, (c, n, h, wd), pads, s, d, groups, b is not None
+    )
+    return out, cache
+
+
+def conv2d_backward(
+    dout: Array, cache: FastConv2DCache, *, need_dx: bool = True
+) -> tuple[Array | None, Array, Array | None]:
+    """Gradients of :func:`conv2d_forward` with respect to x, w and b.
+
+    Each batch chunk of the forward pass contributes its partial dL/dw (added in chunk order)
+    and writes its own slice of dL/dx.
+
+    Args:
+        dout: dL/d(out).
+        cache: from the forward pass.
+        need_dx: False skips dL/dx (a network's first layer: the input needs no gradient, and
+            col2im is a fifth of a training step).
+
+    Returns:
+        (dx, dw, db); db is None when the forward had no bias, dx None when not needed.
+
+    Shapes:
+        dout: (F, N, OH, OW) -> dx: (C, N, H, W), dw: (KH, KW, C/G, F), db: (F,)
+    """
+    xp = get_xp(dout)
+    kh, kw, cg, f = cache.w.shape
+    groups = cache.groups
+    c, n, h, wd = cache.x_shape
+    (pt, pb), (pl, pr) = cache.pads
+    dout = xp.ascontiguousarray(dout)
+    wm = cache.wm
+    dxp = xp.zeros((c, n, h + pt + pb, wd + pl + pr), dtype=dout.dtype) if need_dx else None
+    index = {r: k for k, r in enumerate(cache.ranges)}
+
+    fold = _bias_folded(cache.has_bias, groups)
+    if groups == 1 and small_batch.usable(dout, wm, *cache.cols):
+        return _backward_chunks(dout, cache, dxp, fold)
+
+    def part(lo: int, hi: int) -> tuple[Array, Array | None]:
+        cols, dmat = cache.cols[index[lo, hi]], _batch_slice(dout, lo, hi)
+        p = dmat.shape[1]
+        if fold:
+            dwb = gemm.matmul_nt(dmat, cols)  # [F, C·KH·KW + 1]: the last column is dL/db
+            dwm, db = dwb[:, :-1], dwb[:, -1]
+        elif groups == 1:
+            dwm = gemm.matmul_nt(dmat, cols)  # [F, C·KH·KW]
+        else:
+            dg = dmat.reshape(groups, f // groups, p)
+            dwm = xp.matmul(dg, cols.reshape(groups, -1, p).transpose(0, 2, 1)).reshape(f, -1)
+        if dxp is not None:
+            if groups == 1:
+                dcols = gemm.matmul_into(wm[0].T, dmat, xp.empty((wm.shape[2], p), dmat.dtype))
+            else:
+                dg = dmat.reshape(groups, f // groups, p)
+                dcols = xp.matmul(wm.transpose(0, 2, 1), dg).reshape(-1, p)
+            col2im_into(dcols, dxp, (kh, kw), cache.strides, cache.dilation, lo)
+        if not fold:
+            db = dmat.sum(axis=1) if cache.has_bias else None
+        return dwm, db
+
+    parts = parallel.run(part, cache.ranges)
+    dwm, db = parts[0]
+    for more_dw, more_db in parts[1:]:
+        dwm = dwm + more_dw
+        db = None if db is None else db + more_db
+    dw = xp.ascontiguousarray(dwm.reshape(f, cg, kh, kw).transpose(2, 3, 1, 0))
+    dx = None if dxp is None else dxp[:, :, pt : pt + h, pl : pl + wd]
+    return dx, dw, (xp.ascontiguousarray(db) if cache.has_bias else None)
+
+
+def _backward_chunks(
+    dout: Array, cache: FastConv2DCache, dxp: Array | None, fold: bool
+) -> tuple[Array | None, Array, Array | None]:
+    """:func:`conv2d_backward` with each chunk in one nogil call (accel.conv_chunks)."""
+    kh, kw, cg, f = cache.w.shape
+    c, n, h, wd = cache.x_shape
+    (pt, pb), (pl, pr) = cache.pads
+    (oh, ow) = dout.shape[2:]
+    wm, k = np.ascontiguousarray(cache.wm[0]), cg * kh * kw
+    dout2, gemm_at = dout.reshape(f, -1), blas.gemm_address(dout.dtype)
+    parts, args = [], []
+    for (lo, hi), flat in zip(cache.ranges, cache.cols, strict=True):
+        dwt = np.empty((flat.shape[0], f), dtype=dout.dtype)
+        dcols = np.empty((k, flat.shape[1] if dxp is not None else 0), dtype=dout.dtype)
+        dcols6 = (dcols.reshape(c, kh, kw, hi - lo, oh, ow) if dxp is not None
+                  else np.empty((c, kh, kw, 0, oh, ow), dtype=dout.dtype))
+        parts.append(dwt)
+        args.append((
+            dout2, lo * oh * ow, flat, wm, dwt, dcols, dcols6,
+            dxp if dxp is not None else np.empty((c, 0, 1, 1), dtype=dout.dtype),
+            *cache.strides, *cache.dilation, lo, gemm.BLOCK,
+            conv_chunks.reduce_block(f, flat.shape[0], flat.shape[1]), gemm_at,
+        ))
+    parallel.run_kernel(conv_chunks.backward_chunk, args)
+    dwt = parts[0]
+    for more in parts[1:]:
+        dwt = dwt + more
+    dwm, db = dwt[:k].T, (dwt[k] if fold else None)  # groups 1: fold == has_bias
+    dw = np.ascontiguousarray(dwm.reshape(f, cg, kh, kw).transpose(2, 3, 1, 0))
+    dx = None if dxp is None else dxp[:, :, pt : pt + h, pl : pl + wd]
+    return dx, dw, (np.ascontiguousarray(db) if cache.has_bias else None)

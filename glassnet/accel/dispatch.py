@@ -1,0 +1,121 @@
+"""The one dispatch point: each op runs its fast drop-in or its reference pair, by rule.
+
+Every rule reads only the arrays' types and dtypes and the reference-mode flag
+(:mod:`glassnet.accel.mode`) — never a model name or a tuned size:
+
+* **convolution** (:mod:`glassnet.accel.conv`): NumPy arrays of a floating dtype. It splits the
+  batch over the threads only where each chunk gets enough work (:func:`parallel.chunks`), and
+  runs its numba + BLAS chunk kernels only where those are there (:func:`small_batch.usable`).
+* **max pooling** (:mod:`glassnet.accel.pool`), also fused with a ReLU: NumPy arrays and the
+  numba kernels switched on (:func:`kernels.enabled`).
+* anything else, reference mode, CuPy arrays: the reference pair in :mod:`glassnet.ops`.
+
+A backward runs the pair its forward ran: the cache's type says which.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from glassnet.accel import conv as fast_conv
+from glassnet.accel import kernels
+from glassnet.accel import pool as fast_pool
+from glassnet.accel.mode import reference_active
+from glassnet.arith.geometry import PaddingSpec, Pair
+from glassnet.ops import conv as ref_conv
+from glassnet.ops import fused as ref_fused
+from glassnet.ops import pool as ref_pool
+
+Array = Any
+
+
+def _fast_arrays(*arrays: Array | None) -> bool:
+    """NumPy floating arrays (None entries, e.g. no bias, are fine) and not in reference mode."""
+    return not reference_active() and all(
+        a is None or (type(a) is np.ndarray and a.dtype.kind == "f") for a in arrays
+    )
+
+
+def conv2d_forward(
+    x: Array,
+    w: Array,
+    b: Array | None = None,
+    *,
+    strides: int | Pair = 1,
+    padding: PaddingSpec = "valid",
+    dilation: int | Pair = 1,
+    groups: int = 1,
+) -> tuple[Array, Any]:
+    """:func:`glassnet.ops.conv.conv2d_forward` or its fast drop-in (see the module rules).
+
+    Shapes:
+        x: (C, N, H, W); w: (KH, KW, C/G, F); b: (F,) -> out: (F, N, OH, OW)
+    """
+    impl = fast_conv if _fast_arrays(x, w, b) else ref_conv
+    return impl.conv2d_forward(
+        x, w, b, strides=strides, padding=padding, dilation=dilation, groups=groups
+    )
+
+
+def conv2d_backward(
+    dout: Array, cache: Any, *, need_dx: bool = True
+) -> tuple[Array | None, Array, Array | None]:
+    """The backward of whichever pair ran the forward; ``need_dx=False`` may skip dL/dx.
+
+    Shapes:
+        dout: (F, N, OH, OW) -> dx: (C, N, H, W) or None, dw: (KH, KW, C/G, F), db: (F,)
+    """
+    if isinstance(cache, fast_conv.FastConv2DCache):
+        return fast_conv.conv2d_backward(dout, cache, need_dx=need_dx)
+    dx, dw, db = ref_conv.conv2d_backward(dout, cache)
+    return (dx if need_dx else None), dw, db
+
+
+def _fast_pool(x: Array) -> bool:
+    return _fast_arrays(x) and kernels.enabled(x)
+
+
+def max_pool2d_forward(x: Array, **hyper: Any) -> tuple[Array, Any]:
+    """:func:`glassnet.ops.pool.max_pool2d_forward` or its fast drop-in (same keywords).
+
+    Shapes:
+        x: (..., H, W) -> out: (..., OH, OW)
+    """
+    if _fast_pool(x):
+        return fast_pool.max_pool2d_forward(x, **hyper)
+    return ref_pool.max_pool2d_forward(x, **hyper)
+
+
+def max_pool2d_backward(dout: Array, cache: Any) -> Array:
+    """The backward of whichever pair ran the forward.
+
+    Shapes:
+        dout: (..., OH, OW) -> dx: (..., H, W)
+    """
+    if isinstance(cache, fast_pool.FastMaxPool2DCache):
+        return fast_pool.max_pool2d_backward(dout, cache)
+    return ref_pool.max_pool2d_backward(dout, cache)
+
+
+def max_pool2d_relu_forward(x: Array, **hyper: Any) -> tuple[Array, Any]:
+    """:func:`glassnet.ops.fused.max_pool2d_relu_forward` or the one-pass kernel with its ReLU.
+
+    Shapes:
+        x: (..., H, W) -> out: (..., OH, OW)
+    """
+    if _fast_pool(x):
+        return fast_pool.max_pool2d_forward(x, relu=True, **hyper)
+    return ref_fused.max_pool2d_relu_forward(x, **hyper)
+
+
+def max_pool2d_relu_backward(dout: Array, cache: Any) -> Array:
+    """The backward of whichever pair ran :func:`max_pool2d_relu_forward`.
+
+    Shapes:
+        dout: (..., OH, OW) -> dx: (..., H, W)
+    """
+    if isinstance(cache, fast_pool.FastMaxPool2DCache):
+        return fast_pool.max_pool2d_backward(dout, cache)
+    return ref_fused.max_pool2d_relu_backward(dout, cache)

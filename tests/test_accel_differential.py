@@ -1,0 +1,150 @@
+"""Every fast drop-in of glassnet.accel against its reference pair in glassnet.ops, over random
+geometries (hypothesis), float32 and float64: forward, every gradient, and the inference steps.
+
+The reference pairs themselves are checked against PyTorch float64 (test_fuzz_reference.py);
+these tests tie the code that runs by default to them.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from glassnet import accel
+from glassnet.accel import conv as fast_conv
+from glassnet.accel import infer, kernels, parallel
+from glassnet.accel import pool as fast_pool
+from glassnet.errors import GlassnetError
+from glassnet.ops import conv as ref_conv
+from glassnet.ops import fused as ref_fused
+from glassnet.ops import pool as ref_pool
+
+TOL = {np.float64: 1e-11, np.float32: 2e-5}
+DTYPES = st.sampled_from([np.float64, np.float32])
+SETTINGS = settings(max_examples=60, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(params=[1, 2], ids=["1thr", "2thr"])
+def threads(request, monkeypatch):
+    """One thread, or two with every op split as far as it goes."""
+    old = parallel.configured_threads()
+    monkeypatch.setattr(parallel, "MIN_WORK_PER_CHUNK", 1)
+    parallel.set_num_threads(request.param)
+    with parallel.split_scope():
+        yield request.param
+    parallel.set_num_threads(old)
+
+
+def _close(a, b, dtype):
+    scale = max(1.0, float(np.abs(b).max(initial=0)))
+    np.testing.assert_allclose(a, b, rtol=TOL[dtype], atol=TOL[dtype] * scale)
+
+
+@st.composite
+def conv_cases(draw):
+    groups = draw(st.integers(1, 3))
+    c, f = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    padding = draw(st.one_of(
+        st.sampled_from(["valid", "same"]), st.integers(0, 2),
+        st.tuples(*[st.integers(0, 2)] * 4),
+    ))
+    return dict(
+        shape=(c, draw(st.integers(1, 5)), draw(st.integers(kh, 11)), draw(st.integers(kw, 11))),
+        w_shape=(kh, kw, c // groups, f),
+        strides=(draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+        dilation=draw(st.sampled_from([1, 2])), padding=padding, groups=groups,
+        bias=draw(st.booleans()), need_dx=draw(st.booleans()), dtype=draw(DTYPES),
+        seed=draw(st.integers(0, 2**31)),
+    )
+
+
+@given(case=conv_cases())
+@SETTINGS
+def test_fast_conv_equals_reference(threads, case):
+    rng = np.random.default_rng(case["seed"])
+    dt = case["dtype"]
+    x = rng.standard_normal(case["shape"]).astype(dt)
+    w = rng.standard_normal(case["w_shape"]).astype(dt)
+    b = rng.standard_normal(case["w_shape"][3]).astype(dt) if case["bias"] else None
+    hyper = dict(strides=case["strides"], padding=case["padding"], dilation=case["dilation"],
+                 groups=case["groups"])
+    try:
+        ref, rcache = ref_conv.conv2d_forward(x, w, b, **hyper)
+    except GlassnetError as exc:  # the fast path refuses exactly what the reference refuses
+        with pytest.raises(type(exc)):
+            fast_conv.conv2d_forward(x, w, b, **hyper)
+        return
+    out, cache = fast_conv.conv2d_forward(x, w, b, **hyper)
+    assert out.dtype == ref.dtype == dt
+    _close(out, ref, dt)
+    dout = rng.standard_normal(ref.shape).astype(dt)
+    fast = fast_conv.conv2d_backward(dout, cache, need_dx=case["need_dx"])
+    slow = ref_conv.conv2d_backward(dout, rcache)
+    for got, want in zip(fast[1:], slow[1:], strict=True):
+        assert (got is None) == (want is None)
+        if want is not None:
+            _close(got, want, dt)
+    if case["need_dx"]:
+        _close(fast[0], slow[0], dt)
+    else:
+        assert fast[0] is None
+    # The inference step: the same output without caches.
+    geo = ref_conv.conv_geometry(x.shape[2:], w.shape[:2], case["strides"], case["padding"],
+                                 case["dilation"])
+    _close(infer.ConvStep(geo, case["groups"])(x, w, b), ref, dt)
+
+
+@st.composite
+def pool_cases(draw):
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    return dict(
+        shape=(draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 10)),
+               draw(st.integers(1, 10))),
+        pool_size=(kh, kw), strides=draw(st.one_of(st.none(), st.integers(1, 3))),
+        padding=draw(st.one_of(st.sampled_from(["valid", "same"]), st.integers(0, 1))),
+        ceil_mode=draw(st.booleans()), relu=draw(st.booleans()), dtype=draw(DTYPES),
+        seed=draw(st.integers(0, 2**31)),
+    )
+
+
+@pytest.mark.skipif(not kernels.AVAILABLE, reason="the fast pool needs numba")
+@given(case=pool_cases())
+@SETTINGS
+def test_fast_max_pool_equals_reference(threads, case):
+    rng = np.random.default_rng(case["seed"])
+    dt = case["dtype"]
+    x = rng.standard_normal(case["shape"]).astype(dt)
+    x[..., :1, :2] = 0.5  # a tie: both must route the gradient to the first maximum
+    hyper = {k: case[k] for k in ("pool_size", "strides", "padding", "ceil_mode")}
+    forward = ref_fused.max_pool2d_relu_forward if case["relu"] else ref_pool.max_pool2d_forward
+    backward = ref_fused.max_pool2d_relu_backward if case["relu"] else ref_pool.max_pool2d_backward
+    try:
+        ref, rcache = forward(x, **hyper)
+    except GlassnetError as exc:
+        with pytest.raises(type(exc)):
+            fast_pool.max_pool2d_forward(x, relu=case["relu"], **hyper)
+        return
+    out, cache = fast_pool.max_pool2d_forward(x, relu=case["relu"], **hyper)
+    np.testing.assert_array_equal(out, ref)  # a maximum is exact
+    dout = rng.standard_normal(ref.shape).astype(dt)
+    _close(fast_pool.max_pool2d_backward(dout, cache), backward(dout, rcache), dt)
+    step = infer.PoolStep(x.shape[2:], relu=case["relu"], **hyper)
+    np.testing.assert_array_equal(step(x), ref)
+    with accel.reference_mode():  # the step's reference branch
+        np.testing.assert_array_equal(step(x), ref)
+
+
+def test_dispatch_picks_by_type_and_mode(rng):
+    x, w = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((3, 3, 2, 4))
+    assert isinstance(accel.conv2d_forward(x, w)[1], fast_conv.FastConv2DCache)
+    with accel.reference_mode():
+        assert isinstance(accel.conv2d_forward(x, w)[1], ref_conv.Conv2DCache)
+    xi = x.astype(np.int64)  # not floating: the reference (which says what it accepts)
+    assert isinstance(accel.conv2d_forward(xi, w.astype(np.int64))[1], ref_conv.Conv2DCache)
+    if kernels.AVAILABLE:
+        assert isinstance(accel.max_pool2d_forward(x, pool_size=2)[1],
+                          fast_pool.FastMaxPool2DCache)
+    with accel.reference_mode():
+        assert isinstance(accel.max_pool2d_forward(x, pool_size=2)[1], ref_pool.MaxPool2DCache)
