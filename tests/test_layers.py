@@ -24,6 +24,9 @@ CASES = [
     ((7, 6, 2), lambda: L.MaxPool2D(2, padding="same")),
     ((9, 9, 2), lambda: L.AvgPool2D(3, strides=2, padding=1)),
     ((9, 9, 2), lambda: L.AvgPool2D(2, ceil_mode=True, count_include_pad=True)),
+    ((3, 5, 2), lambda: L.MaxPool2D(4, strides=2, ceil_mode=True)),  # one window, overhanging
+    ((3, 3, 2), lambda: L.AvgPool2D((4, 2), strides=2, padding=(0, 1), ceil_mode=True,
+                                    count_include_pad=True)),
     ((5, 4, 3), lambda: L.GlobalAvgPool2D()),
     ((5, 4, 3), lambda: L.Flatten()),
     ((12,), lambda: L.Flatten()),

@@ -114,9 +114,12 @@ def _distinct(shape: tuple[int, ...], seed: int) -> np.ndarray:
 
 
 def _fits(g: dict[str, Any]) -> bool:
+    """Whether there is a window: the kernel fits the padded input, or with ceil_mode overhangs
+    it by less than the stride (PyTorch's rule)."""
     t, b, lft, r = _explicit(g)
     h, w = g["shape"][-2:]
-    return h + t + b >= g["k"][0] and w + lft + r >= g["k"][1]
+    slack = (g["s"][0] - 1, g["s"][1] - 1) if g["ceil_mode"] else (0, 0)
+    return h + t + b + slack[0] >= g["k"][0] and w + lft + r + slack[1] >= g["k"][1]
 
 
 def _run(mode: str, x: np.ndarray, g: dict[str, Any]) -> tuple[Any, Any]:
@@ -225,6 +228,47 @@ def test_pool_torch_native_cnhw(torch: Any, k: int, s: int, p: int, ceil_mode: b
     assert np.max(np.abs(max_pool2d_backward(np.ones_like(out), cache) - xt.grad.numpy())) == 0
 
 
+def test_ceil_mode_window_overhangs_a_small_input(torch: Any) -> None:
+    # W = 3, K = 4, S = 2, no padding: floor mode has no window; ceil((3 − 4)/2) + 1 = 1 window,
+    # clipped to the input (PyTorch 2.13: max 3, avg 2 with either count_include_pad).
+    x = np.array([[[1.0, 2.0, 3.0]]])
+    dout = np.array([[[10.0]]])
+    xt = t64(torch, x)
+    ref = torch.nn.functional.max_pool2d(xt, (1, 4), (1, 2), ceil_mode=True)
+    ref.backward(t64(torch, dout, requires_grad=False))
+    out, cache = max_pool2d_forward(x, pool_size=(1, 4), strides=(1, 2), ceil_mode=True)
+    np.testing.assert_array_equal(out, [[[3.0]]])
+    np.testing.assert_array_equal(out, ref.detach().numpy())
+    dx = max_pool2d_backward(dout, cache)
+    np.testing.assert_array_equal(dx, [[[0.0, 0.0, 10.0]]])
+    np.testing.assert_array_equal(dx, xt.grad.numpy())
+    for incl in (False, True):
+        xt = t64(torch, x)
+        ref = torch.nn.functional.avg_pool2d(xt, (1, 4), (1, 2), ceil_mode=True,
+                                             count_include_pad=incl)
+        ref.backward(t64(torch, dout, requires_grad=False))
+        out, cache = avg_pool2d_forward(x, pool_size=(1, 4), strides=(1, 2), ceil_mode=True,
+                                        count_include_pad=incl)
+        np.testing.assert_allclose(out, [[[2.0]]], rtol=0, atol=1e-15)
+        np.testing.assert_allclose(out, ref.detach().numpy(), rtol=0, atol=F64_TOL)
+        dx = avg_pool2d_backward(dout, cache)
+        np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=0, atol=F64_TOL)
+    # With padding 1 the count_include_pad divisor clips at I + P = 4: the window [-1, 3) of a
+    # 2-wide input, then the window [1, 5) counts positions 1..3 (3 of them), as torch does.
+    x = np.array([[[1.0, 2.0]]])
+    for incl in (False, True):
+        out, _ = avg_pool2d_forward(x, pool_size=(1, 4), strides=(1, 2), padding=(0, 1),
+                                    ceil_mode=True, count_include_pad=incl)
+        ref = torch.nn.functional.avg_pool2d(t64(torch, x), (1, 4), (1, 2), (0, 1),
+                                             ceil_mode=True, count_include_pad=incl)
+        assert out.shape == tuple(ref.shape)
+        np.testing.assert_allclose(out, ref.detach().numpy(), rtol=0, atol=F64_TOL)
+    # An overhang of S or more leaves no window, in torch as here.
+    with pytest.raises(RuntimeError, match="Output size is too small"):
+        torch.nn.functional.max_pool2d(t64(torch, np.zeros((1, 1, 3))), (1, 5), (1, 2),
+                                       ceil_mode=True)
+
+
 def test_max_pool_tie_goes_to_first_maximum(torch: Any) -> None:
     # Every window of a constant map is a tie: the whole gradient goes to its top-left cell.
     x = np.ones((1, 4, 4))
@@ -283,6 +327,9 @@ def test_pool_errors(fn: Any) -> None:
     name = "max_pool2d" if fn is max_pool2d_forward else "avg_pool2d"
     with pytest.raises(ShapeError, match=rf"{name}: kernel 4 does not fit the padded input H 3"):
         fn(x, pool_size=4)
+    with pytest.raises(ShapeError, match=rf"{name}: kernel 5 does not fit the padded input H 3 "
+                       r"\(input 3, padding 0\+0\); expected kernel span <= 4 \(ceil_mode, "):
+        fn(x, pool_size=5, strides=2, ceil_mode=True)
     with pytest.raises(GlassnetError, match=rf"{name}: padding 2\+2 on H must be smaller than"):
         fn(x, pool_size=2, padding=2)
     with pytest.raises(GlassnetError, match=rf"{name}: pool_size=0 must be a positive int"):

@@ -113,21 +113,18 @@ def window_output_size(
 ) -> int:
     """Return the number of window positions along one axis.
 
-    O = floor((I + P_before + P_after − D·(K − 1) − 1)/S) + 1 (``ceil`` instead of ``floor`` with
-    ``ceil_mode``, dropping a last window that would start in the right padding, as PyTorch does).
+    O = floor((I + P_before + P_after − D·(K − 1) − 1)/S) + 1. With ``ceil_mode`` (PyTorch's
+    ``pooling_output_shape``) ``ceil`` replaces ``floor``, and a last window that would start in
+    the right padding (at ``(O − 1)·S ≥ I + P_before``) is dropped. ``ceil`` lets the last window
+    run past the padded input by up to S − 1 positions (it is clipped): with I = 3, K = 4, S = 2,
+    no padding, O = ceil((3 − 4)/2) + 1 = 1, one window over the whole input.
 
     Raises:
-        ShapeError: if the (dilated) kernel does not fit the padded input (O < 1).
+        ShapeError: if O < 1: the (dilated) kernel does not fit the padded input (without
+            ``ceil_mode``), or overhangs it by S or more (with it).
     """
     span = dilation * (kernel - 1) + 1
     padded = size + pad[0] + pad[1]
-    where = f" {axis}" if axis else ""
-    if span > padded:
-        dil = f", dilation {dilation} -> span {span}" if dilation != 1 else ""
-        raise ShapeError(
-            f"{op}: kernel {kernel}{dil} does not fit the padded input{where} {padded} "
-            f"(input {size}, padding {pad[0]}+{pad[1]}); expected kernel span <= {padded}"
-        )
     room = padded - span
     if ceil_mode:
         out = -(-room // stride) + 1
@@ -135,6 +132,14 @@ def window_output_size(
             out -= 1
     else:
         out = room // stride + 1
+    if out < 1:
+        where = f" {axis}" if axis else ""
+        dil = f", dilation {dilation} -> span {span}" if dilation != 1 else ""
+        limit = f"{padded + stride - 1} (ceil_mode, stride {stride})" if ceil_mode else padded
+        raise ShapeError(
+            f"{op}: kernel {kernel}{dil} does not fit the padded input{where} {padded} "
+            f"(input {size}, padding {pad[0]}+{pad[1]}); expected kernel span <= {limit}"
+        )
     return out
 
 

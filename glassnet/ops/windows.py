@@ -68,7 +68,9 @@ def _window_geometry(
         for d in range(2)
     )
     # The last window ends at (O − 1)·S + K in padded coordinates; it may stop short of the
-    # bottom/right padding (not added then) or, under ceil_mode, run past it (PyTorch clips it).
+    # bottom/right padding (not added then) or, under ceil_mode, run past it by up to S − 1,
+    # even past a padded input smaller than the window (PyTorch clips it: the extension is
+    # -inf for max and counts in no divisor).
     bottom = max((oh - 1) * stride[0] + kernel[0] - in_hw[0] - pads[0][0], 0)
     right = max((ow - 1) * stride[1] + kernel[1] - in_hw[1] - pads[1][0], 0)
     applied = ((pads[0][0], bottom), (pads[1][0], right))
