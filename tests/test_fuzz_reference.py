@@ -14,7 +14,6 @@ pools PyTorch cannot express, exactly where PyTorch's own size rule says there i
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,6 @@ from conftest import t64
 from oracles import explicit_padding, naive_pool2d
 
 from glassnet.errors import GlassnetError, ShapeError
-from glassnet.ops import kernels
 from glassnet.ops.avg_pool import avg_pool2d_backward, avg_pool2d_forward
 from glassnet.ops.basic import dense_backward, dense_forward
 from glassnet.ops.conv import conv2d_backward, conv2d_forward
@@ -54,14 +52,6 @@ def _padding(rng: np.random.Generator, most: tuple[int, int]) -> Any:
     if kind == 3:
         return (ph, pw)
     return (ph, int(rng.integers(most[0] + 1)), pw, int(rng.integers(most[1] + 1)))
-
-
-@pytest.fixture
-def numba_path(seed: int) -> Iterator[bool]:
-    """Block 0 runs the plain NumPy path of the ops, the others numba's where it is installed."""
-    old = kernels.set_enabled(seed != 0)
-    yield seed != 0
-    kernels.set_enabled(old)
 
 
 def _raised(fn: Any) -> BaseException | None:
@@ -127,7 +117,7 @@ def _check_conv(torch: Any, case: Case) -> bool:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_conv2d_fuzz(torch: Any, seed: int, numba_path: bool) -> None:
+def test_conv2d_fuzz(torch: Any, seed: int) -> None:
     rng = np.random.default_rng(1000 + seed)
     checked = raised = 0
     while checked < BLOCK:
@@ -243,7 +233,7 @@ def _check_pool(torch: Any, case: Case) -> bool:
 
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("mode", ["max", "avg"])
-def test_pool2d_fuzz(torch: Any, mode: str, seed: int, numba_path: bool) -> None:
+def test_pool2d_fuzz(torch: Any, mode: str, seed: int) -> None:
     rng = np.random.default_rng((2000 if mode == "max" else 3000) + seed)
     checked = raised = overhanging = 0
     while checked < BLOCK:

@@ -16,7 +16,8 @@ import numpy as np
 
 from glassnet.accel import kernels, parallel
 from glassnet.arith.geometry import PaddingSpec
-from glassnet.ops.windows import Geometry, _crop, _geometry, _pad, _padded_shape
+from glassnet.ops.im2col import pad_spatial
+from glassnet.ops.windows import Geometry, checked_geometry, crop_padding, padded_shape
 
 # Per input element a max-pool kernel costs about a quarter of what a convolution's im2col and
 # GEMM cost per element they touch (glassnet.accel.parallel weighs splitting by it).
@@ -55,7 +56,7 @@ def max_pool2d_forward(
     Shapes:
         x: (..., H, W) -> out: (..., OH, OW).
     """
-    geo = _geometry("max_pool2d", x, pool_size, strides, padding, ceil_mode)
+    geo = checked_geometry("max_pool2d", x, pool_size, strides, padding, ceil_mode)
     return max_pool2d_resolved(x, geo, relu)
 
 
@@ -79,7 +80,7 @@ def max_pool2d_resolved(
     Shapes:
         x: (..., H, W) -> out: (..., OH, OW).
     """
-    xpad = _pad(x, geo.applied, -np.inf)
+    xpad = pad_spatial(x, geo.applied, -np.inf)
     kh, kw = geo.kernel
     # The dtype's largest value marks "no winner" (a window killed by the fused ReLU).
     index_dtype = np.uint8 if kh * kw < 255 else np.int32
@@ -114,7 +115,7 @@ def max_pool2d_backward(dout: Any, cache: FastMaxPool2DCache) -> Any:
     """
     geo = cache.geo
     kh, kw = geo.kernel
-    dxp = np.empty(_padded_shape(cache.x_shape, geo.applied), dtype=dout.dtype)
+    dxp = np.empty(padded_shape(cache.x_shape, geo.applied), dtype=dout.dtype)
     (hp, wp), (oh, ow) = dxp.shape[-2:], geo.out_hw
     d3, arg3 = np.ascontiguousarray(dout).reshape(-1, oh, ow), cache.argmax.reshape(-1, oh, ow)
     dx3, sentinel = dxp.reshape(-1, hp, wp), _sentinel(cache.argmax.dtype)
@@ -127,4 +128,4 @@ def max_pool2d_backward(dout: Any, cache: FastMaxPool2DCache) -> Any:
         kernels.max_pool_backward(d3[lo:hi], arg3[lo:hi], kw, *geo.strides, dx3[lo:hi], sentinel)
 
     parallel.run(part, parallel.chunks(len(dx3), dx3.size, POOL_COST))
-    return _crop(dxp, cache.x_shape, geo.applied)
+    return crop_padding(dxp, cache.x_shape, geo.applied)

@@ -15,7 +15,14 @@ import numpy as np
 from glassnet.arith.geometry import PaddingSpec
 from glassnet.backend import get_xp
 from glassnet.errors import ShapeError
-from glassnet.ops.windows import Geometry, _crop, _geometry, _pad, _padded_shape, _window
+from glassnet.ops.im2col import pad_spatial
+from glassnet.ops.windows import (
+    Geometry,
+    checked_geometry,
+    crop_padding,
+    padded_shape,
+    window_view,
+)
 
 
 @lru_cache(maxsize=256)
@@ -77,13 +84,13 @@ def avg_pool2d_forward(
     Shapes:
         x: (..., H, W) -> out: (..., OH, OW).
     """
-    geo = _geometry("avg_pool2d", x, pool_size, strides, padding, ceil_mode)
+    geo = checked_geometry("avg_pool2d", x, pool_size, strides, padding, ceil_mode)
     xp = get_xp(x)
-    xpad = _pad(x, geo.applied, 0.0)
+    xpad = pad_spatial(x, geo.applied, 0.0)
     kh, kw = geo.kernel
-    out = _window(xpad, 0, 0, geo).copy()
+    out = window_view(xpad, 0, 0, geo).copy()
     for k in range(1, kh * kw):
-        out += _window(xpad, k // kw, k % kw, geo)
+        out += window_view(xpad, k // kw, k % kw, geo)
     in_hw = (int(x.shape[-2]), int(x.shape[-1]))
     inv = xp.asarray(_inverse_divisor(geo, in_hw, bool(count_include_pad), x.dtype.str))
     out *= inv
@@ -102,10 +109,10 @@ def avg_pool2d_backward(dout: Any, cache: AvgPool2DCache) -> Any:
     xp = get_xp(dout)
     kh, kw = geo.kernel
     share = dout * cache.inv_divisor
-    dxp = xp.zeros(_padded_shape(cache.x_shape, geo.applied), dtype=dout.dtype)
+    dxp = xp.zeros(padded_shape(cache.x_shape, geo.applied), dtype=dout.dtype)
     for k in range(kh * kw):
-        _window(dxp, k // kw, k % kw, geo)[...] += share
-    return _crop(dxp, cache.x_shape, geo.applied)
+        window_view(dxp, k // kw, k % kw, geo)[...] += share
+    return crop_padding(dxp, cache.x_shape, geo.applied)
 
 
 class GlobalAvgPool2DCache(NamedTuple):

@@ -13,14 +13,14 @@ import numpy as np
 
 from glassnet.arith.geometry import PaddingSpec
 from glassnet.backend import get_xp
+from glassnet.ops.im2col import pad_spatial
 from glassnet.ops.windows import (
     Geometry,
-    _crop,
-    _geometry,
-    _pad,
-    _padded_shape,
-    _window,
+    checked_geometry,
+    crop_padding,
+    padded_shape,
     pool_geometry,
+    window_view,
 )
 
 __all__ = ["MaxPool2DCache", "max_pool2d_backward", "max_pool2d_forward", "pool_geometry"]
@@ -70,14 +70,14 @@ def max_pool2d_forward(
     Shapes:
         x: (..., H, W) -> out: (..., OH, OW).
     """
-    geo = _geometry("max_pool2d", x, pool_size, strides, padding, ceil_mode)
+    geo = checked_geometry("max_pool2d", x, pool_size, strides, padding, ceil_mode)
     xp = get_xp(x)
-    xpad = _pad(x, geo.applied, -np.inf)
+    xpad = pad_spatial(x, geo.applied, -np.inf)
     kh, kw = geo.kernel
-    out = _window(xpad, 0, 0, geo).copy()
+    out = window_view(xpad, 0, 0, geo).copy()
     argmax = xp.zeros(out.shape, dtype=np.uint8 if kh * kw <= 255 else np.int32)
     for k in range(1, kh * kw):
-        cand = _window(xpad, k // kw, k % kw, geo)
+        cand = window_view(xpad, k // kw, k % kw, geo)
         better = cand > out  # strictly: an equal later value leaves the first maximum in place
         xp.copyto(argmax, k, where=better)
         xp.maximum(out, cand, out=out)
@@ -93,8 +93,8 @@ def max_pool2d_backward(dout: Any, cache: MaxPool2DCache) -> Any:
     geo = cache.geo
     xp = get_xp(dout)
     kh, kw = geo.kernel
-    dxp = xp.zeros(_padded_shape(cache.x_shape, geo.applied), dtype=dout.dtype)
+    dxp = xp.zeros(padded_shape(cache.x_shape, geo.applied), dtype=dout.dtype)
     for k in range(kh * kw):
         # Overlapping windows make slices overlap, so accumulate (+=) offset by offset.
-        _window(dxp, k // kw, k % kw, geo)[...] += xp.where(cache.argmax == k, dout, 0)
-    return _crop(dxp, cache.x_shape, geo.applied)
+        window_view(dxp, k // kw, k % kw, geo)[...] += xp.where(cache.argmax == k, dout, 0)
+    return crop_padding(dxp, cache.x_shape, geo.applied)

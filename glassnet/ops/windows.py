@@ -34,9 +34,15 @@ class Geometry(NamedTuple):
     applied: Pads  # padding actually added: bottom/right cut or extended to what windows reach
 
 
-def _geometry(
+def checked_geometry(
     op: str, x: Any, pool_size: Any, strides: Any, padding: PaddingSpec, ceil_mode: bool
 ) -> Geometry:
+    """The geometry of pooling ``x`` (a floating (..., H, W) array) with these arguments.
+
+    Raises:
+        ShapeError: ``x`` is not a floating array with 2+ axes, or no window fits.
+        GlassnetError: a bad pool size, stride or padding.
+    """
     if x.ndim < 2 or x.dtype.kind != "f":
         raise ShapeError(
             f"{op}: x must be a floating array of shape (..., H, W); "
@@ -77,29 +83,19 @@ def _window_geometry(
     return Geometry(kernel, stride, pads, (oh, ow), applied)
 
 
-def _pad(x: Any, applied: Pads, value: float) -> Any:
-    """Pad the last two axes with ``value``; no copy when the windows need no padding."""
-    (top, bottom), (left, right) = applied
-    if top == bottom == left == right == 0:
-        return x
-    xp = get_xp(x)
-    widths = [(0, 0)] * (x.ndim - 2) + [(top, bottom), (left, right)]
-    return xp.pad(x, widths, mode="constant", constant_values=value)
-
-
-def _padded_shape(x_shape: tuple[int, ...], applied: Pads) -> tuple[int, ...]:
-    """The shape ``_pad`` gives an input of ``x_shape``."""
+def padded_shape(x_shape: tuple[int, ...], applied: Pads) -> tuple[int, ...]:
+    """The shape ``pad_spatial(x, applied)`` gives an input of ``x_shape``."""
     (top, bottom), (left, right) = applied
     return x_shape[:-2] + (x_shape[-2] + top + bottom, x_shape[-1] + left + right)
 
 
-def _window(a: Any, i: int, j: int, geo: Geometry) -> Any:
+def window_view(a: Any, i: int, j: int, geo: Geometry) -> Any:
     """The ``(..., OH, OW)`` strided view of offset ``(i, j)`` of every window."""
     (sh, sw), (oh, ow) = geo.strides, geo.out_hw
     return a[..., i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
 
 
-def _crop(dxp: Any, x_shape: tuple[int, ...], applied: Pads) -> Any:
+def crop_padding(dxp: Any, x_shape: tuple[int, ...], applied: Pads) -> Any:
     """Cut the padding off a gradient of the padded input (cells no window reached stay 0)."""
     (top, _), (left, _) = applied
     if dxp.shape == x_shape:
