@@ -116,11 +116,12 @@ class DataParallel:
         if self.rank == 0:
             return
         for layer in model.layers:
-            rng = layer.rng
+            rng = getattr(layer, "rng", None)
             if isinstance(rng, np.random.Generator):
                 probe = np.random.default_rng()
                 probe.bit_generator.state = rng.bit_generator.state
-                layer.rng = np.random.default_rng([int(probe.integers(2**63)), self.rank])
+                seed = [int(probe.integers(2**63)), self.rank]
+                layer.rng = np.random.default_rng(seed)  # type: ignore[attr-defined]
 
     def broadcast_params(self, params: Sequence[Any], buffers: Sequence[Any] = ()) -> None:
         """Overwrite every rank's parameters (and buffers) with rank 0's: one ``Bcast``."""

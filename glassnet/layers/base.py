@@ -82,9 +82,6 @@ class Layer:
     # Model-file key -> constructor argument (see glassnet/models/modelfile.py).
     config_keys: ClassVar[dict[str, str]] = {}
     n_inputs: ClassVar[int] = 1  # 0 for Input, -1 for "two or more" (Add, Concatenate)
-    # A layer that draws random numbers (Dropout) keeps its generator here; checkpoints save
-    # its state and data-parallel training gives each rank its own stream.
-    rng: np.random.Generator | None = None
 
     def __init__(self, name: str | None = None) -> None:
         if name is not None and (not isinstance(name, str) or not name):

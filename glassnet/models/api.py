@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
@@ -65,16 +65,21 @@ class TrainingEngine(Protocol):
         ...
 
 
+_checked: list[object] = [None]  # the engine last checked against the protocol
+
+
 def training_engine() -> TrainingEngine:
-    """The installed engine.
+    """The installed engine (checked against :class:`TrainingEngine` once).
 
     Raises:
         GlassnetError: if none is installed, or it lacks one of the protocol's methods.
     """
     engine = TRAINING_ENGINE.get()
-    if not isinstance(engine, TrainingEngine):
-        raise GlassnetError(f"the training engine {engine!r} lacks TrainingEngine's methods")
-    return engine
+    if engine is not _checked[0]:
+        if not isinstance(engine, TrainingEngine):
+            raise GlassnetError(f"the training engine {engine!r} lacks TrainingEngine's methods")
+        _checked[0] = engine
+    return cast(TrainingEngine, engine)
 
 
 class KerasMethods:

@@ -65,7 +65,7 @@ def _rng_states(model: Model) -> dict[str, Any]:
     return {
         str(i): rng.bit_generator.state
         for i, layer in enumerate(model.layers)
-        if (rng := layer.rng) is not None
+        if (rng := getattr(layer, "rng", None)) is not None
     }
 
 
@@ -202,7 +202,7 @@ def load_checkpoint(path: str | Path, model: Model | None = None) -> Checkpoint:
         for i, state in meta.get("rng_states", {}).items():
             rng = np.random.default_rng()
             rng.bit_generator.state = state
-            layers[int(i)].rng = rng
+            layers[int(i)].rng = rng  # type: ignore[attr-defined]  # a layer with an rng
         opt = None
         if "optimizer" in meta:
             opt = _restore_optimizer(meta, files, model.parameters())
