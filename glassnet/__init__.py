@@ -2,6 +2,11 @@
 
 ``import glassnet as gn`` gives the stable names of DESIGN.md §3. Subpackages that pull in more
 (layers, zoo, data, trace) load on first use, so ``import glassnet`` stays quick.
+
+This module is also the composition root: it stands outside the layers of
+docs/architecture.md and wires the two services a lower layer uses but an upper one provides —
+the training engine behind ``Model.fit`` (models <- training) and data parallelism behind
+``fit(distributed=...)`` (training <- dist). Both are imported on first use.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from glassnet import arith, init, optim
+from glassnet import arith, hooks, init, optim
 from glassnet.accel import reference_mode
 from glassnet.backend import default_dtype, set_backend, set_default_dtype
 from glassnet.errors import GlassnetError, ShapeError
@@ -17,6 +22,23 @@ from glassnet.gradcheck import gradcheck
 from glassnet.tensor import Parameter, Tensor, no_grad
 
 __version__ = "0.1.0"
+
+
+def _data_parallel(model: Any, **kwargs: Any) -> Any:
+    """The MPI data-parallel strategy of one distributed ``fit`` (imports glassnet.dist)."""
+    from glassnet.dist import data_parallel
+
+    return data_parallel(True, model, **kwargs)
+
+
+def _training_engine() -> Any:
+    """The engine behind ``Model.compile/fit/...``, with MPI data parallelism when asked."""
+    from glassnet.training.engine import Engine
+
+    return Engine(parallel=_data_parallel)
+
+
+hooks.TRAINING_ENGINE.provide(_training_engine)
 
 _LAZY_MODULES = (
     "autodiff",

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from glassnet.accel import compute_scope
 from glassnet.errors import GlassnetError
 
 # Modules under glassnet.commands, in the order `glassnet --help` lists them.
@@ -52,7 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        code = args.func(args)
+        with compute_scope():  # the process is ours for the command: split threads, warm heap
+            code = args.func(args)
     except BrokenPipeError:
         # `glassnet summary vgg16 | head`: the reader left; stop quietly like other Unix tools.
         sys.stderr.close()

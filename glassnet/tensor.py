@@ -189,15 +189,11 @@ class Tensor:
 
     # ----- a few array operators (teaching, gradcheck, losses) -------------------------------
     def __add__(self, other: Any) -> Tensor:
-        from glassnet.autodiff import add
-
         return add(self, _lift(other, self))
 
     __radd__ = __add__
 
     def __neg__(self) -> Tensor:
-        from glassnet.autodiff import scale
-
         return scale(self, -1.0)
 
     def __sub__(self, other: Any) -> Tensor:
@@ -207,8 +203,6 @@ class Tensor:
         return _lift(other, self) + (-self)
 
     def __mul__(self, other: Any) -> Tensor:
-        from glassnet.autodiff import mul, scale
-
         if isinstance(other, int | float):
             return scale(self, float(other))
         return mul(self, _lift(other, self))
@@ -216,28 +210,78 @@ class Tensor:
     __rmul__ = __mul__
 
     def __matmul__(self, other: Tensor) -> Tensor:
-        from glassnet.autodiff import matmul
-
         return matmul(self, other)
 
     def sum(self) -> Tensor:
         """Sum of all elements (a scalar tensor)."""
-        from glassnet.autodiff import sum_all
-
         return sum_all(self)
 
     def mean(self) -> Tensor:
         """Mean of all elements (a scalar tensor)."""
-        from glassnet.autodiff import scale, sum_all
-
         return scale(sum_all(self), 1.0 / self.data.size)
 
     def reshape(self, *shape: int) -> Tensor:
         """Reshape (row-major), differentiably."""
-        from glassnet.autodiff import reshape
-
         target = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
         return reshape(self, tuple(target))
+
+
+# ----- the elementary differentiable ops behind the operators (autodiff re-exports them) ------
+def _unbroadcast(g: Array, shape: tuple[int, ...]) -> Array:
+    """Sum a broadcast gradient back to ``shape``."""
+    if g.shape == shape:
+        return g
+    extra = g.ndim - len(shape)
+    g = g.sum(axis=tuple(range(extra))) if extra else g
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
+    return g.sum(axis=axes, keepdims=True) if axes else g
+
+
+def add(a: Tensor, b: Tensor) -> Tensor:
+    """A + b with NumPy broadcasting; each gradient is dout summed back to its shape."""
+    sa, sb = a.shape, b.shape
+    return Tensor.from_op(
+        a.data + b.data, (a, b), lambda g: (_unbroadcast(g, sa), _unbroadcast(g, sb))
+    )
+
+
+def mul(a: Tensor, b: Tensor) -> Tensor:
+    """Elementwise a·b with broadcasting: d a = dout·b, d b = dout·a."""
+    sa, sb, da, db = a.shape, b.shape, a.data, b.data
+    return Tensor.from_op(
+        da * db, (a, b), lambda g: (_unbroadcast(g * db, sa), _unbroadcast(g * da, sb))
+    )
+
+
+def scale(a: Tensor, k: float) -> Tensor:
+    """k·a for a Python number k."""
+    return Tensor.from_op(a.data * a.dtype.type(k), (a,), lambda g: (g * g.dtype.type(k),))
+
+
+def matmul(a: Tensor, b: Tensor) -> Tensor:
+    """Matrix product of 2-D tensors: d a = dout @ bᵀ, d b = aᵀ @ dout.
+
+    Shapes:
+        a: (M, K), b: (K, N) -> out: (M, N)
+    """
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ShapeError(f"matmul: shapes {list(a.shape)} and {list(b.shape)} do not chain")
+    da, db = a.data, b.data
+    return Tensor.from_op(da @ db, (a, b), lambda g: (g @ db.T, da.T @ g))
+
+
+def sum_all(a: Tensor) -> Tensor:
+    """Sum of every element: the gradient is dout broadcast to a's shape."""
+    shape, xp = a.shape, get_xp(a.data)
+    return Tensor.from_op(
+        a.data.sum(), (a,), lambda g: (xp.broadcast_to(g, shape).astype(g.dtype, copy=True),)
+    )
+
+
+def reshape(a: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """Row-major reshape; the gradient is reshaped back."""
+    old = a.shape
+    return Tensor.from_op(a.data.reshape(shape), (a,), lambda g: (g.reshape(old),))
 
 
 def _lift(value: Any, like: Tensor) -> Tensor:

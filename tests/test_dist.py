@@ -19,7 +19,7 @@ import pytest
 from glassnet.dist import DataParallel, FlatBuffer, abort_on_error, data_parallel, shard_bounds
 from glassnet.dist import world as W
 from glassnet.errors import GlassnetError, ShapeError
-from glassnet.training import CSVLogger, EarlyStopping, ModelCheckpoint
+from glassnet.training import Callback, CSVLogger, EarlyStopping, ModelCheckpoint
 
 FAKE_MPI = SimpleNamespace(IN_PLACE="in-place", SUM="sum", MAX="max")
 
@@ -176,6 +176,21 @@ def test_only_rank_zero_keeps_the_file_writing_callbacks() -> None:
     cbs = [EarlyStopping("loss"), ModelCheckpoint("m.npz"), CSVLogger("log.csv")]
     kept = on_ranks(2, lambda dp: [type(cb).__name__ for cb in dp.callbacks(cbs)])
     assert kept == [["EarlyStopping", "ModelCheckpoint", "CSVLogger"], ["EarlyStopping"]]
+
+
+def test_a_subclass_of_a_file_writer_is_root_only_too() -> None:
+    class EveryEpochCheckpoint(ModelCheckpoint):  # a user's own: same files, so rank 0 only
+        pass
+
+    class Printer(Callback):  # writes nothing: runs everywhere
+        pass
+
+    class MyWriter(Callback):  # a user's file writer opts in
+        root_only = True
+
+    cbs = [EveryEpochCheckpoint("m.npz"), Printer(), MyWriter()]
+    kept = on_ranks(2, lambda dp: [type(cb).__name__ for cb in dp.callbacks(cbs)])
+    assert kept == [["EveryEpochCheckpoint", "Printer", "MyWriter"], ["Printer"]]
 
 
 # ----- world detection, guard, threads ---------------------------------------------------------

@@ -17,7 +17,8 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from glassnet import cli  # noqa: E402
-from glassnet.onnx import load_imported, load_onnx_model  # noqa: E402
+from glassnet.onnx import load_onnx_model  # noqa: E402
+from glassnet.training.imported import load_imported  # noqa: E402
 
 TOL = 1e-5
 
@@ -117,10 +118,10 @@ def _hooked(fn: Any, needle: str) -> bool:
 
 
 def test_summary_of_onnx_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from glassnet.models.resolve import resolve_model
+    from glassnet.training.resolve import resolve_model
 
     if not _hooked(resolve_model, "onnx"):
-        pytest.skip("models/resolve.py: resolve_model does not read .onnx files yet")
+        pytest.skip("training/resolve.py: resolve_model does not read .onnx files yet")
     src = nchw_file(tmp_path / "m.onnx")
     assert cli.main(["summary", str(src), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)

@@ -12,10 +12,10 @@ from glassnet import layers as L
 from glassnet import zoo
 from glassnet.errors import GlassnetError
 from glassnet.models import Model
-from glassnet.onnx import load_imported, save_imported
 from glassnet.onnx.graphconfig import graph_from_config, graph_to_config
 from glassnet.onnx.layers import FlattenCHW, LeakyReLU
 from glassnet.onnx.model import ImportedModel
+from glassnet.training.imported import load_imported, save_imported
 
 
 def every_layer_model() -> ImportedModel:

@@ -43,12 +43,12 @@ def _data(name: str, logits: bool, n: int, k: int, seed: int) -> tuple[np.ndarra
 def _ours(name: str, logits: bool, y: np.ndarray, t: np.ndarray, reduction: str) -> tuple[Any, Any]:
     if name.startswith("softmax_cross_entropy"):
         loss, cache = L.softmax_cross_entropy_forward(y, t, reduction=reduction)
-        return loss, lambda d: L.softmax_cross_entropy_backward(cache, d)
+        return loss, lambda d: L.softmax_cross_entropy_backward(d, cache)
     fwd = getattr(L, f"{name}_forward")
     bwd = getattr(L, f"{name}_backward")
     kwargs = {} if name == "mse" else {"from_logits": logits}
     loss, cache = fwd(y, t, reduction=reduction, **kwargs)
-    return loss, lambda d: bwd(cache, d)
+    return loss, lambda d: bwd(d, cache)
 
 
 def _torch_per_example(torch: Any, name: str, logits: bool, yt: Any, t: np.ndarray) -> Any:
@@ -125,14 +125,14 @@ def test_worked_example_softmax_cross_entropy() -> None:
     target = np.array([load_case("trace_cnn_3x3_softmax2.json")["spec"]["target"]], dtype=float)
     loss, cache = L.softmax_cross_entropy_forward(logits, target)
     assert abs(loss - case["loss"]) <= 1e-12
-    dz = L.softmax_cross_entropy_backward(cache)
+    dz = L.softmax_cross_entropy_backward(1.0, cache)
     np.testing.assert_allclose(dz[0], case["gradients"][2]["d_pre_activation"], rtol=0, atol=1e-12)
     # The unfused path, softmax then categorical cross-entropy, gives the same numbers.
     p, scache = softmax_forward(logits)
     np.testing.assert_allclose(p[0], case["forward"][3]["output"], rtol=0, atol=1e-12)
     loss2, lcache = L.categorical_crossentropy_forward(p, target)
     assert abs(loss2 - case["loss"]) <= 1e-12
-    dz2 = softmax_backward(L.categorical_crossentropy_backward(lcache), scache)
+    dz2 = softmax_backward(L.categorical_crossentropy_backward(1.0, lcache), scache)
     np.testing.assert_allclose(dz2, dz, rtol=0, atol=1e-12)
 
 
@@ -144,12 +144,12 @@ def test_from_logits_is_stable_for_huge_logits() -> None:
             for labels in (np.array([3]), np.array([[0.0, 0.0, 0.0, 1.0]])):
                 loss, cache = L.softmax_cross_entropy_forward(z.astype(dtype), labels)
                 assert np.isfinite(loss) and abs(loss - 762.0) < 1e-3
-                np.testing.assert_allclose(L.softmax_cross_entropy_backward(cache),
+                np.testing.assert_allclose(L.softmax_cross_entropy_backward(1.0, cache),
                                            [[0, 0, 1, -1]], atol=1e-6)
             b = np.array([[-1000.0, 1000.0]], dtype=dtype)
             loss, cache = L.binary_crossentropy_forward(b, np.array([[1.0, 0.0]]), from_logits=True)
             assert abs(loss - 1000.0) < 1e-3
-            np.testing.assert_allclose(L.binary_crossentropy_backward(cache), [[-0.5, 0.5]])
+            np.testing.assert_allclose(L.binary_crossentropy_backward(1.0, cache), [[-0.5, 0.5]])
 
 
 def test_probability_zero_gives_finite_loss() -> None:
@@ -158,7 +158,7 @@ def test_probability_zero_gives_finite_loss() -> None:
         warnings.simplefilter("error")
         loss, cache = L.categorical_crossentropy_forward(np.array([[0.0, 1.0]]), np.array([[1, 0]]))
         assert np.isfinite(loss) and loss == -np.log(np.finfo(np.float64).tiny)
-        assert np.all(np.isfinite(L.categorical_crossentropy_backward(cache)))
+        assert np.all(np.isfinite(L.categorical_crossentropy_backward(1.0, cache)))
         loss, _ = L.binary_crossentropy_forward(np.array([[1.0, 0.0]]), np.array([[1.0, 0.0]]))
         assert loss == 0.0
 

@@ -91,3 +91,12 @@ def test_golden_tables(name):
         if not UPDATE:
             pytest.fail(f"created {path}; review it and rerun")
     assert text == path.read_text(), f"regenerate with GLASSNET_UPDATE_GOLDEN=1 and review {path}"
+
+
+def test_depth_counts_subclasses_of_conv2d() -> None:
+    class MyConv(L.Conv2D):  # a user's conv is still a conv
+        pass
+
+    model = Sequential([L.Input((8, 8, 1)), MyConv(2, 3), L.Conv2D(2, 3), L.Flatten(),
+                        L.Dense(3)])
+    assert model.summary(print_fn=None)["depth"] == 3

@@ -1,7 +1,9 @@
 """Generic autodiff ops: elementwise arithmetic, matmul, reshapes and layout changes.
 
 Each op computes its result and records ``backward``, mapping dL/d(out) to its parents'
-gradients (see :class:`glassnet.tensor.Tensor`).
+gradients (see :class:`glassnet.tensor.Tensor`). The elementary arithmetic that Tensor's own
+operators (``+``, ``*``, ``@``, ``sum``, ``reshape``) use lives in :mod:`glassnet.tensor` and is
+re-exported here: autodiff builds on tensor, never the other way round.
 """
 
 from __future__ import annotations
@@ -9,68 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 from glassnet.backend import get_xp
-from glassnet.errors import ShapeError
-from glassnet.tensor import Tensor
+from glassnet.tensor import Array, Tensor, add, matmul, mul, reshape, scale, sum_all
 
-Array = Any
-
-
-def _unbroadcast(g: Array, shape: tuple[int, ...]) -> Array:
-    """Sum a broadcast gradient back to ``shape``."""
-    if g.shape == shape:
-        return g
-    extra = g.ndim - len(shape)
-    g = g.sum(axis=tuple(range(extra))) if extra else g
-    axes = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
-    return g.sum(axis=axes, keepdims=True) if axes else g
-
-
-# ----- elementwise and linear algebra -------------------------------------------------------------
-def add(a: Tensor, b: Tensor) -> Tensor:
-    """A + b with NumPy broadcasting; each gradient is dout summed back to its shape."""
-    sa, sb = a.shape, b.shape
-    return Tensor.from_op(
-        a.data + b.data, (a, b), lambda g: (_unbroadcast(g, sa), _unbroadcast(g, sb))
-    )
-
-
-def mul(a: Tensor, b: Tensor) -> Tensor:
-    """Elementwise a·b with broadcasting: d a = dout·b, d b = dout·a."""
-    sa, sb, da, db = a.shape, b.shape, a.data, b.data
-    return Tensor.from_op(
-        da * db, (a, b), lambda g: (_unbroadcast(g * db, sa), _unbroadcast(g * da, sb))
-    )
-
-
-def scale(a: Tensor, k: float) -> Tensor:
-    """k·a for a Python number k."""
-    return Tensor.from_op(a.data * a.dtype.type(k), (a,), lambda g: (g * g.dtype.type(k),))
-
-
-def matmul(a: Tensor, b: Tensor) -> Tensor:
-    """Matrix product of 2-D tensors: d a = dout @ bᵀ, d b = aᵀ @ dout.
-
-    Shapes:
-        a: (M, K), b: (K, N) -> out: (M, N)
-    """
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
-        raise ShapeError(f"matmul: shapes {list(a.shape)} and {list(b.shape)} do not chain")
-    da, db = a.data, b.data
-    return Tensor.from_op(da @ db, (a, b), lambda g: (g @ db.T, da.T @ g))
-
-
-def sum_all(a: Tensor) -> Tensor:
-    """Sum of every element: the gradient is dout broadcast to a's shape."""
-    shape, xp = a.shape, get_xp(a.data)
-    return Tensor.from_op(
-        a.data.sum(), (a,), lambda g: (xp.broadcast_to(g, shape).astype(g.dtype, copy=True),)
-    )
-
-
-def reshape(a: Tensor, shape: tuple[int, ...]) -> Tensor:
-    """Row-major reshape; the gradient is reshaped back."""
-    old = a.shape
-    return Tensor.from_op(a.data.reshape(shape), (a,), lambda g: (g.reshape(old),))
+__all__ = [
+    "Array",
+    "add",
+    "matmul",
+    "mul",
+    "reshape",
+    "scale",
+    "sum_all",
+    "to_compute",
+    "to_public",
+    "transpose",
+    "unary",
+]
 
 
 def transpose(a: Tensor, axes: tuple[int, ...]) -> Tensor:

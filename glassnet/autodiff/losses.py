@@ -29,7 +29,7 @@ def loss(name: str, y_pred: Tensor, y_true: Any, *, from_logits: bool = False) -
     backward = getattr(loss_ops, f"{name}_backward")
     kw = {} if name == "mse" else {"from_logits": from_logits}
     value, cache = forward(y_pred.data, y_true, **kw)
-    return Tensor.from_op(value, (y_pred,), lambda g: (backward(cache, g),))
+    return Tensor.from_op(value, (y_pred,), lambda g: (backward(g, cache),))
 
 
 def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
@@ -40,5 +40,5 @@ def softmax_cross_entropy(logits: Tensor, labels: Any) -> Tensor:
     """
     value, cache = loss_ops.softmax_cross_entropy_forward(logits.data, labels)
     return Tensor.from_op(
-        value, (logits,), lambda g: (loss_ops.softmax_cross_entropy_backward(cache, g),)
+        value, (logits,), lambda g: (loss_ops.softmax_cross_entropy_backward(g, cache),)
     )

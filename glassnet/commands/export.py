@@ -27,9 +27,9 @@ examples:
 
 def _checkpoint_model(path: Path) -> Any:
     """A checkpoint's model: an imported ONNX graph or any other glassnet checkpoint."""
-    from glassnet.onnx import load_imported
     from glassnet.onnx.graphconfig import FORMAT
     from glassnet.training.checkpoint import load_checkpoint
+    from glassnet.training.imported import load_imported
 
     with np.load(path, allow_pickle=False) as files:
         meta = json.loads(str(files["meta"])) if "meta" in files.files else {}

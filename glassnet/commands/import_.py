@@ -1,7 +1,7 @@
 """``glassnet import MODEL.onnx --out MODEL.npz [--input HxWxC]``: ONNX to a glassnet checkpoint.
 
 The checkpoint holds the weights and a graph description of the network (see
-:mod:`glassnet.onnx.checkpoint`), so it does not need the ``.onnx`` file afterwards. The module
+:mod:`glassnet.training.imported`), so it does not need the ``.onnx`` file afterwards. The module
 is ``import_`` because ``import`` is a Python keyword; the command is ``glassnet import``.
 """
 
@@ -20,7 +20,8 @@ examples:
 def run(args: argparse.Namespace) -> int:
     """Import the file, write the checkpoint, print one line."""
     from glassnet.commands.summary import parse_input_shape
-    from glassnet.onnx import load_onnx_model, save_imported
+    from glassnet.onnx import load_onnx_model
+    from glassnet.training.imported import save_imported
 
     shape = parse_input_shape(args.input) if args.input else None
     model = load_onnx_model(args.model, input_shape=shape)

@@ -12,7 +12,7 @@ import re
 
 from glassnet.errors import GlassnetError
 from glassnet.models import Model
-from glassnet.models.resolve import resolve_model
+from glassnet.training.resolve import resolve_model
 
 
 def parse_input_shape(text: str) -> tuple[int, ...]:

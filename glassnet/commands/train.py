@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from glassnet import optim
 from glassnet.training.runs import RunResult, mean_std
-from glassnet.training.session import OPTIMIZERS, TrainOptions, TrainReport, train
+from glassnet.training.session import TrainOptions, TrainReport, train
 
 DESCRIPTION = """\
 Train MODEL on the training split of --data with sparse categorical cross-entropy, evaluate
@@ -42,7 +43,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    "(default 10)")
     p.add_argument("--batch-size", type=int, default=128, help="samples per step (default 128)")
     p.add_argument("--optimizer", default="adam", metavar="NAME",
-                   help=f"one of {', '.join(OPTIMIZERS)} (default adam)")
+                   help=f"one of {', '.join(optim.NAMES)} (default adam)")
     p.add_argument("--lr", type=float, help="learning rate (default: the optimizer's own, "
                    "adam/adamw 1e-3, sgd/rmsprop 0.01)")
     p.add_argument("--momentum", type=float, help="momentum (sgd, rmsprop)")
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
             print(run_line(i, opts.runs, result), file=stream, flush=True)
 
     with dist.abort_on_error(show_traceback=getattr(args, "debug", False)):
-        report = train(opts, on_run=on_run)
+        report = train(opts, on_run=on_run, root=root)
     if not root:
         return 0
     if args.json:

@@ -19,13 +19,15 @@ import numpy as np
 from glassnet.dist import world
 from glassnet.dist.flat import FlatBuffer
 from glassnet.errors import GlassnetError
+from glassnet.models.graph import Model
+from glassnet.training import loop
+from glassnet.training.callbacks import Callback
+from glassnet.training.strategy import is_distributed
 
-ROOT_ONLY_CALLBACKS = ("ModelCheckpoint", "CSVLogger", "JSONLogger")  # they write files
 
-
-def model_buffers(model: Any) -> list[Any]:
+def model_buffers(model: Model) -> list[Any]:
     """Every non-trainable state array of ``model`` (BatchNorm moving statistics), in order."""
-    return [buf for layer in model.layers for buf in getattr(layer, "buffers", {}).values()]
+    return [buf for layer in model.layers for buf in layer.buffers.values()]
 
 
 def shard_bounds(n: int, rank: int, size: int) -> tuple[int, int]:
@@ -58,7 +60,7 @@ class DataParallel:
         self.rank, self.size = int(self.comm.Get_rank()), int(self.comm.Get_size())
         default = 1 if mpi_module is not None else world.default_threads(self.comm)
         self.threads = world.limit_blas_threads(threads, default)
-        self.model: Any = None
+        self.model: Model | None = None
         self._flat: FlatBuffer | None = None
 
     @property
@@ -102,7 +104,7 @@ class DataParallel:
                     f"{high:.0f}); every rank must see the same data, seed and batch size"
                 )
 
-    def prepare(self, model: Any) -> None:
+    def prepare(self, model: Model) -> None:
         """Give every rank rank 0's weights and buffers; give each rank its own dropout stream.
 
         NOTE: each rank's dropout layers draw masks for their own shard; were their generators
@@ -118,7 +120,8 @@ class DataParallel:
             if isinstance(rng, np.random.Generator):
                 probe = np.random.default_rng()
                 probe.bit_generator.state = rng.bit_generator.state
-                layer.rng = np.random.default_rng([int(probe.integers(2**63)), self.rank])
+                seed = [int(probe.integers(2**63)), self.rank]
+                layer.rng = np.random.default_rng(seed)  # type: ignore[attr-defined]
 
     def broadcast_params(self, params: Sequence[Any], buffers: Sequence[Any] = ()) -> None:
         """Overwrite every rank's parameters (and buffers) with rank 0's: one ``Bcast``."""
@@ -190,11 +193,9 @@ class DataParallel:
 
     # ----- per epoch ---------------------------------------------------------------------------
     def evaluate(
-        self, model: Any, x: Any, y: Any, cfg: Any, batch_size: int = 256
+        self, model: Model, x: Any, y: Any, cfg: loop.TrainConfig, batch_size: int = 256
     ) -> dict[str, float]:
         """Mean loss (and accuracy) over (x, y), each rank evaluating a contiguous shard."""
-        from glassnet.training import loop
-
         start, stop = shard_bounds(len(x), self.rank, self.size)
         logs = loop.evaluate(model, x[start:stop], y[start:stop], cfg, batch_size)
         n = stop - start
@@ -202,15 +203,16 @@ class DataParallel:
         *sums, total = self.reduce_metrics(*(logs[k] * n for k in keys), n)
         return {k: s / max(total, 1) for k, s in zip(keys, sums, strict=True)}
 
-    def callbacks(self, callbacks: Sequence[Any]) -> list[Any]:
+    def callbacks(self, callbacks: Sequence[Callback]) -> list[Callback]:
         """The callbacks this rank runs: all on rank 0; elsewhere all but the file writers.
 
-        Callbacks that decide (EarlyStopping) run everywhere: they see the same reduced logs,
-        so every rank stops at the same epoch.
+        File writers say ``root_only = True`` (ModelCheckpoint, CSVLogger, JSONLogger and their
+        subclasses). Callbacks that decide (EarlyStopping) run everywhere: they see the same
+        reduced logs, so every rank stops at the same epoch.
         """
         if self.is_root:
             return list(callbacks)
-        return [cb for cb in callbacks if type(cb).__name__ not in ROOT_ONLY_CALLBACKS]
+        return [cb for cb in callbacks if not getattr(cb, "root_only", False)]
 
 
 def rng_fingerprint(rng: np.random.Generator | None) -> int:
@@ -222,7 +224,7 @@ def rng_fingerprint(rng: np.random.Generator | None) -> int:
 
 def data_parallel(
     distributed: bool | None,
-    model: Any,
+    model: Model,
     *,
     batch_size: int,
     samples: int,
@@ -245,9 +247,7 @@ def data_parallel(
         GlassnetError: mpi4py missing; ``distributed`` not a bool or None; a batch size not
             divisible by the number of ranks; samples or batch order differing between ranks.
     """
-    if distributed is not None and not isinstance(distributed, bool):
-        raise GlassnetError(f"fit: distributed={distributed!r} must be True, False or None")
-    if distributed is False or (distributed is None and world.launcher_size() <= 1):
+    if not is_distributed(distributed):
         return None
     dp = DataParallel(threads=threads)
     dp.check_batch_size(batch_size)

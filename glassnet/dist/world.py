@@ -4,7 +4,9 @@ Whether a process runs under a launcher is read from the environment that every 
 launcher sets (``mpiexec`` of MPICH/Intel MPI: ``PMI_SIZE``; Open MPI: ``OMPI_COMM_WORLD_SIZE``;
 MVAPICH: ``MV2_COMM_WORLD_SIZE``; Slurm ``srun``: ``SLURM_STEP_NUM_TASKS``), so a plain
 ``python`` run never imports mpi4py nor initialises MPI. Under a launcher, mpi4py's
-``COMM_WORLD`` is the truth.
+``COMM_WORLD`` is the truth. The variables are read by
+:func:`glassnet.training.strategy.launcher_size` (re-exported here), which ``fit`` calls
+without importing dist.
 """
 
 from __future__ import annotations
@@ -18,19 +20,25 @@ from collections.abc import Iterator
 from typing import Any
 
 from glassnet.errors import GlassnetError
+from glassnet.training.strategy import SIZE_VARIABLES, launcher_size
 
-SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_WORLD_SIZE", "SLURM_STEP_NUM_TASKS")
+__all__ = [
+    "SIZE_VARIABLES",
+    "abort_on_error",
+    "cores",
+    "default_threads",
+    "describe",
+    "is_root",
+    "launcher_size",
+    "limit_blas_threads",
+    "mpi",
+    "rank",
+    "size",
+    "world",
+]
+
 ABORT_DELAY_S = 1.0  # seconds a failing rank waits between its message and MPI_Abort
 _THREADS: dict[str, Any] = {}  # the threadpoolctl limiter in force, set once per process
-
-
-def launcher_size() -> int:
-    """Ranks the launcher started, from the environment (1 when not under a launcher)."""
-    for name in SIZE_VARIABLES:
-        value = os.environ.get(name, "")
-        if value.strip().isdigit():
-            return max(int(value), 1)
-    return 1
 
 
 def mpi() -> Any:

@@ -27,7 +27,7 @@ from glassnet.ops.conv import conv_geometry
 from glassnet.tensor import Tensor
 
 
-class _Conv(Layer):
+class ConvBase(Layer):
     """What Conv2D and DepthwiseConv2D share: geometry, explanation, forward."""
 
     kernel_size: tuple[int, int]
@@ -146,7 +146,7 @@ class _Conv(Layer):
 
 
 @register_defaults
-class Conv2D(_Conv):
+class Conv2D(ConvBase):
     """2-D convolution (cross-correlation) over (H, W, C) maps, Keras arguments.
 
     Args:
@@ -240,7 +240,7 @@ class Conv2D(_Conv):
 
 
 @register_defaults
-class DepthwiseConv2D(_Conv):
+class DepthwiseConv2D(ConvBase):
     """Depthwise convolution: each input channel gets ``depth_multiplier`` filters of its own.
 
     Equal to ``Conv2D(C_in·M, kernel_size, groups=C_in)``. The kernel is stored as

@@ -19,12 +19,12 @@ from glassnet import autodiff as A
 from glassnet.backend import default_dtype, get_xp
 from glassnet.errors import GlassnetError, ShapeError
 from glassnet.layers.base import Layer, Node, as_node
-from glassnet.layers.core import Input
+from glassnet.layers.core import Input, Softmax
 from glassnet.layers.shapes import Shape
+from glassnet.models.api import KerasMethods
 from glassnet.models.fusion import Step, fused_steps, plain_steps
 from glassnet.models.infer import run_plan
 from glassnet.tensor import Parameter, Tensor, is_grad_enabled
-from glassnet.training.api import TrainingMixin
 
 
 def _reachable(output: Node) -> list[Node]:
@@ -49,7 +49,7 @@ def _no_backward(g: Any) -> tuple[()]:
     return ()
 
 
-class Model(TrainingMixin):
+class Model(KerasMethods):
     """A graph of layer calls from one ``Input`` to one output.
 
     Args:
@@ -111,7 +111,7 @@ class Model(TrainingMixin):
     def ends_in_softmax(self) -> bool:
         """True if the last layer applies a softmax (else the model outputs logits)."""
         layer = self.output_node.layer
-        return getattr(layer, "activation", None) == "softmax" or type(layer).__name__ == "Softmax"
+        return getattr(layer, "activation", None) == "softmax" or isinstance(layer, Softmax)
 
     @property
     def layers(self) -> list[Layer]:

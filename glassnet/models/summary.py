@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from glassnet.arith import MAC_CONVENTION, activation_memory, param_memory
 from glassnet.arith.explain import human_bytes
 from glassnet.backend import default_dtype
+from glassnet.layers.conv import Conv2D, DepthwiseConv2D
+from glassnet.layers.core import Dense
 from glassnet.layers.shapes import fmt_shape
 
 if TYPE_CHECKING:
@@ -68,7 +70,7 @@ def summarize(model: Model, explain: bool = False) -> dict[str, Any]:
     total = sum(r["params"] for r in rows)
     trainable = sum(r["trainable_params"] for r in rows)
     total_macs = sum(r["macs"] for r in rows)
-    depth = sum(1 for layer in model.layers if type(layer).__name__ in _DEPTH_TYPES)
+    depth = sum(1 for layer in model.layers if isinstance(layer, DEPTH_TYPES))
     return {
         "model": model.name,
         "input_shape": list(model.input_shape),
@@ -88,7 +90,8 @@ def summarize(model: Model, explain: bool = False) -> dict[str, Any]:
     }
 
 
-_DEPTH_TYPES = ("Conv2D", "DepthwiseConv2D", "Dense")
+# The layers a network's depth counts (as "AlexNet has 8 layers"), subclasses included.
+DEPTH_TYPES = (Conv2D, DepthwiseConv2D, Dense)
 
 
 def footer_lines(info: dict[str, Any]) -> list[str]:

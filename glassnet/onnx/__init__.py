@@ -5,11 +5,10 @@
 >>> model = load_onnx_model("resnet.onnx")               # a glassnet graph Model (NHWC input)
 >>> model.summary(explain=True)
 
-Imported models are checkpointed with :func:`save_imported` (``glassnet import``) and read
-back with :func:`load_imported`; see :mod:`glassnet.onnx.checkpoint`.
+Imported models are checkpointed with :func:`glassnet.training.imported.save_imported`
+(``glassnet import``) and read back with :func:`~glassnet.training.imported.load_imported`.
 """
 
-from glassnet.onnx.checkpoint import load_imported, save_imported
 from glassnet.onnx.export import DEFAULT_OPSET, export_onnx, to_onnx
 from glassnet.onnx.importer import load_onnx_model
 from glassnet.onnx.model import ImportedModel
@@ -18,8 +17,6 @@ __all__ = [
     "DEFAULT_OPSET",
     "ImportedModel",
     "export_onnx",
-    "load_imported",
     "load_onnx_model",
-    "save_imported",
     "to_onnx",
 ]

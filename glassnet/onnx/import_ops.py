@@ -14,7 +14,7 @@ import numpy as np
 
 from glassnet import layers as L
 from glassnet.arith.geometry import PaddingSpec, same_padding_1d
-from glassnet.layers.conv import _Conv
+from glassnet.layers.conv import ConvBase
 from glassnet.onnx.import_shape import SHAPE_CONVERTERS
 from glassnet.onnx.importer import Converter, Value
 from glassnet.onnx.layers import LeakyReLU
@@ -73,7 +73,7 @@ def op_conv(c: Converter) -> None:
         raise c.fail(f"kernel_shape={list(g['kernel'])} differs from the weight {list(w.shape)}")
     common = {"strides": g["strides"], "padding": g["padding"], "dilation_rate": g["dilation"],
               "use_bias": b is not None}
-    layer: _Conv
+    layer: ConvBase
     if group == c_in and group > 1 and f % c_in == 0:
         layer = L.DepthwiseConv2D(g["kernel"], depth_multiplier=f // c_in, **common)
     else:
@@ -118,7 +118,7 @@ def _fold_bias(c: Converter, i: int, bias: np.ndarray) -> None:
     """``Add(x, const)`` right after a bias-free Conv/Dense whose output nothing else reads."""
     v = c.value(i)
     entry = next((e for e in reversed(c.imported) if e.layer is v.node.layer), None)
-    ok = (entry is not None and isinstance(entry.layer, L.Dense | _Conv)
+    ok = (entry is not None and isinstance(entry.layer, L.Dense | ConvBase)
           and not entry.layer.use_bias and c.consumers[c.node.input[i]] == 1)
     if not ok:
         raise c.fail("adding a constant is supported only as the bias of the Conv, Gemm or "

@@ -1,10 +1,11 @@
 """Losses as forward/backward pairs.
 
-``*_forward(y_pred, y_true, ...) -> (loss, cache)`` and ``*_backward(cache, dloss=1.0) -> dy``.
+``*_forward(y_pred, y_true, ...) -> (loss, cache)`` and ``*_backward(dout, cache) -> dy``, the
+order of every other op's pair; ``dout`` is dL/d(loss), 1.0 when the loss is the objective.
 
 Batch convention: the first axis is the batch ``N``; a per-example loss is reduced over the batch
 by ``reduction``: ``"mean"`` (the default, what training uses), ``"sum"`` or ``"none"`` (the
-``(N,)`` per-example losses; ``dloss`` may then be an ``(N,)`` array). Per example
+``(N,)`` per-example losses; ``dout`` may then be an ``(N,)`` array). Per example
 (``../shared/DESIGN.md`` §6): ``mse`` and ``binary_crossentropy`` are means over the outputs;
 ``categorical_crossentropy`` is ``−Σ t·log p`` over the classes (last axis of ``(N, K)``).
 
@@ -85,9 +86,9 @@ def _reduce(per_example: Any, reduction: str) -> Any:
     return per_example.sum() if reduction == "sum" else per_example.mean()
 
 
-def _scale(y: Any, reduction: str, dloss: Any) -> Any:
-    """``dloss·d(reduction)/d(per-example loss)``, shaped to broadcast against ``y (N, ...)``."""
-    s = get_xp(y).asarray(dloss, dtype=y.dtype)  # dtype pinned: a float64 dloss must not upcast
+def _scale(y: Any, reduction: str, dout: Any) -> Any:
+    """``dout·d(reduction)/d(per-example loss)``, shaped to broadcast against ``y (N, ...)``."""
+    s = get_xp(y).asarray(dout, dtype=y.dtype)  # dtype pinned: a float64 dout must not upcast
     if reduction == "mean":
         return s / y.shape[0]
     if reduction == "none" and s.ndim:
@@ -125,11 +126,11 @@ def mse_forward(y_pred: Any, y_true: Any, *, reduction: str = "mean") -> tuple[A
     return _reduce(_outputs_mean(d * d), reduction), LossCache(y_pred, t, None, False, reduction)
 
 
-def mse_backward(cache: LossCache, dloss: Any = 1.0) -> Any:
+def mse_backward(dout: Any, cache: LossCache) -> Any:
     """Return ``2·(y − t)/M`` (M outputs per example) times the reduction's weight."""
     y = cache.y_pred
     m = y[0].size if y.ndim > 1 else 1
-    return (y - cache.y_true) * (_scale(y, cache.reduction, dloss) * (2 / m))
+    return (y - cache.y_true) * (_scale(y, cache.reduction, dout) * (2 / m))
 
 
 def binary_crossentropy_forward(
@@ -160,7 +161,7 @@ def binary_crossentropy_forward(
     return _reduce(_outputs_mean(per), reduction), cache
 
 
-def binary_crossentropy_backward(cache: LossCache, dloss: Any = 1.0) -> Any:
+def binary_crossentropy_backward(dout: Any, cache: LossCache) -> Any:
     """Return ``(sigmoid(z) − t)/M`` (logits) or ``(−t/p + (1−t)/(1−p))/M`` times the weight."""
     y, t = cache.y_pred, cache.y_true
     m = y[0].size if y.ndim > 1 else 1
@@ -168,7 +169,7 @@ def binary_crossentropy_backward(cache: LossCache, dloss: Any = 1.0) -> Any:
         g = cache.probs - t
     else:
         g = (1 - t) / _safe(1 - y) - t / _safe(y)
-    return g * (_scale(y, cache.reduction, dloss) / m)
+    return g * (_scale(y, cache.reduction, dout) / m)
 
 
 def categorical_crossentropy_forward(
@@ -192,14 +193,14 @@ def categorical_crossentropy_forward(
     return _reduce(per, reduction), cache
 
 
-def categorical_crossentropy_backward(cache: LossCache, dloss: Any = 1.0) -> Any:
+def categorical_crossentropy_backward(dout: Any, cache: LossCache) -> Any:
     """Return ``softmax(z)·Σt − t`` (logits; ``p − t`` for one-hot t) or ``−t/p``, weighted."""
     t = cache.y_true
     if cache.from_logits:
         g = cache.probs * t.sum(axis=-1, keepdims=True) - t
     else:
         g = -t / _safe(cache.y_pred)
-    return g * _scale(cache.y_pred, cache.reduction, dloss)
+    return g * _scale(cache.y_pred, cache.reduction, dout)
 
 
 def sparse_categorical_crossentropy_forward(
@@ -225,7 +226,7 @@ def sparse_categorical_crossentropy_forward(
     return _reduce(per, reduction), cache
 
 
-def sparse_categorical_crossentropy_backward(cache: LossCache, dloss: Any = 1.0) -> Any:
+def sparse_categorical_crossentropy_backward(dout: Any, cache: LossCache) -> Any:
     """Return ``softmax(z) − onehot`` (logits) or ``−onehot/p``, weighted by the reduction."""
     xp = get_xp(cache.y_pred)
     rows = xp.arange(cache.y_pred.shape[0])
@@ -235,7 +236,7 @@ def sparse_categorical_crossentropy_backward(cache: LossCache, dloss: Any = 1.0)
     else:
         g = xp.zeros_like(cache.y_pred)
         g[rows, cache.y_true] = -1 / _safe(cache.y_pred[rows, cache.y_true])
-    return g * _scale(cache.y_pred, cache.reduction, dloss)
+    return g * _scale(cache.y_pred, cache.reduction, dout)
 
 
 def kl_divergence_forward(
@@ -261,9 +262,9 @@ def kl_divergence_forward(
     return _reduce(per, reduction), cache
 
 
-def kl_divergence_backward(cache: LossCache, dloss: Any = 1.0) -> Any:
+def kl_divergence_backward(dout: Any, cache: LossCache) -> Any:
     """Return the gradient: the same as categorical cross-entropy's (``Σ t log t`` is constant)."""
-    return categorical_crossentropy_backward(cache, dloss)
+    return categorical_crossentropy_backward(dout, cache)
 
 
 def softmax_cross_entropy_forward(
@@ -289,12 +290,12 @@ def softmax_cross_entropy_forward(
     return categorical_crossentropy_forward(logits, labels, from_logits=True, reduction=reduction)
 
 
-def softmax_cross_entropy_backward(cache: LossCache, dloss: Any = 1.0) -> Any:
+def softmax_cross_entropy_backward(dout: Any, cache: LossCache) -> Any:
     """Return ``(p − y)`` times the reduction's weight (``1/N`` for ``"mean"``).
 
     Shapes:
         -> dlogits: (N, K).
     """
     if cache.y_true.ndim == 1:
-        return sparse_categorical_crossentropy_backward(cache, dloss)
-    return categorical_crossentropy_backward(cache, dloss)
+        return sparse_categorical_crossentropy_backward(dout, cache)
+    return categorical_crossentropy_backward(dout, cache)

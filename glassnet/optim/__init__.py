@@ -6,6 +6,7 @@ for the parameter protocol); schedules set ``optimizer.lr`` once per epoch.
 
 from glassnet.optim.adam import Adam, AdamW
 from glassnet.optim.base import Optimizer
+from glassnet.optim.registry import NAMES, get, lookup
 from glassnet.optim.rmsprop import RMSProp
 from glassnet.optim.schedules import (
     CosineAnnealingLR,
@@ -23,9 +24,12 @@ __all__ = [
     "AlexNetSGD",
     "CosineAnnealingLR",
     "ExponentialLR",
+    "NAMES",
     "LRScheduler",
     "Optimizer",
     "RMSProp",
     "ReduceLROnPlateau",
     "StepLR",
+    "get",
+    "lookup",
 ]

@@ -10,16 +10,33 @@ from pathlib import Path
 from typing import Any
 
 from glassnet.errors import GlassnetError
+from glassnet.models.graph import Model
 
 
 class Callback:
-    """Hooks called by ``fit``; subclasses override what they need."""
+    """Hooks called by ``fit``; subclasses override what they need.
 
-    model: Any = None
+    A callback that writes files sets ``root_only = True``: under data-parallel training
+    (``docs/distributed.md``) it runs on rank 0 only, and so do its subclasses.
+    """
 
-    def set_model(self, model: Any) -> None:
+    model: Model | None = None
+    root_only: bool = False
+
+    def set_model(self, model: Model) -> None:
         """Attach the model being trained."""
         self.model = model
+
+    @property
+    def trained_model(self) -> Model:
+        """The model :meth:`set_model` attached.
+
+        Raises:
+            GlassnetError: before ``fit`` attached one.
+        """
+        if self.model is None:
+            raise GlassnetError(f"{type(self).__name__}: no model yet; fit() attaches it")
+        return self.model
 
     def on_train_begin(self) -> None:
         """Called once before the first epoch."""
@@ -51,7 +68,7 @@ def _mode(monitor: str, mode: str, who: str) -> str:
     return mode
 
 
-def _state_arrays(model: Any) -> list[Any]:
+def _state_arrays(model: Model) -> list[Any]:
     """Every array that defines the model's function: parameters and buffers (BN statistics)."""
     arrays = [p.data for p in model.parameters()]
     for layer in model.layers:
@@ -96,14 +113,14 @@ class EarlyStopping(Callback):
         if _improved(value, self.best, self.mode, self.min_delta):
             self.best, self.wait = value, 0
             if self.restore_best_weights:
-                self.best_weights = [a.copy() for a in _state_arrays(self.model)]
+                self.best_weights = [a.copy() for a in _state_arrays(self.trained_model)]
             return
         self.wait += 1
         if self.wait >= self.patience:
             self.stopped_epoch = epoch
-            self.model.stop_training = True
+            self.trained_model.stop_training = True
             if self.best_weights is not None:
-                for a, w in zip(_state_arrays(self.model), self.best_weights, strict=True):
+                for a, w in zip(_state_arrays(self.trained_model), self.best_weights, strict=True):
                     a[...] = w
 
 
@@ -112,6 +129,8 @@ class ModelCheckpoint(Callback):
 
     ``path`` may contain ``{epoch}`` and any log key, e.g. ``"ckpt-{epoch:02d}.npz"``.
     """
+
+    root_only = True
 
     def __init__(
         self,
@@ -137,12 +156,14 @@ class ModelCheckpoint(Callback):
                 return
             self.best = value
         path = Path(self.path.format(epoch=epoch, **logs))
-        save_checkpoint(self.model, path, optimizer=self.optimizer, extra={"epoch": epoch})
+        save_checkpoint(self.trained_model, path, optimizer=self.optimizer, extra={"epoch": epoch})
         self.saved.append(path)
 
 
 class CSVLogger(Callback):
     """Write one CSV row of metrics per epoch (header from the first epoch's keys)."""
+
+    root_only = True
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -161,6 +182,8 @@ class CSVLogger(Callback):
 
 class JSONLogger(Callback):
     """Write the metrics of every epoch so far as a JSON list (atomically)."""
+
+    root_only = True
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)

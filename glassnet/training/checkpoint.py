@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.errors import GlassnetError
+from glassnet.models.graph import Model
 
 FORMAT = "glassnet-checkpoint"
 VERSION = 1
@@ -31,13 +32,13 @@ VERSION = 1
 class Checkpoint:
     """What :func:`load_checkpoint` returns."""
 
-    model: Any
+    model: Model
     optimizer: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
     fit_rng_state: dict[str, Any] | None = None
 
 
-def architecture(model: Any) -> dict[str, Any]:
+def architecture(model: Model) -> dict[str, Any]:
     """A JSON-able description that rebuilds ``model``: a zoo name or the model-file dict."""
     zoo_name = getattr(model, "zoo_name", None)
     if zoo_name:
@@ -45,7 +46,7 @@ def architecture(model: Any) -> dict[str, Any]:
     return {"config": model.to_config()}
 
 
-def rebuild(arch: dict[str, Any]) -> Any:
+def rebuild(arch: dict[str, Any]) -> Model:
     """Rebuild an (unbuilt) model from :func:`architecture`'s dict."""
     if "zoo" in arch:
         from glassnet import zoo
@@ -60,16 +61,16 @@ def rebuild(arch: dict[str, Any]) -> Any:
     return from_config(arch["config"])
 
 
-def _rng_states(model: Any) -> dict[str, Any]:
+def _rng_states(model: Model) -> dict[str, Any]:
     return {
-        str(i): layer.rng.bit_generator.state
+        str(i): rng.bit_generator.state
         for i, layer in enumerate(model.layers)
-        if getattr(layer, "rng", None) is not None
+        if (rng := getattr(layer, "rng", None)) is not None
     }
 
 
 def save_checkpoint(
-    model: Any,
+    model: Model,
     path: str | Path,
     *,
     optimizer: Any = None,
@@ -100,7 +101,7 @@ def save_checkpoint(
         "fit_rng_state": None if fit_rng is None else fit_rng.bit_generator.state,
         "extra": extra or {},
     }
-    cfg = getattr(model, "_train_cfg", None)
+    cfg = model.train_config
     if cfg is not None:
         meta["compile"] = {
             "loss": cfg.loss,
@@ -153,7 +154,7 @@ def _restore_optimizer(meta: dict[str, Any], files: Any, params: list[Any]) -> A
     return opt
 
 
-def load_checkpoint(path: str | Path, model: Any = None) -> Checkpoint:
+def load_checkpoint(path: str | Path, model: Model | None = None) -> Checkpoint:
     """Read a checkpoint; rebuild its model (or fill ``model``) and its optimizer.
 
     Raises:
@@ -182,16 +183,16 @@ def load_checkpoint(path: str | Path, model: Any = None) -> Checkpoint:
             kind, idx, name = key.split("/", 2)
             i = int(idx)
             layer = layers[i] if i < len(layers) else None
-            target = None
+            target: Any = None
             if layer is not None:
-                store = layer.weights if kind == "w" else getattr(layer, "buffers", {})
+                store = layer.weights if kind == "w" else layer.buffers
                 target = store.get(name)
-            if target is None:
+            if layer is None or target is None:
                 raise GlassnetError(
                     f"checkpoint {path}: entry {key!r} has no matching weight in the model"
                 )
             arr = files[key]
-            data = target.data if kind == "w" else target
+            data: Any = target.data if kind == "w" else target
             if arr.shape != data.shape:
                 raise GlassnetError(
                     f"checkpoint {path}: layer {layer.label!r} {name} has shape {_shape(arr)} "
@@ -199,8 +200,9 @@ def load_checkpoint(path: str | Path, model: Any = None) -> Checkpoint:
                 )
             data[...] = arr
         for i, state in meta.get("rng_states", {}).items():
-            layers[int(i)].rng = np.random.default_rng()
-            layers[int(i)].rng.bit_generator.state = state
+            rng = np.random.default_rng()
+            rng.bit_generator.state = state
+            layers[int(i)].rng = rng  # type: ignore[attr-defined]  # a layer with an rng
         opt = None
         if "optimizer" in meta:
             opt = _restore_optimizer(meta, files, model.parameters())
@@ -208,7 +210,7 @@ def load_checkpoint(path: str | Path, model: Any = None) -> Checkpoint:
         from glassnet.training.loop import TrainConfig
 
         c = meta["compile"]
-        model._train_cfg = TrainConfig(opt or "adam", c["loss"], c["accuracy"], c["from_logits"])
+        model.train_config = TrainConfig(opt or "adam", c["loss"], c["accuracy"], c["from_logits"])
         if opt is None:
             model.compile(
                 "adam", c["loss"], ["accuracy"] if c["accuracy"] else [], c["from_logits"]
@@ -216,7 +218,7 @@ def load_checkpoint(path: str | Path, model: Any = None) -> Checkpoint:
     return Checkpoint(model, opt, meta.get("extra", {}), meta.get("fit_rng_state"))
 
 
-def load_model(path: str | Path) -> Any:
+def load_model(path: str | Path) -> Model:
     """Load a checkpoint's model, compiled with its saved optimizer state when there is one.
 
     Raises:

@@ -18,11 +18,13 @@ import numpy as np
 
 from glassnet import autodiff as A
 from glassnet.data.transforms import batches
-from glassnet.dist import DataParallel, data_parallel
 from glassnet.errors import GlassnetError
+from glassnet.models.graph import Model
 from glassnet.tensor import Tensor, no_grad
+from glassnet.training import strategy
 from glassnet.training.callbacks import Callback
 from glassnet.training.progress import EpochProgress
+from glassnet.training.strategy import SingleProcess, Strategy, StrategyFactory
 
 CROSS_ENTROPIES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
 
@@ -46,7 +48,7 @@ class History:
         self.epochs += 1
 
 
-def batch_loss(model: Any, out: Tensor, y: Any, loss: str, from_logits: bool) -> Tensor:
+def batch_loss(model: Model, out: Tensor, y: Any, loss: str, from_logits: bool) -> Tensor:
     """The mean loss of one batch, fused with the softmax head when possible.
 
     Shapes:
@@ -76,34 +78,35 @@ class TrainConfig:
 
 
 def train_epoch(
-    model: Any,
+    model: Model,
     cfg: TrainConfig,
     data: Any,
     epoch: int,
     progress: EpochProgress | None,
-    dp: DataParallel | None = None,
+    dp: Strategy | None = None,
 ) -> dict[str, float]:
     """Run one epoch of mini-batch steps; return mean loss (and accuracy) over its samples.
 
-    With ``dp`` (data-parallel over MPI) each rank steps on its shard of every batch, the
+    ``dp`` spreads the steps over processes (default: :class:`SingleProcess`, which does
+    nothing). Data-parallel over MPI, each rank steps on its shard of every batch, the
     gradients are averaged across ranks before the (identical) optimizer step, and the metrics
     are summed over the ranks.
 
     Raises:
         TrainingDiverged: naming the epoch and batch where the loss stopped being finite.
     """
+    dp = dp if dp is not None else SingleProcess(evaluate)
     params = model.parameters()
     total, seen, correct = 0.0, 0, 0
     for b, (xb, yb) in enumerate(data, start=1):
         for p in params:
             p.grad = None
         n_global = len(xb)
-        if dp is not None:
-            xb, yb = dp.shard(xb, yb)
-            if len(xb) == 0:  # a last batch smaller than the world: nothing to compute here
-                dp.allreduce_grads(params, 0, n_global)
-                cfg.optimizer.step()
-                continue
+        xb, yb = dp.shard(xb, yb)
+        if len(xb) == 0:  # a last batch smaller than the world: nothing to compute here
+            dp.allreduce_grads(params, 0, n_global)
+            cfg.optimizer.step()
+            continue
         out = model.forward(xb, training=True)
         loss = batch_loss(model, out, yb, cfg.loss, cfg.from_logits)
         value = loss.item()
@@ -113,8 +116,7 @@ def train_epoch(
                 f"(optimizer lr={getattr(cfg.optimizer, 'lr', '?')}) or check the data"
             )
         loss.backward()
-        if dp is not None:
-            dp.allreduce_grads(params, len(xb), n_global)
+        dp.allreduce_grads(params, len(xb), n_global)
         cfg.optimizer.step()
         n = len(xb)
         total += value * n
@@ -123,8 +125,7 @@ def train_epoch(
             correct += _correct(out.data, yb)
         if progress is not None:
             progress.advance(n_global, total / seen, correct / seen if cfg.accuracy else None)
-    if dp is not None:
-        total, seen, correct = dp.reduce_metrics(total, seen, correct)  # type: ignore[assignment]
+    total, seen, correct = dp.reduce_metrics(total, seen, correct)  # type: ignore[assignment]
     logs = {"loss": total / max(seen, 1)}
     if cfg.accuracy:
         logs["accuracy"] = correct / max(seen, 1)
@@ -132,7 +133,7 @@ def train_epoch(
 
 
 def evaluate(
-    model: Any, x: Any, y: Any, cfg: TrainConfig, batch_size: int = 256
+    model: Model, x: Any, y: Any, cfg: TrainConfig, batch_size: int = 256
 ) -> dict[str, float]:
     """Mean loss (and accuracy) over (x, y) in inference mode, batch by batch."""
     total, correct, n = 0.0, 0, len(x)
@@ -148,7 +149,7 @@ def evaluate(
     return logs
 
 
-def predict(model: Any, x: Any, batch_size: int = 256) -> Any:
+def predict(model: Model, x: Any, batch_size: int = 256) -> np.ndarray:
     """Model outputs for every row of x (inference mode), concatenated.
 
     Shapes:
@@ -172,7 +173,7 @@ def _split_validation(
 
 
 def fit(
-    model: Any,
+    model: Model,
     cfg: TrainConfig,
     x: Any,
     y: Any,
@@ -189,8 +190,13 @@ def fit(
     initial_epoch: int = 0,
     rng: np.random.Generator | None = None,
     distributed: bool | None = None,
+    parallel: StrategyFactory | None = None,
 ) -> History:
     """Train ``model`` on (x, y); see :meth:`glassnet.models.Model.fit`.
+
+    ``parallel`` builds the strategy of a distributed call (``distributed=True``, or None
+    under a multi-rank launcher; see :func:`glassnet.training.strategy.choose`); the engine
+    that ``glassnet/__init__.py`` installs passes :func:`glassnet.dist.data_parallel`.
 
     Raises:
         GlassnetError: bad epochs/batch size/validation arguments, or mismatched x and y.
@@ -207,9 +213,12 @@ def fit(
     dtype = model.build().dtype
     x = np.asarray(x, dtype=dtype)
     rng = rng if rng is not None else np.random.default_rng(seed)
-    dp = data_parallel(distributed, model, batch_size=batch_size, samples=len(x), rng=rng)
+    dp = strategy.choose(distributed, parallel, model, batch_size=batch_size, samples=len(x),
+                         rng=rng)
     if dp is not None:  # only rank 0 prints and writes files
         verbose, callbacks = (verbose if dp.is_root else 0), dp.callbacks(callbacks)
+    else:
+        dp = SingleProcess(evaluate)
     data = batches(x, y, batch_size, shuffle=shuffle, rng=rng)
     history = History()
     model.stop_training = False
@@ -221,9 +230,7 @@ def fit(
         with EpochProgress(epoch, initial_epoch + epochs, len(x), len(data), verbose) as bar:
             logs = train_epoch(model, cfg, data, epoch, bar, dp)
             if validation_data is not None:
-                val = (evaluate if dp is None else dp.evaluate)(
-                    model, validation_data[0], validation_data[1], cfg
-                )
+                val = dp.evaluate(model, validation_data[0], validation_data[1], cfg)
                 logs.update({f"val_{k}": v for k, v in val.items()})
             bar.finish(logs)
         history.append(logs)

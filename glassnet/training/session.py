@@ -16,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.dist import is_root
+from glassnet import optim
 from glassnet.errors import GlassnetError, ShapeError
+from glassnet.models.api import FitHistory
+from glassnet.models.graph import Model
 from glassnet.training.runs import RunResult, summarize_runs, write_json_atomic
 
-OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSProp"}
 LOSS = "sparse_categorical_crossentropy"
 
 
@@ -52,8 +53,8 @@ class TrainOptions:
 class RunOutcome:
     """One trained run: its model, its history and its summary row."""
 
-    model: Any
-    history: Any
+    model: Model
+    history: FitHistory
     result: RunResult
 
 
@@ -80,9 +81,9 @@ def check_options(opts: TrainOptions) -> None:
     for name, value in positive.items():
         if value < 1:
             raise GlassnetError(f"{name} {value} is invalid; expected an integer >= 1")
-    if opts.optimizer not in OPTIMIZERS:
+    if opts.optimizer not in optim.NAMES:
         raise GlassnetError(
-            f"--optimizer {opts.optimizer!r} is unknown; expected one of {', '.join(OPTIMIZERS)}"
+            f"--optimizer {opts.optimizer!r} is unknown; expected one of {', '.join(optim.NAMES)}"
         )
     if opts.lr is not None and not opts.lr > 0:
         raise GlassnetError(f"--lr {opts.lr} is invalid; expected a learning rate > 0")
@@ -108,7 +109,7 @@ def _shape_text(shape: Any) -> str:
     return "x".join(str(s) for s in shape)
 
 
-def check_fits(model: Any, ds: Any, what: str) -> None:
+def check_fits(model: Model, ds: Any, what: str) -> None:
     """Check that ``model`` takes ``ds``'s images and outputs one score per class.
 
     Raises:
@@ -126,7 +127,7 @@ def check_fits(model: Any, ds: Any, what: str) -> None:
         )
 
 
-def build_model(spec: str, ds: Any, seed: int) -> Any:
+def build_model(spec: str, ds: Any, seed: int) -> Model:
     """Return the (unbuilt) model MODEL names, for ``ds``'s input shape and classes.
 
     A zoo model is built for the data (the arguments its function takes among ``input_shape``,
@@ -136,7 +137,7 @@ def build_model(spec: str, ds: Any, seed: int) -> Any:
         GlassnetError: an unknown MODEL, a model that cannot take the data, or a model file
             whose input or output does not match it.
     """
-    from glassnet.models.resolve import resolve_model
+    from glassnet.training.resolve import resolve_model
 
     if not Path(spec).is_file():
         wanted = {"input_shape": ds.input_shape, "num_classes": ds.num_classes, "seed": seed}
@@ -154,19 +155,17 @@ def build_model(spec: str, ds: Any, seed: int) -> Any:
     return model
 
 
-def make_optimizer(opts: TrainOptions, params: list[Any]) -> Any:
+def make_optimizer(opts: TrainOptions, params: list[Any]) -> optim.Optimizer:
     """Build the optimizer the options name, on ``params``.
 
     Raises:
         GlassnetError: an option the optimizer does not have, or a value it rejects.
     """
-    from glassnet import optim
-
     given = {"lr": opts.lr, "momentum": opts.momentum, "weight_decay": opts.weight_decay}
     kwargs: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     if opts.nesterov:
         kwargs["nesterov"] = True
-    cls = getattr(optim, OPTIMIZERS[opts.optimizer])
+    cls = optim.lookup(opts.optimizer)
     accepted = inspect.signature(cls).parameters
     for name in kwargs:
         if name not in accepted:
@@ -182,7 +181,8 @@ def train_once(opts: TrainOptions, ds: Any, seed: int) -> RunOutcome:
     model = build_model(opts.model, ds, seed)
     model.compile(make_optimizer(opts, model.parameters()), LOSS, ["accuracy"],
                   from_logits=not model.ends_in_softmax)
-    history = model.fit(*ds.train, epochs=opts.epochs, batch_size=opts.batch_size,
+    x_train, y_train = ds.train
+    history = model.fit(x_train, y_train, epochs=opts.epochs, batch_size=opts.batch_size,
                         validation_split=opts.validation_split, seed=seed, verbose=opts.verbose)
     test = model.evaluate(*ds.test)
     result = RunResult(seed, float(test["accuracy"]), float(test["loss"]), history.epochs,
@@ -205,13 +205,18 @@ def default_out_dir(spec: str, data: str) -> Path:
 
 
 def train(
-    opts: TrainOptions, on_run: Callable[[int, RunResult], None] | None = None
+    opts: TrainOptions,
+    on_run: Callable[[int, RunResult], None] | None = None,
+    *,
+    root: bool = True,
 ) -> TrainReport:
     """Check the options, train every run, write the run directory; return the report.
 
     Args:
         opts: the options.
         on_run: called after each run with its index (0-based) and result.
+        root: whether this process writes the run folder; under ``mpiexec`` the caller passes
+            ``glassnet.dist.is_root()`` (training sits below dist and does not ask it).
 
     Raises:
         GlassnetError: for bad options, data or model (see :func:`check_options`,
@@ -221,8 +226,7 @@ def train(
     ds = load_data(opts.data, opts.data_dir, opts.download, opts.limit)
     build_model(opts.model, ds, opts.seed)  # fail on a model/data mismatch before any training
     out_dir = opts.out if opts.out is not None else default_out_dir(opts.model, opts.data)
-    root = is_root()  # under mpiexec, rank 0 alone writes the run folder
-    if root:
+    if root:  # under mpiexec, rank 0 alone writes the run folder
         out_dir.mkdir(parents=True, exist_ok=True)
     results: list[RunResult] = []
     outcome: RunOutcome | None = None
@@ -241,7 +245,7 @@ def train(
 
 
 def write_artifacts(
-    model: Any, history: dict[str, list[float]], ds: Any, out_dir: Path, plots: bool = True
+    model: Model, history: dict[str, list[float]], ds: Any, out_dir: Path, plots: bool = True
 ) -> list[Path]:
     """Write the checkpoint, the history and (unless ``plots`` is False) the plots.
 

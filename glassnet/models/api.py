@@ -1,48 +1,91 @@
-"""The Keras-shaped training methods every model has: compile, fit, evaluate, predict, save."""
+"""The Keras-shaped training methods every model has: compile, fit, evaluate, predict, save.
+
+The models layer sits below training (docs/architecture.md), so these methods hold no logic:
+each delegates to the :class:`TrainingEngine` held by ``glassnet.hooks.TRAINING_ENGINE``.
+``glassnet/__init__.py`` fills that hook with :class:`glassnet.training.engine.Engine`,
+imported on the first call, so ``gn.Sequential([...]).fit(...)`` works while
+``import glassnet.models`` loads no training, data, dist or onnx module.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 
 from glassnet.errors import GlassnetError
-from glassnet.training import loop
-from glassnet.training.callbacks import Callback
-from glassnet.training.checkpoint import save_checkpoint
-
-LOSS_NAMES = (
-    "mse",
-    "binary_crossentropy",
-    "categorical_crossentropy",
-    "sparse_categorical_crossentropy",
-    "kl_divergence",
-)
-OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSProp"}
+from glassnet.hooks import TRAINING_ENGINE
 
 
-def make_optimizer(optimizer: Any, params: list[Any]) -> Any:
-    """An optimizer instance: given one, or a name ("sgd", "adam", ...) with default settings.
+class TrainConfig(Protocol):
+    """What ``compile`` fixed (the engine's own type; these are the fields others read)."""
+
+    optimizer: Any
+    loss: str
+    accuracy: bool
+    from_logits: bool
+
+
+class FitHistory(Protocol):
+    """What ``fit`` returns: ``history["loss"][e]`` for epoch e + 1, as Keras' ``History``."""
+
+    history: dict[str, list[float]]
+    epochs: int
+    seconds: float
+
+
+@runtime_checkable
+class TrainingEngine(Protocol):
+    """The training loop behind :class:`KerasMethods` (implemented in ``glassnet.training``)."""
+
+    def compile(
+        self, model: Any, optimizer: Any, loss: str, metrics: Sequence[str], from_logits: bool
+    ) -> TrainConfig:
+        """Check the arguments; return the configuration ``fit`` will use."""
+        ...
+
+    def fit(self, model: Any, cfg: TrainConfig, x: Any, y: Any, **kwargs: Any) -> FitHistory:
+        """Train ``model`` (see :meth:`KerasMethods.fit`)."""
+        ...
+
+    def evaluate(
+        self, model: Any, cfg: TrainConfig, x: Any, y: Any, batch_size: int
+    ) -> dict[str, float]:
+        """Mean loss (and accuracy) over (x, y)."""
+        ...
+
+    def predict(self, model: Any, x: Any, batch_size: int) -> np.ndarray:
+        """Outputs for every row of x."""
+        ...
+
+    def save(self, model: Any, path: str | Path, optimizer: Any) -> Path:
+        """Write a checkpoint of ``model`` (and ``optimizer``)."""
+        ...
+
+
+_checked: list[object] = [None]  # the engine last checked against the protocol
+
+
+def training_engine() -> TrainingEngine:
+    """The installed engine (checked against :class:`TrainingEngine` once).
 
     Raises:
-        GlassnetError: for an unknown name (the valid ones are listed).
+        GlassnetError: if none is installed, or it lacks one of the protocol's methods.
     """
-    if not isinstance(optimizer, str):
-        return optimizer
-    from glassnet import optim
-
-    key = optimizer.lower()
-    if key not in OPTIMIZERS:
-        raise GlassnetError(f"compile: optimizer={optimizer!r} is not one of {list(OPTIMIZERS)}")
-    return getattr(optim, OPTIMIZERS[key])(params)
+    engine = TRAINING_ENGINE.get()
+    if engine is not _checked[0]:
+        if not isinstance(engine, TrainingEngine):
+            raise GlassnetError(f"the training engine {engine!r} lacks TrainingEngine's methods")
+        _checked[0] = engine
+    return cast(TrainingEngine, engine)
 
 
-class TrainingMixin:
+class KerasMethods:
     """compile / fit / evaluate / predict / save for :class:`glassnet.models.Model`."""
 
-    _train_cfg: loop.TrainConfig | None = None
+    _train_cfg: TrainConfig | None = None
     stop_training: bool = False
 
     def compile(
@@ -64,26 +107,23 @@ class TrainingMixin:
         Raises:
             GlassnetError: unknown loss, metric or optimizer name.
         """
-        if loss not in LOSS_NAMES:
-            raise GlassnetError(f"compile: loss={loss!r} is not one of {list(LOSS_NAMES)}")
-        bad = [m for m in metrics if m not in ("accuracy", "acc")]
-        if bad:
-            raise GlassnetError(f"compile: metrics {bad} are unknown; valid: ['accuracy']")
-        params = self.parameters()  # type: ignore[attr-defined]
-        opt = make_optimizer(optimizer, params)
-        if getattr(opt, "params", None) is not None and len(opt.params) != len(params):
-            raise GlassnetError(
-                f"compile: the optimizer holds {len(opt.params)} parameters but the model has "
-                f"{len(params)}; build it on model.parameters()"
-            )
-        self._train_cfg = loop.TrainConfig(opt, loss, bool(metrics), from_logits)
+        self._train_cfg = training_engine().compile(self, optimizer, loss, metrics, from_logits)
+
+    @property
+    def train_config(self) -> TrainConfig | None:
+        """What :meth:`compile` fixed (None before it); checkpoints save and restore it."""
+        return self._train_cfg
+
+    @train_config.setter
+    def train_config(self, cfg: TrainConfig | None) -> None:
+        self._train_cfg = cfg
 
     @property
     def optimizer(self) -> Any:
         """The compiled optimizer (None before :meth:`compile`)."""
         return None if self._train_cfg is None else self._train_cfg.optimizer
 
-    def _cfg(self, who: str) -> loop.TrainConfig:
+    def _cfg(self, who: str) -> TrainConfig:
         if self._train_cfg is None:
             raise GlassnetError(f"{who}: call model.compile(optimizer, loss, metrics) first")
         return self._train_cfg
@@ -98,10 +138,10 @@ class TrainingMixin:
         validation_split: float = 0.0,
         shuffle: bool = True,
         seed: int = 0,
-        callbacks: Sequence[Callback] = (),
+        callbacks: Sequence[Any] = (),
         verbose: int = 1,
         **kwargs: Any,
-    ) -> loop.History:
+    ) -> FitHistory:
         """Train with mini-batch gradient descent (the batch gradient is the batch mean).
 
         Args:
@@ -113,7 +153,8 @@ class TrainingMixin:
             validation_split: else, this fraction of the *last* samples is held out.
             shuffle: reshuffle every epoch (seeded).
             seed: seeds the batch order; weights come from the model's own seed.
-            callbacks: e.g. EarlyStopping, ModelCheckpoint, CSVLogger.
+            callbacks: e.g. EarlyStopping, ModelCheckpoint, CSVLogger
+                (:mod:`glassnet.training.callbacks`).
             verbose: 0 silent, 1 progress bar, 2 one line per epoch (all on stderr).
             **kwargs: passed to :func:`glassnet.training.loop.fit`: ``initial_epoch``, ``rng``
                 (the batch-order generator), ``distributed`` (True: data-parallel over MPI,
@@ -127,7 +168,7 @@ class TrainingMixin:
         Shapes:
             x: (N, *input_shape); y: (N,) or (N, K)
         """
-        return loop.fit(
+        return training_engine().fit(
             self,
             self._cfg("fit"),
             x,
@@ -145,13 +186,13 @@ class TrainingMixin:
 
     def evaluate(self, x: Any, y: Any, batch_size: int = 256) -> dict[str, float]:
         """Mean loss and accuracy on (x, y) in inference mode."""
-        return loop.evaluate(self, x, y, self._cfg("evaluate"), batch_size)
+        return training_engine().evaluate(self, self._cfg("evaluate"), x, y, batch_size)
 
     def predict(self, x: Any, batch_size: int = 256) -> np.ndarray:
         """Outputs for every row of x (inference mode)."""
-        return loop.predict(self, x, batch_size)  # type: ignore[no-any-return]
+        return training_engine().predict(self, x, batch_size)
 
     def save(self, path: str | Path, include_optimizer: bool = True) -> Path:
         """Save weights, architecture (and optimizer state) to one ``.npz``, atomically."""
         opt = self.optimizer if include_optimizer else None
-        return save_checkpoint(self, path, optimizer=opt)
+        return training_engine().save(self, path, opt)

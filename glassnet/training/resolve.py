@@ -1,4 +1,8 @@
-"""Turn a MODEL argument (a zoo name or a model-file path) into an unbuilt model."""
+"""Turn a MODEL argument (a zoo name, a model file or an ``.onnx`` file) into an unbuilt model.
+
+It lives in training (it was ``glassnet.models.resolve``) because it must see both zoo and
+onnx, which sit above models (docs/architecture.md, "Layers and imports").
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from glassnet.errors import GlassnetError
+from glassnet.models.graph import Model
 
 
-def resolve_model(spec: str, input_shape: Any = None, **zoo_kwargs: Any) -> Any:
+def resolve_model(spec: str, input_shape: Any = None, **zoo_kwargs: Any) -> Model:
     """Return the model ``spec`` names: a zoo name (``lenet5``, ``keras-mnist-convnet``) or a file.
 
     Args:
