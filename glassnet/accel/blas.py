@@ -1,10 +1,9 @@
 """NumPy's own BLAS GEMM, called from inside numba kernels (no return to Python in between).
 
 Why: a kernel that must not touch the GIL (a batch-1 convolution split over two threads: see
-:mod:`glassnet.accel.conv_rows`) has to multiply its matrices itself. numba's ``np.dot`` calls
-SciPy's bundled OpenBLAS, which ran this machine's 64×288·288×121 float32 product in 70 µs
-against 60 µs for NumPy's (same call through ctypes, one thread); so the kernels call NumPy's
-``cblas_?gemm`` by address instead.
+:mod:`glassnet.accel.small_batch`) has to multiply its matrices itself. numba's ``np.dot`` calls
+SciPy's bundled OpenBLAS, which was slower than NumPy's on the same product
+(docs/performance.md, rules table); so the kernels call NumPy's ``cblas_?gemm`` by address instead.
 
 Only ILP64 builds whose symbols carry the ``64_`` suffix are used (NumPy's PyPI wheels:
 ``scipy_cblas_sgemm64_``), so the integer width is never guessed, and each function found is

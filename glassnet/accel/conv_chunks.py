@@ -3,8 +3,8 @@
 :func:`glassnet.accel.conv.conv2d_resolved` and :func:`glassnet.accel.conv.conv2d_backward` split
 the batch over the threads. Written as Python closures, each chunk crossed between Python and
 NumPy / numba a dozen times, and at every crossing a thread may have to wait for the GIL —
-a waiting thread sleeps, and waking it costs 20-70 µs on this machine: the worker's chunk
-started 30 µs (batch 32) to 70 µs (batch 128) after the caller's, every op. Here a chunk is one
+a waiting thread sleeps, and waking it costs tens of µs: the worker's chunk started late,
+every op (docs/performance.md, rules table). Here a chunk is one
 call that never holds the GIL (:func:`glassnet.accel.parallel.run_kernel`): the numba im2col/col2im
 kernels and NumPy's own BLAS (:mod:`glassnet.accel.blas`), in the same column blocks as
 :mod:`glassnet.accel.gemm`, so the same products as the closures, summed alike but for the

@@ -3,18 +3,9 @@
 A convolution's products have a short side (F filters, C·KH·KW window rows) and a very long one
 (N·OH·OW output positions). OpenBLAS runs such shapes far below its peak; cutting the long side
 into blocks of a few thousand columns and handing all blocks to ONE batched ``matmul`` call
-keeps each block's operands in cache. Measured here, one thread, float32 (ms, plain → blocked):
-
-    ========================  ==============  ==============  ===========================
-    product                   forward W·cols  dcols Wᵀ·dO     dW = dO·colsᵀ
-    ========================  ==============  ==============  ===========================
-    LeNet conv1  6×25×50176   0.67 → 0.27     0.89 → 0.35     1.03 → 0.20
-    Keras conv1 32×9×43264    0.40 → 0.30     0.48 → 0.31     0.85 → 0.28
-    Keras conv2 64×288×7744   3.26 → 2.61     2.98 → 2.43     3.98 → 3.46
-    ========================  ==============  ==============  ===========================
-
-The weight gradient is also computed as (cols·dOᵀ)ᵀ: OpenBLAS prefers the long window side as
-the product's rows (LeNet conv2, 16×150×6400: 0.75 → 0.43 ms).
+keeps each block's operands in cache. The weight gradient is also computed as (cols·dOᵀ)ᵀ:
+OpenBLAS prefers the long window side as the product's rows. Timings of both choices:
+docs/performance.md, rules table.
 """
 
 from __future__ import annotations
@@ -65,11 +56,11 @@ def matmul_nt(d: Array, c: Array) -> Array:
     """
     xp = get_xp(d, c)
     m = c.shape[1] // BLOCK_REDUCE
-    # Blocks pay for small outputs (few filters × short windows); for a large one (Keras conv2,
-    # 64×288) one long product was faster (1.68 vs 1.95 ms at batch 32).
+    # Blocks pay for small outputs (few filters × short windows); for a large one one long
+    # product was faster (docs/performance.md).
     if xp is not np or m < 2 or d.shape[0] * c.shape[0] > SMALL_OUTPUT:
         # NOTE: a one-column operand has strides matmul's BLAS path refuses (its own loop is
-        # ~6× slower); dot copies it instead. Otherwise matmul (dot was 10% slower here).
+        # several times slower); dot copies it instead. Otherwise matmul (dot was slower).
         return (xp.dot(c, d.T) if c.shape[1] == 1 else xp.matmul(c, d.T)).T
     q = m * BLOCK_REDUCE
     g = xp.matmul(_blocks(c[:, :q], m), _blocks(d[:, :q], m).transpose(0, 2, 1)).sum(axis=0)

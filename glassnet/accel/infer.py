@@ -2,8 +2,8 @@
 
 Under ``no_grad()`` in inference mode nothing needs the autodiff tape, yet a forward pass on
 tensors still wraps every result, re-checks every argument and re-resolves every geometry: at
-batch 1 that bookkeeping cost as much as the arithmetic (LeNet-5: 107 µs per image, 78 in the
-ops). These steps resolve their geometry once and call the array-level code directly:
+batch 1 that bookkeeping cost as much as the arithmetic (docs/performance.md, rules table).
+These steps resolve their geometry once and call the array-level code directly:
 
 * from :data:`SMALL_BATCH` images up, the same fast drop-ins a training forward runs
   (:mod:`glassnet.accel.conv`, :mod:`glassnet.accel.pool`) in the same order, so the same

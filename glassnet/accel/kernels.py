@@ -5,7 +5,7 @@ and compare); the NumPy path stays complete. Used only for NumPy arrays, only wh
 imports, and never when ``GLASSNET_NUMBA=0``.
 
 NOTE: the kernels are serial on purpose: ``parallel=True`` threads spin against OpenBLAS's own
-threads on a 2-core machine and made training 2–3× slower there (docs/performance.md).
+threads on a 2-core machine and made training slower there (docs/performance.md, rules table).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def max_pool_backward(dout3, arg, kw, sh, sw, dxp3, sentinel):  # type: ignore[n
 
 @njit(cache=True, nogil=True)
 def max_pool_2x2_forward(xpad3, relu, out, arg, sentinel):  # type: ignore[no-untyped-def]
-    """The 2×2 / stride-2 case of :func:`max_pool_forward`, branch-free (8× faster here).
+    """The 2×2 / stride-2 case of :func:`max_pool_forward`, branch-free (faster: rules table).
 
     The window's first maximum is max(first of row 0, first of row 1), each a strict
     comparison, which picks the same offset as the row-major scan for any non-NaN input.
@@ -174,7 +174,8 @@ def im2col(xpad, sh, sw, dil_h, dil_w, n0, cols6, i0=0):  # type: ignore[no-unty
     ``i0`` > 0: the windows of output rows i0, i0 + 1, … only (a small batch split by rows).
 
     NOTE: one image plane at a time (it stays in L1) and plain ``i + u`` indices in the unit
-    stride case: 4× faster here than looping (u, v) outside or testing the stride inside.
+    stride case: faster than looping (u, v) outside or testing the stride inside
+    (docs/performance.md, rules table).
 
     Shapes:
         xpad: (C, N, Hp, Wp) padded input; cols6: (C, KH, KW, n, OH, OW) for a batch chunk

@@ -4,7 +4,7 @@ Why glassnet splits work itself instead of leaving threads to the BLAS: GEMM is 
 CNN step; im2col, col2im and pooling are memory-bound loops that a multi-threaded BLAS never
 sees, so they ran on one core. Running them on several threads right after a multi-threaded
 GEMM does not help either: OpenBLAS's idle workers keep spinning on the cores for a while
-after each call (a 2-thread im2col ran 1.7× slower right after a GEMM, docs/performance.md).
+after each call (a 2-thread im2col ran slower right after a GEMM: docs/performance.md, rules table).
 So inside :func:`split_scope` — which ``fit``, ``evaluate``, ``predict``, the bench and the CLI
 open — glassnet gives the BLAS ONE thread and runs every chunk (im2col, the chunk's GEMM, the
 bias, col2im, pooling) on its own thread pool; the GEMMs still use every core, one chunk per
@@ -39,9 +39,8 @@ from glassnet.errors import GlassnetError
 T = TypeVar("T")
 
 # Below this much work per chunk (array elements touched) splitting does not pay: besides the
-# hand-off (3-4 µs with the spinning workers, 20-60 µs with a sleeping thread pool) two threads
-# share the caches and the memory bus. Swept in-process on both zoo CNNs at batch 32 and 128:
-# 64k-256k per chunk within 3% of each other, 32k and 512k+ worse.
+# hand-off two threads share the caches and the memory bus. The sweep behind the value:
+# docs/performance.md, rules table.
 MIN_WORK_PER_CHUNK = 131_072
 
 _state: dict[str, Any] = {"threads": None, "pool": None, "depth": 0, "limiter": None}
@@ -231,7 +230,7 @@ class _Workers:
         """Run ``kernel(*parts[i], counters, started, done, post, seen)`` for every part.
 
         For work that must not hand the GIL back and forth: a worker waiting for the GIL
-        sleeps, and waking it costs 20-60 µs — as long as a batch-1 convolution. So the caller
+        sleeps, and waking it costs tens of µs — as long as a batch-1 convolution. So the caller
         posts the worker's part, then waits (GIL released) until the worker's kernel signals
         ``counters[started]`` from inside its nogil code; only then does it run its own part,
         and it waits for ``counters[done]`` (again signalled by the kernel), never for the

@@ -39,14 +39,13 @@ NO_PADS: Pads = ((0, 0), (0, 0))
 # (a few µs) and two threads sharing the core's caches cost more than they save.
 MIN_MACS_PER_PART = 4_000_000
 # Where the row-split kernels beat the batch path (im2col + blocked GEMM) at batch 1, measured
-# per layer (docs/performance.md): the product is written positions × filters, which BLAS runs
-# well from ~16 filters on (tiny_vgg's 10: 48 vs 35 µs); for large maps (224×224, 3→64
-# channels: 15.7 vs 5.2 ms) the batch path's blocked GEMM wins.
+# per layer (docs/performance.md, rules table): the product is written positions × filters,
+# which BLAS runs well only from some filters on; for large maps the batch path's blocked GEMM wins.
 MIN_FILTERS = 16
 MAX_POSITIONS = 4096
 # Input channels from which the windows are gathered channel-last (runs of C values) rather
-# than plane by plane (runs of OW values): Keras mnist_convnet conv1 (C = 1) 14 µs plane by
-# plane, 29 channel-last; conv2 (C = 32) 55 µs plane by plane, 46 channel-last.
+# than plane by plane (runs of OW values): channel-last lost for one channel and won for 32
+# (docs/performance.md, rules table).
 CHANNEL_LAST_MIN = 8
 
 AVAILABLE = blas.AVAILABLE and spin.AVAILABLE
@@ -62,7 +61,7 @@ if AVAILABLE:  # pragma: no branch
         The input's rows that the windows read are first turned channel-last, so every
         window offset (u, v) is one contiguous run of C values in both arrays: numba
         vectorises it whatever the stride (the channel-first layout gave runs of OW values
-        with a stride: 13 µs against 5 here for Keras conv2 at batch 1).
+        with a stride, and was slower: docs/performance.md).
 
         Shapes:
             xpad: (C, N, Hp, Wp); cols4: (n, m, OW, KH·KW·C)

@@ -1,11 +1,10 @@
 """A short spin-wait that releases the GIL: how glassnet's threads hand work over in microseconds.
 
-Waking a sleeping thread (a futex, then the GIL) took 20–60 µs here, as long as a whole
+Waking a sleeping thread (a futex, then the GIL) takes tens of µs, as long as a whole
 batch-32 pooling; :mod:`glassnet.accel.parallel` would lose to it on every op of a small
 batch. Waiting threads therefore first watch a counter in a NumPy array for a while — a numba
 ``nogil`` loop of acquire loads and ``sched_yield`` (so a core someone else needs is given
-up) — and block only when nothing came.
-Measured round trip of an empty task: 3–4 µs instead of 20 µs.
+up) — and block only when nothing came. Round trips measured: docs/performance.md, rules table.
 
 Only with numba (extra ``fast``) on POSIX; :data:`AVAILABLE` says whether it is usable.
 """
@@ -97,7 +96,7 @@ if kernels.AVAILABLE and os.name == "posix":  # pragma: no branch
         ``counters[started + i]`` has moved past ``seen[i]``.
 
         NOTE: posting from here, GIL already released, matters: a worker that saw a post made
-        from Python would find the GIL still held and sleep (10-40 µs to wake it again).
+        from Python would find the GIL still held and sleep (tens of µs to wake it again).
         """
         for i in range(count):
             signal(counters, first + i)
@@ -113,7 +112,7 @@ if kernels.AVAILABLE and os.name == "posix":  # pragma: no branch
         past ``seen``. ``post < 0``: the caller's own part, no wait.
 
         NOTE: a worker that went straight back to Python would race the caller, who just saw
-        ``done``, for the GIL; the loser sleeps, and waking it costs 10-40 µs. Waiting here for
+        ``done``, for the GIL; the loser sleeps, and waking it costs tens of µs. Waiting here for
         the next task instead means the worker only takes the GIL while the caller is parked
         in a nogil wait for it.
         """

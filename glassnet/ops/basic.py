@@ -51,7 +51,7 @@ def dense_backward(dout: Any, cache: DenseCache) -> tuple[Any, Any, Any | None]:
     """
     db = dout.sum(axis=0) if cache.has_bias else None
     # NOTE: dot, not @: for N = 1, matmul finds xᵀ's strides unusable by BLAS and runs its own
-    # loop (59 µs instead of 9 µs for a 400×120 outer product here).
+    # loop, several times slower (docs/performance.md, rules table).
     xp = get_xp(dout)
     return xp.dot(dout, cache.w.T), xp.dot(cache.x.T, dout), db
 
