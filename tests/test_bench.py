@@ -206,3 +206,21 @@ def test_bad_arguments_exit_2(args: list[str], match: str, capsys: Any) -> None:
     assert capsys.readouterr().err.count("\n") == 1
     with pytest.raises(GlassnetError, match=match):
         main(["--debug", "bench", *args])
+
+
+def test_default_threads_are_the_machines_even_inside_the_cli_scope(monkeypatch: Any) -> None:
+    """`glassnet bench` runs inside the CLI's compute scope, where NumPy's BLAS is held to one
+    thread: the default must still be the count glassnet splits over, not that one thread."""
+    from threadpoolctl import threadpool_info
+
+    from glassnet.accel import compute_scope
+
+    monkeypatch.delenv("GLASSNET_THREADS", raising=False)
+    blas = max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+    outside = runner.default_threads()
+    with compute_scope():
+        inside = runner.default_threads()
+        held = max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+    assert outside == inside == blas
+    if blas > 1:  # the scope really holds the BLAS to one thread: the case this test is about
+        assert held == 1

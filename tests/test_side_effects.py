@@ -53,6 +53,16 @@ def test_import_changes_nothing_process_wide():
     assert out.stdout.strip() == "ok"
 
 
+def test_import_glassnet_loads_no_fast_path():
+    """`import glassnet` stays quick: the seam loads numba and its kernels on first use."""
+    code = ("import sys, glassnet\n"
+            "print(sorted(m for m in sys.modules\n"
+            "             if m == 'numba' or m.startswith('glassnet.accel.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, check=True)
+    assert out.stdout.strip() == "['glassnet.accel.mode']"
+
+
 def test_fit_predict_evaluate_restore_blas_threads_and_allocator(rng):
     model = gn.Sequential([L.Input((8, 8, 1)), L.Conv2D(4, 3, activation="relu"),
                            L.MaxPool2D(2), L.Flatten(), L.Dense(3, activation="softmax")])

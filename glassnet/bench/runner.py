@@ -77,6 +77,18 @@ def blas_info() -> dict[str, Any]:
     return {"internal_api": None, "num_threads": os.cpu_count() or 1}
 
 
+def default_threads() -> int:
+    """Threads of both sides when ``--threads`` is 0: the count glassnet computes with.
+
+    That is ``GLASSNET_THREADS`` or NumPy's BLAS thread count as it was before any compute
+    scope (:func:`glassnet.accel.parallel.configured_threads`), not the one-thread BLAS a scope
+    holds while it is open.
+    """
+    from glassnet.accel.parallel import configured_threads
+
+    return configured_threads()
+
+
 def cpu_model() -> str:
     """The CPU's marketing name from ``/proc/cpuinfo`` (else ``platform.processor()``)."""
     try:
@@ -211,7 +223,9 @@ def run_bench(
         raise GlassnetError("--against torch needs PyTorch, which is not installed; "
                             "pip install torch==2.13.0, or pass --against none")
     blas = blas_info()
-    threads = cfg.threads or int(blas.get("num_threads") or 1)
+    # NOTE: not blas["num_threads"]: the CLI runs commands in accel.compute_scope, where the BLAS
+    # is held to one thread; the machine's count is the one glassnet's scope splits over.
+    threads = cfg.threads or default_threads()
     groups = plan(cfg)
     total, done = cfg.rounds * len(groups) * len(cfg.sides), 0
     load_start = os.getloadavg()
