@@ -69,15 +69,27 @@ def test_twin_gives_the_same_loss_and_gradients(torch: Any, float64: Any) -> Non
         net(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())), torch.from_numpy(y))
     t_loss.backward()
     assert loss.item() == pytest.approx(t_loss.item(), rel=1e-12)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    denses = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
     conv1 = model.get_layer("conv1").weights["kernel"].grad
-    np.testing.assert_allclose(net[0].weight.grad.numpy(), conv1.transpose(3, 2, 0, 1), rtol=1e-9)
+    np.testing.assert_allclose(convs[0].weight.grad.numpy(), conv1.transpose(3, 2, 0, 1),
+                               rtol=1e-9)
     fc3 = model.get_layer("fc3").weights["kernel"].grad
-    np.testing.assert_allclose(net[-1].weight.grad.numpy(), fc3.T, rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(denses[-1].weight.grad.numpy(), fc3.T, rtol=1e-9, atol=1e-14)
 
 
 def test_twin_rejects_layers_without_a_twin(torch: Any) -> None:
-    model = gn.Sequential([L.Input((4, 4, 3)), L.GlobalAvgPool2D(), L.Dense(2)])
-    with pytest.raises(GlassnetError, match="GlobalAvgPool2D.*no torch twin"):
+    class Halve(L.Layer):  # a user's own layer: glassnet knows no torch twin of it
+        base_name = "halve"
+
+        def compute_output_shape(self, input_shape: Any) -> Any:
+            return tuple(input_shape)
+
+        def forward(self, x: Any, training: bool = False) -> Any:
+            return x * 0.5
+
+    model = gn.Sequential([L.Input((4, 4, 3)), Halve(), L.Flatten(), L.Dense(2)])
+    with pytest.raises(GlassnetError, match="halve.*Halve.*no torch twin; supported: Conv2D"):
         torch_twin(model)
 
 
@@ -200,6 +212,9 @@ def test_against_none_times_glassnet_alone(monkeypatch: Any, capsys: Any) -> Non
     (["--batch", "0,4"], "positive integers"),
     (["--workloads", "train,backprop"], "unknown \\['backprop'\\]"),
     (["--rounds", "0"], "--rounds 0"),
+    (["--input", "32x32"], "expected HxWxC"),
+    (["--input", "32x0x3"], "expected HxWxC"),
+    (["--classes", "1"], "--classes 1: must be at least 2"),
 ])
 def test_bad_arguments_exit_2(args: list[str], match: str, capsys: Any) -> None:
     assert main(["bench", *args]) == 2
@@ -224,3 +239,49 @@ def test_default_threads_are_the_machines_even_inside_the_cli_scope(monkeypatch:
     assert outside == inside == blas
     if blas > 1:  # the scope really holds the BLAS to one thread: the case this test is about
         assert held == 1
+
+
+def _bench_json(capsys: Any, models: str, workloads: str, shape: str, classes: str) -> Any:
+    args = ["bench", "--models", models, "--batch", "2", "--rounds", "1", "--steps", "1",
+            "--warmup", "0", "--fit-epochs", "1", "--threads", "1", "--workloads", workloads,
+            "--input", shape, "--classes", classes, "--quiet", "--json"]
+    assert main(args) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_input_and_classes_reach_every_workload_and_the_json(capsys: Any) -> None:
+    """CIFAR-size graph models: BatchNorm, Add, GlobalAvgPool2D and depthwise convs all have
+    twins; each result says the input shape it ran at."""
+    out = _bench_json(capsys, "resnet18,mobilenet_v2", "train,infer", "32x32x3", "10")
+    assert "--input 32x32x3 --classes 10" in out["command"]
+    rows = out["results"]
+    assert {(r["model"], r["workload"]) for r in rows} == {
+        (m, w) for m in ("resnet18", "mobilenet_v2") for w in ("train", "infer")}
+    for row in rows:
+        assert row["input_shape"] == [32, 32, 3] and row["classes"] == 10
+        assert row["glassnet_ms"] > 0 and row["torch_ms"] > 0
+
+
+def test_fit_epoch_at_another_shape_runs_on_random_images(capsys: Any) -> None:
+    """Not mnist-5k's 28×28×1 with 10 classes: 4,000 seeded random images of the model's shape."""
+    out = _bench_json(capsys, "lenet5", "fit_epoch", "20x20x3", "5")
+    (row,) = out["results"]
+    assert row["input_shape"] == [20, 20, 3] and row["classes"] == 5
+    assert row["images_per_step"] == 4000 and row["glassnet_ms"] > 0 and row["torch_ms"] > 0
+
+
+def test_train_step_of_a_logits_model_is_torchs_cross_entropy(torch: Any, float64: Any) -> None:
+    """ResNet ends in logits, not a softmax: its loss must be taken from logits, as torch's
+    F.cross_entropy does (else it is the loss of logits read as probabilities: NaN soon)."""
+    from glassnet.bench import workloads
+
+    work = Workload("resnet18", "train", 2, 1, 0, (32, 32, 3), 10)
+    model = workloads.build_model(work, seed=0)
+    assert not model.ends_in_softmax
+    net = torch_twin(model).train()  # before the step changes the weights
+    x, y = workloads.random_batch(model, 2, 0)
+    ours = workloads.glassnet_step(work, model, 0)().item()
+    theirs = torch.nn.functional.cross_entropy(
+        net(torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float64))),
+        torch.from_numpy(y)).item()
+    assert ours == pytest.approx(theirs, rel=1e-10)

@@ -12,8 +12,15 @@ CONTRACT_KEYS = ("model", "workload", "batch", "glassnet_ms", "torch_ms", "ratio
 NOTE = ("Each cell: glassnet above, torch below (in Markdown: glassnet / torch). "
         "ratio = glassnet/torch, median of the per-round ratios (< 1: glassnet faster). "
         "FLOPs = 2 per MAC of conv and dense layers; a training step counts 3 forward passes "
-        "(forward, dL/dx, dL/dw), an inference 1; fit_epoch times one epoch of mnist-5k "
-        "(4,000 images, batch 128, Adam). % peak: of the measured float32 GEMM peak.")
+        "(forward, dL/dx, dL/dw), an inference 1; fit_epoch times one epoch of 4,000 images "
+        "(mnist-5k at 28×28×1, seeded random images at other shapes; batch 128, Adam). "
+        "% peak: of the measured float32 GEMM peak.")
+
+
+def _model(row: dict[str, Any]) -> str:
+    """The model's name with its input shape, e.g. ``resnet18 32×32×3``."""
+    shape = row.get("input_shape")
+    return row["model"] if not shape else f"{row['model']} {'×'.join(map(str, shape))}"
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -78,7 +85,7 @@ def table(result: dict[str, Any], command: str) -> Any:
         shown = "—" if ratio is None else f"{ratio:.2f}"
         style = "green" if ratio is not None and ratio <= 1 else "red" if ratio else ""
         out.add_row(
-            row["model"], row["workload"], str(row["batch"]), _stack(row, "ms"),
+            _model(row), row["workload"], str(row["batch"]), _stack(row, "ms"),
             f"[{style}]{shown}[/]" if style else shown, _stack(row, "gflops"),
             _stack(row, "pct_peak"), _stack(row, "images_per_s", 0),
             _stack(row, "peak_rss_mb", 0), end_section=True,
@@ -95,7 +102,7 @@ def markdown(result: dict[str, Any], command: str) -> str:
     for row in result["results"]:
         ratio = row.get("ratio")
         lines.append(
-            f"| {row['model']} | {row['workload']} | {row['batch']} | {_ms(row, 'glassnet')} | "
+            f"| {_model(row)} | {row['workload']} | {row['batch']} | {_ms(row, 'glassnet')} | "
             f"{_ms(row, 'torch')} | {'—' if ratio is None else f'{ratio:.2f}'} | "
             f"{_pair(row, 'gflops')} | {_pair(row, 'pct_peak')} | "
             f"{_pair(row, 'images_per_s', 0)} | {_pair(row, 'peak_rss_mb', 0)} |"

@@ -51,6 +51,8 @@ class BenchConfig:
     threads: int = 0  # 0: NumPy's BLAS thread count (threadpoolctl)
     seed: int = 0
     gemm_n: int = 1024
+    input_shape: tuple[int, ...] | None = None  # every model's input (None: the zoo's)
+    classes: int | None = None  # every model's class count (None: the zoo's)
 
     @property
     def sides(self) -> list[str]:
@@ -105,13 +107,15 @@ def plan(cfg: BenchConfig) -> list[list[Workload]]:
     groups = []
     for model in cfg.models:
         for batch in cfg.batches:
-            items = [Workload(model, w, batch, cfg.steps, cfg.warmup)
+            items = [Workload(model, w, batch, cfg.steps, cfg.warmup, cfg.input_shape,
+                              cfg.classes)
                      for w in STEP_WORKLOADS if w in cfg.workloads]
             if items:
                 groups.append(items)
         if "fit_epoch" in cfg.workloads:
             epochs = min(cfg.steps, cfg.fit_epochs)
-            groups.append([Workload(model, "fit_epoch", FIT_BATCH, epochs, cfg.warmup)])
+            groups.append([Workload(model, "fit_epoch", FIT_BATCH, epochs, cfg.warmup,
+                                    cfg.input_shape, cfg.classes)])
     return groups
 
 
@@ -165,6 +169,7 @@ def _row(key: Key, samples: dict[str, list[dict[str, Any]]], peak: float) -> dic
     model, workload, batch = key
     row: dict[str, Any] = {"model": model, "workload": workload, "batch": batch}
     first = next(iter(samples.values()))[0]
+    row.update(input_shape=first.get("input_shape"), classes=first.get("classes"))
     # Training ≈ 3 forward passes (forward, dL/dx, dL/dw), each 2 FLOPs per MAC.
     passes = 1 if workload == "infer" else 3
     flops = passes * 2 * first["macs"] * first["images"]

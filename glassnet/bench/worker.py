@@ -97,7 +97,9 @@ def run(side: str, spec: dict[str, Any]) -> dict[str, Any]:
         with _scope(side):  # a new scope limits that BLAS too
             times = W.time_steps(step, work.steps, 0)
         report["results"].append({
-            **work.to_dict(), "ms": W.median_ms(times), "step_ms": [t * 1e3 for t in times],
+            **work.to_dict(), "input_shape": list(model.input_shape),
+            "classes": int(model.output_shape[-1]), "ms": W.median_ms(times),
+            "step_ms": [t * 1e3 for t in times],
             "peak_rss_mb": peak_rss_mb(), "macs": W.forward_macs(model),
             "images": W.images_per_step(work),
         })

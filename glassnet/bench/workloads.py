@@ -7,9 +7,10 @@ Each workload exists twice, once per side, doing the same work on the same numbe
   cross-entropy); torch: the twin's logits and ``F.cross_entropy``.
 * ``infer`` — a forward pass without a graph: glassnet ``model.forward`` under ``no_grad()``,
   torch ``softmax(model(x))`` under ``inference_mode()`` with the twin in ``eval()``.
-* ``fit_epoch`` — one epoch on ``mnist-5k`` (4,000 images, batch 128, Adam 1e-3, loss and
-  accuracy read every batch): glassnet through ``model.fit(verbose=0)``, torch a plain loop over
-  a seeded index permutation (no DataLoader).
+* ``fit_epoch`` — one epoch on 4,000 images (batch 128, Adam 1e-3, loss and accuracy read every
+  batch): ``mnist-5k`` for a 28×28×1, 10-class model, else seeded random images of the model's
+  input shape; glassnet through ``model.fit(verbose=0)``, torch a plain loop over a seeded index
+  permutation (no DataLoader).
 
 The inputs are seeded random NHWC float32 images (the torch side gets the same values in NCHW)
 with seeded labels; the torch twin starts from the glassnet model's weights.
@@ -28,6 +29,7 @@ import numpy as np
 
 WORKLOADS = ("train", "infer", "fit_epoch")
 FIT_DATA = "mnist-5k"
+FIT_SHAPE, FIT_CLASSES, FIT_IMAGES = (28, 28, 1), 10, 4000  # mnist-5k's training part
 FIT_BATCH = 128
 LOSS = "sparse_categorical_crossentropy"
 
@@ -44,6 +46,8 @@ class Workload:
     batch: int
     steps: int
     warmup: int
+    input_shape: tuple[int, ...] | None = None  # None: the zoo's (fit_epoch: 28×28×1)
+    classes: int | None = None  # None: the zoo's
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form sent to a worker."""
@@ -63,12 +67,20 @@ def time_steps(step: Callable[[], object], steps: int, warmup: int) -> list[floa
 
 
 def build_model(work: Workload, seed: int) -> Any:
-    """The glassnet zoo model of a workload, built (``fit_epoch`` uses the data's 28×28×1)."""
+    """The glassnet zoo model of a workload, built.
+
+    Its input shape and class count are the workload's where given, else the zoo's — except
+    that ``fit_epoch`` without an input shape uses mnist-5k's 28×28×1.
+    """
     from glassnet import zoo
 
     kwargs: dict[str, Any] = {"seed": seed}
-    if work.workload == "fit_epoch":
-        kwargs["input_shape"] = (28, 28, 1)
+    if work.input_shape is not None:
+        kwargs["input_shape"] = tuple(work.input_shape)
+    elif work.workload == "fit_epoch":
+        kwargs["input_shape"] = FIT_SHAPE
+    if work.classes is not None:
+        kwargs["num_classes"] = work.classes
     return zoo.get(work.model, **kwargs).build()
 
 
@@ -79,7 +91,7 @@ def forward_macs(model: Any) -> int:
 
 def images_per_step(work: Workload) -> int:
     """Images one timed repetition processes: the batch, or the whole epoch for ``fit_epoch``."""
-    return len(fit_data()[1]) if work.workload == "fit_epoch" else work.batch
+    return FIT_IMAGES if work.workload == "fit_epoch" else work.batch
 
 
 def random_batch(model: Any, batch: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -94,13 +106,31 @@ def random_batch(model: Any, batch: int, seed: int) -> tuple[np.ndarray, np.ndar
     return x, y
 
 
-@functools.cache
-def fit_data() -> tuple[np.ndarray, np.ndarray]:
-    """The 4,000 training images (NHWC float32) and labels of ``mnist-5k`` (loaded once)."""
-    from glassnet import data
+def fit_data(model: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The epoch ``fit_epoch`` times for ``model``: 4,000 NHWC float32 images and their labels.
 
-    ds = data.load(FIT_DATA)
-    return np.ascontiguousarray(ds.x_train, dtype=np.float32), ds.y_train
+    mnist-5k's training part where the model reads it (28×28×1, 10 classes), else seeded random
+    images of the model's input shape (the work per step is the same; only accuracy differs).
+
+    Shapes:
+        x: (4000, H, W, C); y: (4000,)
+    """
+    return _fit_data(tuple(model.input_shape), int(model.output_shape[-1]))
+
+
+@functools.cache
+def _fit_data(shape: tuple[int, ...], classes: int) -> tuple[np.ndarray, np.ndarray]:
+    if shape == FIT_SHAPE and classes == FIT_CLASSES:
+        from glassnet import data
+
+        ds = data.load(FIT_DATA)
+        x, y = np.ascontiguousarray(ds.x_train, dtype=np.float32), ds.y_train
+        if len(y) != FIT_IMAGES:  # pragma: no cover - the bundled data changed
+            raise ValueError(f"{FIT_DATA}: {len(y)} training images, expected {FIT_IMAGES}")
+        return x, y
+    rng = np.random.default_rng(12345)
+    x = rng.random((FIT_IMAGES, *shape), dtype=np.float32)
+    return x, rng.integers(0, classes, size=FIT_IMAGES).astype(np.int64)
 
 
 # ----- glassnet --------------------------------------------------------------------------------
@@ -111,9 +141,9 @@ def glassnet_step(work: Workload, model: Any, seed: int) -> Callable[[], object]
     from glassnet.training.loop import batch_loss
 
     if work.workload == "fit_epoch":
-        x, y = fit_data()
+        x, y = fit_data(model)
         model.compile(optimizer=optim.Adam(model.parameters(), lr=1e-3), loss=LOSS,
-                      metrics=["accuracy"])
+                      metrics=["accuracy"], from_logits=not model.ends_in_softmax)
         warm = FIT_BATCH * max(work.warmup, 1)
         model.fit(x[:warm], y[:warm], epochs=1, batch_size=FIT_BATCH, verbose=0, seed=seed)
         return lambda: model.fit(x, y, epochs=1, batch_size=FIT_BATCH, verbose=0, seed=seed)
@@ -131,7 +161,7 @@ def glassnet_step(work: Workload, model: Any, seed: int) -> Callable[[], object]
         for p in params:
             p.grad = None
         out = model.forward(x, training=True)
-        loss = batch_loss(model, out, y, LOSS, from_logits=False)
+        loss = batch_loss(model, out, y, LOSS, from_logits=not model.ends_in_softmax)
         loss.backward()
         sgd.step()
         return loss
@@ -157,7 +187,7 @@ def torch_step(work: Workload, model: Any, seed: int) -> Callable[[], object]:
 
     net = torch_twin(model)
     if work.workload == "fit_epoch":
-        return _torch_fit_epoch(net, work, seed)
+        return _torch_fit_epoch(net, model, work, seed)
     x_np, y_np = random_batch(model, work.batch, seed)
     x = torch.from_numpy(np.ascontiguousarray(x_np.transpose(0, 3, 1, 2)))
     y = torch.from_numpy(y_np)
@@ -182,12 +212,12 @@ def torch_step(work: Workload, model: Any, seed: int) -> Callable[[], object]:
     return train
 
 
-def _torch_fit_epoch(net: Any, work: Workload, seed: int) -> Callable[[], object]:
-    """One epoch of Adam on mnist-5k, as ``model.fit`` does it (loss and accuracy each batch)."""
+def _torch_fit_epoch(net: Any, model: Any, work: Workload, seed: int) -> Callable[[], object]:
+    """One epoch of Adam on :func:`fit_data` as ``model.fit`` runs it (loss, accuracy per batch)."""
     import torch
     import torch.nn.functional as F
 
-    x_np, y_np = fit_data()
+    x_np, y_np = fit_data(model)
     x = torch.from_numpy(np.ascontiguousarray(x_np.transpose(0, 3, 1, 2)))
     y = torch.from_numpy(y_np)
     adam = torch.optim.Adam(net.parameters(), lr=1e-3)

@@ -54,13 +54,32 @@ def _config(args: argparse.Namespace) -> Any:
             raise GlassnetError(f"--{name} {getattr(args, name)}: must be at least 1")
     if args.warmup < 0 or args.threads < 0:
         raise GlassnetError("--warmup and --threads must be >= 0")
+    classes = args.classes
+    if classes is not None and classes < 2:
+        raise GlassnetError(f"--classes {classes}: must be at least 2")
     return BenchConfig(
+        input_shape=_shape(args.input), classes=classes,
         models=_names(args.models, zoo.names(), "models"),
         batches=_ints(args.batch, "batch"),
         workloads=_names(args.workloads, list(WORKLOADS), "workloads"),
         against=args.against, rounds=args.rounds, steps=args.steps, warmup=args.warmup,
         fit_epochs=args.fit_epochs, threads=args.threads, seed=args.seed,
     )
+
+
+def _shape(text: str | None) -> tuple[int, ...] | None:
+    """``"32x32x3"`` -> (32, 32, 3): one image's H×W×C.
+
+    Raises:
+        GlassnetError: unless three positive integers joined by ``x``.
+    """
+    if text is None:
+        return None
+    parts = text.lower().replace("×", "x").split("x")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise GlassnetError(f"--input {text!r}: expected HxWxC, three positive integers such "
+                            "as 32x32x3")
+    return tuple(int(p) for p in parts)
 
 
 def _command(cfg: Any) -> str:
@@ -71,6 +90,10 @@ def _command(cfg: Any) -> str:
              "--workloads", ",".join(cfg.workloads)]
     if "fit_epoch" in cfg.workloads:
         parts += ["--fit-epochs", str(cfg.fit_epochs)]
+    if cfg.input_shape:
+        parts += ["--input", "x".join(map(str, cfg.input_shape))]
+    if cfg.classes:
+        parts += ["--classes", str(cfg.classes)]
     if cfg.threads:
         parts += ["--threads", str(cfg.threads)]
     return shlex.join(parts)
@@ -142,8 +165,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--fit-epochs", type=int, default=2, help="timed fit epochs (default: 2)")
     p.add_argument("--workloads", default="train,infer,fit_epoch",
                    help="comma list of train, infer, fit_epoch (default: %(default)s)")
+    p.add_argument("--input", metavar="HxWxC",
+                   help="every model's input shape, e.g. 32x32x3 for CIFAR size (default: each "
+                   "zoo model's own; fit_epoch: 28x28x1, mnist-5k)")
+    p.add_argument("--classes", type=int, metavar="N",
+                   help="every model's number of classes (default: each zoo model's own)")
     p.add_argument("--threads", type=int, default=0,
-                   help="threads of both sides (default 0: NumPy's BLAS thread count)")
+                   help="threads of both sides (default 0: GLASSNET_THREADS, else NumPy's BLAS "
+                   "thread count)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and inputs (default 0)")
     p.add_argument("--mpi", action="store_true",
                    help="instead: images/s of data-parallel fit on 1 vs 2 MPI ranks (one BLAS "
