@@ -1,6 +1,6 @@
 """Checkpoints: one ``.npz`` with weights, buffers, architecture, optimizer and RNG states.
 
-The file is written atomically (temp file + rename).
+The file is written atomically (:func:`glassnet.fileio.atomic_write`).
 
 Keys in the file:
     ``w/<layer index>/<name>``   trainable parameters (layer index in ``model.layers``)
@@ -13,8 +13,6 @@ Keys in the file:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.errors import GlassnetError
+from glassnet.fileio import atomic_write
 from glassnet.models.graph import Model
 
 FORMAT = "glassnet-checkpoint"
@@ -119,14 +118,8 @@ def save_checkpoint(
                     arrays[f"o/{idx}/{k}"] = np.asarray(v)
     arrays["meta"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as fh:
+        np.savez(fh, **arrays)
     return path
 
 
