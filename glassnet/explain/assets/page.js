@@ -32,6 +32,9 @@
     });
     return new Markup(out);
   }
+  // Long markup in pieces: Markup pieces as they are, anything else escaped.
+  const concat = (...parts) => new Markup(parts.map((v) => (v instanceof Markup ? v.text
+    : escapeHTML(v))).join(""));
   // The only place HTML is parsed: { html: m } needs Markup; any other value is set as text.
   function setHTML(node, m) {
     if (m instanceof Markup) node.innerHTML = m.text;
@@ -160,7 +163,8 @@
     ];
     if (s) {
       const p = s.probs[s.predicted];
-      stats.push(markup`prediction <b>${s.class_names[s.predicted]}</b> (${(100 * p).toFixed(1)}%)`);
+      stats.push(markup`prediction <b>${s.class_names[s.predicted]}</b> (${
+        (100 * p).toFixed(1)}%)`);
     }
     setHTML(document.getElementById("model-stats"), new Markup(stats.join(" · ")));
     const note = document.getElementById("model-note");
@@ -377,7 +381,8 @@
       }
     });
     const what = g.flat ? `all ${g.n} values` : `channel ${state.ch} of ${g.c}`;
-    return el("figure", {}, el("figcaption", { html: markup`<b>Output</b> of ${l.key} — ${what}` }),
+    const caption = markup`<b>Output</b> of ${l.key} — ${what}`;
+    return el("figure", {}, el("figcaption", { html: caption }),
       canvas, el("div", { class: "keys", text: g.flat ? "click a value or use the arrow keys"
         : "click a cell · arrow keys move · [ ] change channel" }));
   }
@@ -418,7 +423,8 @@
     }
     const padded = pad[0][0] + pad[0][1] + pad[1][0] + pad[1][1] > 0 ? " (gray ring: padding = 0)"
       : "";
-    return el("figure", {}, el("figcaption", { html: markup`${caption}${padded}` }), extra || null, canvas);
+    return el("figure", {}, el("figcaption", { html: concat(caption, padded) }), extra || null,
+      canvas);
   }
 
   function renderDetail() {
@@ -558,13 +564,15 @@
     const pt = info.pads[0][0], pl = info.pads[1][0];
     const base = info.groups > 1 ? `${cc.group * cc.CG} + c` : "c";
     const uTerm = dh > 1 ? `u·${dh}` : "u", vTerm = dw > 1 ? `v·${dw}` : "v";
-    const gen = markup`O[i, j, f] = Σ<sub>u,v,c</sub> X[i·S${sh !== sw ? "h" : ""} + ${
-      dh > 1 ? "u·D" : "u"}${pt ? " − P" : ""}, j·S${sh !== sw ? "w" : ""} + ${
-      dw > 1 ? "v·D" : "v"}${pl ? " − P" : ""}, ${info.groups > 1 ? markup`g·C<sub>g</sub> + c`
-      : "c"}] · K[u, v, c, f]${info.bias ? " + b[f]" : ""}`;
-    const filled = markup`O[${i}, ${j}, ${f}] = Σ<sub>u&lt;${cc.KH}, v&lt;${cc.KW}, c&lt;${
-      cc.CG}</sub> X[${sumExpr(`${i}·${sh}`, uTerm, pt)}, ${sumExpr(`${j}·${sw}`, vTerm, pl)}, ${
-      base}] · K[u, v, c, ${f}]${info.bias ? ` + b[${f}]` : ""}`;
+    const gen = concat(markup`O[i, j, f] = Σ<sub>u,v,c</sub> `,
+      `X[i·S${sh !== sw ? "h" : ""} + ${dh > 1 ? "u·D" : "u"}${pt ? " − P" : ""}, `,
+      `j·S${sh !== sw ? "w" : ""} + ${dw > 1 ? "v·D" : "v"}${pl ? " − P" : ""}, `,
+      info.groups > 1 ? markup`g·C<sub>g</sub> + c` : "c",
+      `] · K[u, v, c, f]${info.bias ? " + b[f]" : ""}`);
+    const filled = concat(
+      markup`O[${i}, ${j}, ${f}] = Σ<sub>u&lt;${cc.KH}, v&lt;${cc.KW}, c&lt;${cc.CG}</sub> `,
+      `X[${sumExpr(`${i}·${sh}`, uTerm, pt)}, ${sumExpr(`${j}·${sw}`, vTerm, pl)}, ${base}] · `,
+      `K[u, v, c, ${f}]${info.bias ? ` + b[${f}]` : ""}`);
     calc.append(el("p", { class: "note", text: "Slide the kernel over the input: each output " +
       "cell multiplies the window of inputs under the kernel by the kernel's weights, " +
       "element by element, adds up the products, adds the bias and applies the activation." }),
@@ -652,8 +660,9 @@
       ? "Max pooling keeps the largest value of each window: the highlighted cell wins. " +
         "Nothing is learned here (0 parameters)."
       : "Average pooling replaces each window by its mean. Nothing is learned here." }),
-    el("div", { class: "formula", html: markup`O[i, j, c] = ${isMax ? "max" : "mean"}<sub>u&lt;${kh}, v&lt;${
-      kw}</sub> X[i·${sh} + u${pt ? " − " + pt : ""}, j·${sw} + v${pl ? " − " + pl : ""}, c]` }),
+    el("div", { class: "formula", html: concat(
+      markup`O[i, j, c] = ${isMax ? "max" : "mean"}<sub>u&lt;${kh}, v&lt;${kw}</sub> `,
+      `X[i·${sh} + u${pt ? " − " + pt : ""}, j·${sw} + v${pl ? " − " + pl : ""}, c]`) }),
     el("p", { class: "note", text: `The window of channel ${c}: input rows ${rows[0]}…` +
       `${rows[rows.length - 1]}, columns ${cols[0]}…${cols[cols.length - 1]}` +
       (win.flat().some(Number.isNaN) ? " (— = padding, never counted)" : "") }),
@@ -677,7 +686,8 @@
     for (let i = 0; i < X.h; i++) for (let j = 0; j < X.w; j++) total += X.get(i, j, c);
     const value = total / (X.h * X.w), ref = refValue(l, g);
     maps.prepend(inputFigure(l, c, [], markup`<b>Input</b> ${l.inputs[0]} — channel ${c}`));
-    calc.append(el("div", { class: "formula", html: markup`a[c] = (1 / (H·W)) · Σ<sub>i,j</sub> X[i, j, c]` }),
+    calc.append(el("div", { class: "formula",
+      html: markup`a[c] = (1 / (H·W)) · Σ<sub>i,j</sub> X[i, j, c]` }),
       resultTable([[`Σ of channel ${c}'s ${X.h * X.w} values / ${X.h * X.w}`, fmt(value, 7),
         { id: "pool-result", "data-value": value }],
       [`forward pass a[${c}]`, el("span", {}, el("b", { id: "cell-ref", "data-value": ref,
@@ -698,14 +708,15 @@
     }
     const top = [...terms].sort((a, b) => Math.abs(b[3]) - Math.abs(a[3])).slice(0, 8);
     maps.prepend(inputFigure(l, 0, top.map((t) => [Math.floor(t[0] / src.w), t[0] % src.w]),
-      markup`<b>Input</b> x = ${l.inputs[0]} (${fin} values; the largest terms outlined)`, null, true));
+      markup`<b>Input</b> x = ${l.inputs[0]} (${fin} values; the largest terms outlined)`, null,
+      true));
     const bias = info.bias ? num(info.bias[k]) : 0, z = total + bias;
     const act = ACT[info.activation];
     calc.append(el("p", { class: "note", text: "A dense unit multiplies every input by its own " +
       "weight and adds everything up, plus a bias." }),
     el("div", { class: "formula", html: markup`z[k] = Σ<sub>i</sub> x[i] · W[i, k] + b[k]` }),
-    el("div", { class: "formula filled", html: markup`z[${k}] = Σ<sub>i&lt;${fin}</sub> x[i] · W[i, ${k}]${
-      info.bias ? ` + b[${k}]` : ""}` }));
+    el("div", { class: "formula filled", html: concat(markup`z[${k}] = Σ<sub>i&lt;${fin}</sub> `,
+      `x[i] · W[i, ${k}]${info.bias ? ` + b[${k}]` : ""}`) }));
     const t = el("table", { class: "mat" }, el("caption", { text: `the ${top.length} largest ` +
       `of ${fin} terms x[i]·W[i, ${k}]` }), el("tr", {}, ["i", "x[i]", `W[i, ${k}]`, "product"]
       .map((h) => el("td", { class: "pad", text: h }))),
@@ -772,7 +783,8 @@
     const name = l.info.activation, cap = l.info.cap;
     const fn = name === "relu_cap" ? (z) => Math.min(Math.max(z, 0), cap)
       : (z) => ACT[name](z, l.info.leaky_slope);
-    sameIndex(l, g, calc, maps, fn, markup`a = ${name}(z) = ${ACT_TEXT[name] || `min(max(0, z), ${cap})`}`,
+    sameIndex(l, g, calc, maps, fn,
+      markup`a = ${name}(z) = ${ACT_TEXT[name] || `min(max(0, z), ${cap})`}`,
       "An activation layer works on each number by itself.");
   };
 
@@ -784,11 +796,12 @@
     const e = z.map((v) => Math.exp(v - m)), sum = e.reduce((a, b) => a + b, 0);
     const p = e.map((v) => v / sum);
     const label = s.label;
-    body.append(el("p", { class: "hint", html: markup`The last layer gives one score (a <i>logit</i>) z per ${
-      ""}class — here ${s.source}. Softmax turns the scores into probabilities that add up to ${
-      ""}1: p<sub>k</sub> = e<sup>z<sub>k</sub> − max z</sup> / Σ<sub>j</sub> e<sup>z<sub>j${
-      ""}</sub> − max z</sup>. Subtracting max z = ${fmt(m, 5)} changes nothing mathematically ${
-      ""}but keeps e<sup>z</sup> from overflowing. Computed here in your browser.` }));
+    body.append(el("p", { class: "hint", html: concat(
+      markup`The last layer gives one score (a <i>logit</i>) z per class — here ${s.source}. `,
+      markup`Softmax turns the scores into probabilities that add up to 1: p<sub>k</sub> = `,
+      markup`e<sup>z<sub>k</sub> − max z</sup> / Σ<sub>j</sub> e<sup>z<sub>j</sub> − max z</sup>. `,
+      `Subtracting max z = ${fmt(m, 5)} changes nothing mathematically but keeps `,
+      markup`e<sup>z</sup> from overflowing. Computed here in your browser.`) }));
     const heads = ["class", "logit z", "z − max z", "e^(z − max z)", "p", ""];
     if (label !== null) heads.push("y", "p − y");
     const table = el("table", { class: "smax", id: "softmax-table" },
@@ -818,11 +831,12 @@
       ? `✓ equals the ${s.model_probs ? "model's output" : "probabilities computed in Python"} ` +
         `(largest difference ${fmt(worst, 2)})` : `✗ differs by ${fmt(worst, 3)}` })));
     if (label !== null) {
-      body.append(el("p", { html: markup`With the true class y = <b>${s.class_names[label]}</b>, the ${
-        ""}cross-entropy loss is L = −log p<sub>y</sub> = −log ${fmt(p[label], 5)} = ${
-        ""}<b id="softmax-loss" data-value="${-Math.log(p[label])}">${
-        fmt(-Math.log(p[label]), 5)}</b>, and its gradient with respect to the logits is ${
-        ""}simply dL/dz = p − y (last column): that is where backpropagation starts.` }));
+      body.append(el("p", { html: concat(
+        markup`With the true class y = <b>${s.class_names[label]}</b>, the cross-entropy `,
+        markup`loss is L = −log p<sub>y</sub> = −log ${fmt(p[label], 5)} = `,
+        markup`<b id="softmax-loss" data-value="${-Math.log(p[label])}">`,
+        markup`${fmt(-Math.log(p[label]), 5)}</b>, and its gradient with respect to the logits `,
+        "is simply dL/dz = p − y (last column): that is where backpropagation starts.") }));
     }
   }
 
