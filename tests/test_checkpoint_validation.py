@@ -283,3 +283,22 @@ def test_every_np_load_in_the_package_refuses_pickles() -> None:
             calls.append((source.name, m.group(1)))
     assert calls, "the scan found no np.load call at all"
     assert [c for c in calls if "allow_pickle=False" not in c[1]] == []
+
+
+@pytest.mark.parametrize("command", ["export", "evaluate", "explain"])
+def test_cli_commands_reading_a_checkpoint_refuse_a_png(tmp_path: Path, command: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from matplotlib.image import imsave
+
+    from glassnet.cli import main
+
+    path = tmp_path / "picture.npz"
+    imsave(path, np.zeros((4, 4)), format="png")
+    args = {"export": ["export", str(path), "--onnx", str(tmp_path / "m.onnx")],
+            "evaluate": ["evaluate", str(path), "--data", "digits"],
+            "explain": ["explain", str(path), "--out", str(tmp_path / "p.html")]}[command]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert re.fullmatch(rf"(glassnet {command}: )?error: checkpoint {re.escape(str(path))}: "
+                        r"not a \.npz archive .*", err), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["picture.npz"]

@@ -37,8 +37,7 @@ def read_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         ``(x, y)``: uint8 images in NHWC and int64 labels.
 
     Raises:
-        GlassnetError: naming the file, if it does not unpickle, asks to unpickle anything but
-            containers and NumPy arrays (naming the global), lacks ``b"data"`` or
+        GlassnetError: naming the file, if it does not unpickle, lacks ``b"data"`` or
             ``b"labels"``, or the array sizes do not fit ``(N, 3072)`` with ``N`` labels.
 
     Shapes:
