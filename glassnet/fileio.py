@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -39,7 +39,10 @@ def atomic_write(
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write: mode {mode!r} is not 'w' or 'wb'")
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".tmp")
+    # A name of our own (not mkstemp) so the file gets the usual umask permissions, not 0600;
+    # O_EXCL so two writers never share a temporary file.
+    tmp = target.parent / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, mode, **open_kw) as fh:
             yield fh

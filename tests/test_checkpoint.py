@@ -170,7 +170,8 @@ def test_checkpoint_with_an_unknown_layer_entry(tmp_path):
     small = gn.Sequential([L.Input((4,)), L.Dense(3)])
     big = gn.Sequential([L.Input((4,)), L.Dense(3), L.Dense(2)])
     path = save_checkpoint(big.build(), tmp_path / "c")
-    with pytest.raises(GlassnetError, match=r"entry 'w/1/kernel' has no matching weight"):
+    with pytest.raises(GlassnetError, match=r"entries 'w/1/kernel', 'w/1/bias' have "
+                                            r"no matching weight"):
         load_checkpoint(path, model=small)
 
 

@@ -12,10 +12,10 @@ import argparse
 import json
 import shlex
 import sys
-from pathlib import Path
 from typing import Any
 
 from glassnet.errors import GlassnetError
+from glassnet.fileio import write_text
 
 
 def _names(text: str, valid: list[str], what: str) -> list[str]:
@@ -133,7 +133,10 @@ def _run(args: argparse.Namespace) -> int:
             return 1
     result["command"] = command
     if args.out:
-        Path(args.out).write_text(json.dumps(report.contract(result), indent=1) + "\n")
+        try:
+            write_text(args.out, json.dumps(report.contract(result), indent=1) + "\n")
+        except OSError as exc:
+            raise GlassnetError(f"--out {args.out!r}: cannot write ({exc.strerror})") from exc
     if args.json:
         print(json.dumps(report.contract(result)))
     elif args.markdown:

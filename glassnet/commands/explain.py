@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from glassnet.errors import GlassnetError
+from glassnet.fileio import write_text
 
 DESCRIPTION = """Write a self-contained explainer page (one HTML file: open it by double-click)
 for any glassnet model. MODEL is a .npz checkpoint (its trained weights), a zoo name or a
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"glassnet explain: warning: {line}", file=sys.stderr)
     out = Path(args.out)
     try:
-        out.write_text(text, encoding="utf-8")
+        write_text(out, text)
     except OSError as exc:
         raise GlassnetError(f"--out {str(out)!r}: cannot write ({exc.strerror})") from exc
     size = len(text.encode("utf-8"))

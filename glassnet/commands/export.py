@@ -8,7 +8,6 @@ and the file is checked with ``onnx.checker`` before it is written (atomically).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,14 @@ def _checkpoint_model(path: Path) -> Any:
     """A checkpoint's model: an imported ONNX graph or any other glassnet checkpoint."""
     from glassnet.onnx.graphconfig import FORMAT
     from glassnet.training.checkpoint import load_checkpoint
+    from glassnet.training.ckptfile import read_headers, read_meta
     from glassnet.training.imported import load_imported
 
+    # Validated like any checkpoint: a bad file is one GlassnetError line, never a traceback.
+    headers = read_headers(path)  # before np.load: a non-zip file would be tried as a pickle
     with np.load(path, allow_pickle=False) as files:
-        meta = json.loads(str(files["meta"])) if "meta" in files.files else {}
-    config = meta.get("architecture", {}).get("config")
+        meta = read_meta(path, files, headers)
+    config = meta["architecture"].get("config")
     if isinstance(config, dict) and config.get("format") == FORMAT:
         return load_imported(path)
     return load_checkpoint(path).model

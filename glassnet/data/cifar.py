@@ -4,8 +4,9 @@ Each batch is a pickled dict with byte-string keys; ``b"data"`` is a ``(10000, 3
 array, each row one 32x32 image stored channel-major (1,024 red, then green, then blue values,
 each row-major), and ``b"labels"`` a list of 10,000 ints in 0-9.
 
-NOTE: unpickling can run code. ``glassnet.data.load`` checks every batch against its published
-MD5 before calling ``read_batch``; call it yourself only on files you trust.
+NOTE: unpickling can run code, so batches are read with the restricted unpickler of
+:mod:`glassnet.data.safepickle` (containers and NumPy arrays only); ``glassnet.data.load`` also
+checks every batch against its published MD5 first.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from glassnet.data.safepickle import load_arrays
 from glassnet.errors import GlassnetError
 
 BATCH_DIR = "cifar-10-batches-py"
@@ -44,7 +46,7 @@ def read_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     try:
         with path.open("rb") as f:
-            entry = pickle.load(f, encoding="bytes")
+            entry = load_arrays(f, encoding="bytes")
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
         raise GlassnetError(f"cifar: {path} is not a CIFAR python batch ({exc})") from exc
     if not isinstance(entry, dict) or b"data" not in entry or b"labels" not in entry:

@@ -16,6 +16,8 @@ CSS_MARK = "/*@CSS@*/"
 JS_MARK = "/*@JS@*/"
 DATA_MARK = "@DATA@"
 TITLE_MARK = "@TITLE@"
+# Outside strings JSON has none of these characters, so escaping them everywhere is exact.
+_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
 def asset(name: str) -> str:
@@ -26,12 +28,13 @@ def asset(name: str) -> str:
 def data_json(data: dict[str, Any]) -> str:
     """Serialise the page data for a ``<script type="application/json">`` block.
 
-    NOTE: every ``</`` is written ``<`` + backslash + ``/`` (the same string to JSON), so no
-    value can close the script element early; ``allow_nan=False`` because JSON has no NaN
-    (the data uses null).
+    NOTE: ``<``, ``>`` and ``&`` are written as JSON escapes (backslash-u003c ...: the same strings
+    to ``JSON.parse``), so no value, such as a layer named ``</script><script>...``, can close
+    the script element early or open an HTML comment in it; ``allow_nan=False`` because JSON
+    has no NaN (the data uses null).
     """
     text = json.dumps(data, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
-    return text.replace("</", "<\\/")
+    return text.translate(_SCRIPT_SAFE)
 
 
 def render_page(data: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from glassnet.errors import GlassnetError, ShapeError
+from glassnet.fileio import write_text
 from glassnet.layers import (
     Activation,
     AvgPool2D,
@@ -177,6 +178,6 @@ def save_model_file(model: Model, path: str | Path) -> None:
     path = Path(path)
     config = to_config(model)
     if path.suffix == ".json":
-        path.write_text(json.dumps(config, indent=2) + "\n")
+        write_text(path, json.dumps(config, indent=2) + "\n")
     else:
-        path.write_text(yaml.safe_dump(config, sort_keys=False, default_flow_style=None))
+        write_text(path, yaml.safe_dump(config, sort_keys=False, default_flow_style=None))

@@ -13,7 +13,6 @@ Activations fused into Conv2D/Dense become their own nodes; Dropout is omitted (
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import numpy as np
 from glassnet import layers as L
 from glassnet.arith.geometry import resolve_padding
 from glassnet.errors import GlassnetError
+from glassnet.fileio import write_bytes
 from glassnet.layers.base import Layer, Node
 from glassnet.models.graph import Model, node_input_shape
 from glassnet.onnx._deps import require_onnx
@@ -234,7 +234,7 @@ def to_onnx(model: Model, opset: int = DEFAULT_OPSET) -> Any:
 
 
 def export_onnx(model: Model, path: str | os.PathLike[str], opset: int = DEFAULT_OPSET) -> Path:
-    """Write ``model`` to ``path`` as ONNX, checked, atomically (temp file + rename).
+    """Write ``model`` to ``path`` as ONNX, checked, written atomically (see ``glassnet.fileio``).
 
     Returns:
         The path written.
@@ -246,12 +246,5 @@ def export_onnx(model: Model, path: str | os.PathLike[str], opset: int = DEFAULT
     require_onnx().checker.check_model(data, full_check=True)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes(path, data)
     return path

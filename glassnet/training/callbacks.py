@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 from glassnet.errors import GlassnetError
+from glassnet.fileio import atomic_write, write_text
 from glassnet.models.graph import Model
 
 
@@ -172,12 +172,10 @@ class CSVLogger(Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         """Rewrite the whole file atomically with the new row."""
         self.rows.append({"epoch": epoch, **logs})
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("w", newline="") as fh:
+        with atomic_write(self.path, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(self.rows[0]))
             writer.writeheader()
             writer.writerows(self.rows)
-        os.replace(tmp, self.path)
 
 
 class JSONLogger(Callback):
@@ -192,6 +190,4 @@ class JSONLogger(Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         """Rewrite the file with the new epoch appended."""
         self.rows.append({"epoch": epoch, **logs})
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(self.rows, indent=1))
-        os.replace(tmp, self.path)
+        write_text(self.path, json.dumps(self.rows, indent=1))

@@ -1,6 +1,6 @@
 """Checkpoints: one ``.npz`` with weights, buffers, architecture, optimizer and RNG states.
 
-The file is written atomically (temp file + rename).
+The file is written atomically (:func:`glassnet.fileio.atomic_write`).
 
 Keys in the file:
     ``w/<layer index>/<name>``   trainable parameters (layer index in ``model.layers``)
@@ -13,8 +13,8 @@ Keys in the file:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,10 +22,18 @@ from typing import Any
 import numpy as np
 
 from glassnet.errors import GlassnetError
+from glassnet.fileio import atomic_write
 from glassnet.models.graph import Model
+from glassnet.training.ckptcheck import (
+    check_arrays,
+    check_declared_sizes,
+    check_finite,
+    model_arrays,
+)
+from glassnet.training.ckptfile import FORMAT, VERSION, read_headers, read_meta, reason
 
-FORMAT = "glassnet-checkpoint"
-VERSION = 1
+__all__ = ["FORMAT", "VERSION", "Checkpoint", "architecture", "load_checkpoint", "load_model",
+           "rebuild", "save_checkpoint"]
 
 
 @dataclass
@@ -119,93 +127,115 @@ def save_checkpoint(
                     arrays[f"o/{idx}/{k}"] = np.asarray(v)
     arrays["meta"] = np.array(json.dumps(meta))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "wb") as fh:
+        np.savez(fh, **arrays)
     return path
 
 
-def _shape(a: Any) -> str:
-    return "[" + ", ".join(str(s) for s in a.shape) + "]"
+def _rebuild_checked(path: Path, arch: dict[str, Any]) -> Model:
+    """:func:`rebuild`, with a malformed architecture reported as one line naming the file."""
+    try:
+        return rebuild(arch)
+    except GlassnetError as exc:
+        raise GlassnetError(f"checkpoint {path}: architecture: {exc}") from None
+    except (TypeError, KeyError, AttributeError) as exc:
+        raise GlassnetError(f"checkpoint {path}: architecture is malformed "
+                            f"({type(exc).__name__}: {exc})") from None
 
 
-def _restore_optimizer(meta: dict[str, Any], files: Any, params: list[Any]) -> Any:
+def _generator(path: Path, field_name: str, state: Any) -> np.random.Generator:
+    rng = np.random.default_rng()
+    try:
+        rng.bit_generator.state = state
+    except (TypeError, ValueError, KeyError) as exc:
+        raise GlassnetError(f"checkpoint {path}: metadata field {field_name!r} is not a random "
+                            f"generator state ({exc})") from None
+    return rng
+
+
+def _read_arrays(path: Path, files: Any, keys: list[str]) -> dict[str, np.ndarray]:
+    """Read the data of ``keys``; a corrupt member (bad CRC, cut short) is one clear line."""
+    out = {}
+    for key in keys:
+        try:
+            out[key] = files[key]
+        except (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error) as exc:
+            raise GlassnetError(f"checkpoint {path}: array {key!r} is corrupt ({reason(exc)})"
+                                ) from None
+    return out
+
+
+def _restore_optimizer(path: Path, meta: dict[str, Any], arrays: dict[str, Any],
+                       params: list[Any]) -> Any:
     from glassnet import optim
 
     info = meta["optimizer"]
     cls = getattr(optim, info["class"], None)
-    if cls is None:
-        raise GlassnetError(f"checkpoint: unknown optimizer class {info['class']!r}")
-    opt = cls(params, **info["hyper"])
+    # Only an Optimizer subclass is called: the name comes from the file.
+    if not (isinstance(cls, type) and issubclass(cls, optim.Optimizer)):
+        raise GlassnetError(f"checkpoint {path}: unknown optimizer class {info['class']!r}")
     state: dict[str, dict[str, Any]] = {}
-    for key in files.files:
+    for key, arr in arrays.items():
         if key.startswith("o/"):
             _, idx, name = key.split("/", 2)
-            state.setdefault(idx, {})[name] = files[key]
+            state.setdefault(idx, {})[name] = arr
     for key, v in info["scalars"].items():
-        idx, name = key.split("/", 1)
+        idx, _, name = key.partition("/")
         state.setdefault(idx, {})[name] = v
-    opt.load_state_dict({"optimizer": info["class"], "hyper": info["hyper"], "state": state})
+    try:
+        opt = cls(params, **info["hyper"])
+        opt.load_state_dict({"optimizer": info["class"], "hyper": info["hyper"], "state": state})
+    except (TypeError, ValueError, KeyError, IndexError) as exc:
+        raise GlassnetError(f"checkpoint {path}: optimizer state does not fit "
+                            f"{info['class']} ({exc})") from None
     return opt
 
 
 def load_checkpoint(path: str | Path, model: Model | None = None) -> Checkpoint:
     """Read a checkpoint; rebuild its model (or fill ``model``) and its optimizer.
 
+    Nothing in the file is trusted: the array headers and the metadata are checked first
+    (:mod:`glassnet.training.ckptfile`); a model rebuilt from the metadata must declare the
+    sizes the file holds before it is built, then match it array by array
+    (:mod:`glassnet.training.ckptcheck`); non-finite values are refused. No pickle is loaded.
+
     Raises:
-        GlassnetError: not a glassnet checkpoint, or an array whose shape does not fit the model
-            (the message names the layer, the weight and both shapes).
+        GlassnetError: one line naming the file and the problem: not a ``.npz`` (empty,
+            truncated, another format), object arrays, metadata that is not JSON or not of the
+            schema (naming the field), missing / extra / wrong-shape or wrong-dtype arrays
+            (naming them), non-finite weights (naming them), a corrupt array.
         FileNotFoundError: if ``path`` does not exist.
     """
+    from glassnet.backend import dtype_scope
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
+    headers = read_headers(path)
     with np.load(path, allow_pickle=False) as files:
-        if "meta" not in files.files:
-            raise GlassnetError(f"checkpoint {path}: not a glassnet checkpoint (no 'meta' entry)")
-        meta = json.loads(str(files["meta"]))
-        if meta.get("format") != FORMAT:
-            raise GlassnetError(f"checkpoint {path}: format {meta.get('format')!r} is unknown")
-        from glassnet.backend import dtype_scope
-
-        model = model if model is not None else rebuild(meta["architecture"])
+        meta = read_meta(path, files, headers)
+        if model is None:
+            model = _rebuild_checked(path, meta["architecture"])
+            check_declared_sizes(path, model, headers)
         with dtype_scope(meta["dtype"]):
             model.build()
-        layers = model.layers
-        for key in files.files:
-            if key == "meta" or key.startswith("o/"):
-                continue
-            kind, idx, name = key.split("/", 2)
-            i = int(idx)
-            layer = layers[i] if i < len(layers) else None
-            target: Any = None
-            if layer is not None:
-                store = layer.weights if kind == "w" else layer.buffers
-                target = store.get(name)
-            if layer is None or target is None:
-                raise GlassnetError(
-                    f"checkpoint {path}: entry {key!r} has no matching weight in the model"
-                )
-            arr = files[key]
-            data: Any = target.data if kind == "w" else target
-            if arr.shape != data.shape:
-                raise GlassnetError(
-                    f"checkpoint {path}: layer {layer.label!r} {name} has shape {_shape(arr)} "
-                    f"in the file but the model expects {_shape(data)}"
-                )
-            data[...] = arr
-        for i, state in meta.get("rng_states", {}).items():
-            rng = np.random.default_rng()
-            rng.bit_generator.state = state
-            layers[int(i)].rng = rng  # type: ignore[attr-defined]  # a layer with an rng
-        opt = None
-        if "optimizer" in meta:
-            opt = _restore_optimizer(meta, files, model.parameters())
+        check_arrays(path, model, headers)
+        arrays = _read_arrays(path, files, [k for k in headers if k != "meta"])
+    targets = model_arrays(model)
+    check_finite(path, arrays, {k: what for k, (what, _) in targets.items()})
+    for key, (_, data) in targets.items():
+        data[...] = arrays[key]
+    layers = model.layers
+    for i, state in meta.get("rng_states", {}).items():
+        if int(i) >= len(layers):
+            raise GlassnetError(f"checkpoint {path}: metadata field 'rng_states' names layer {i}"
+                                f" but the model has {len(layers)}")
+        layers[int(i)].rng = _generator(path, f"rng_states.{i}", state)  # type: ignore[attr-defined]
+    if meta.get("fit_rng_state") is not None:
+        _generator(path, "fit_rng_state", meta["fit_rng_state"])
+    opt = None
+    if "optimizer" in meta:
+        opt = _restore_optimizer(path, meta, arrays, model.parameters())
     if "compile" in meta:
         from glassnet.training.loop import TrainConfig
 

@@ -10,7 +10,6 @@ they write and read checkpoints, which are training's, and onnx sits below train
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,8 @@ from glassnet.onnx.checkpoint import rebuild_graph
 from glassnet.onnx.graphconfig import FORMAT
 from glassnet.onnx.model import ImportedModel
 from glassnet.training.checkpoint import load_checkpoint, save_checkpoint
+from glassnet.training.ckptcheck import check_declared_sizes
+from glassnet.training.ckptfile import read_headers, read_meta
 
 
 def save_imported(model: ImportedModel, path: str | Path) -> Path:
@@ -35,20 +36,21 @@ def load_imported(path: str | Path) -> ImportedModel:
     """Read a checkpoint written by :func:`save_imported` (or ``glassnet import``).
 
     Raises:
-        GlassnetError: if it is not a checkpoint of an imported graph.
+        GlassnetError: if it is not a checkpoint of an imported graph, or any problem
+            :func:`~glassnet.training.checkpoint.load_checkpoint` reports (one line).
         FileNotFoundError: if ``path`` does not exist.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
+    headers = read_headers(path)
     with np.load(path, allow_pickle=False) as files:
-        if "meta" not in files.files:
-            raise GlassnetError(f"checkpoint {path}: not a glassnet checkpoint (no 'meta' entry)")
-        meta = json.loads(str(files["meta"]))
-    config = meta.get("architecture", {}).get("config", {})
+        meta = read_meta(path, files, headers)
+    config = meta["architecture"].get("config", {})
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise GlassnetError(f"checkpoint {path}: not an imported graph model ({FORMAT})")
     model = rebuild_graph(config)
+    check_declared_sizes(path, model, headers)  # before load_checkpoint builds it
     loaded = load_checkpoint(path, model=model).model
     assert isinstance(loaded, ImportedModel)
     return loaded

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from glassnet.fileio import write_text
 
 
 @dataclass
@@ -52,9 +53,7 @@ def summarize_runs(model: str, data: str, results: list[RunResult]) -> dict[str,
 
 
 def write_json_atomic(path: Path, payload: Any) -> Path:
-    """Write ``payload`` as indented JSON via a temp file and a rename."""
+    """Write ``payload`` as indented JSON atomically (:func:`glassnet.fileio.write_text`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
-    os.replace(tmp, path)
+    write_text(path, json.dumps(payload, indent=2))
     return path

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from glassnet.errors import GlassnetError
+from glassnet.fileio import atomic_write
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -65,14 +64,6 @@ def save_png(fig: Figure, path: str | os.PathLike[str]) -> Path:
     if not directory.is_dir():
         raise GlassnetError(f"viz: cannot write {str(path)!r}: directory {str(directory)!r} "
                             "does not exist")
-    # A name of our own (not mkstemp) so the file gets the usual umask permissions, not 0600.
-    tmp = directory / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
-    try:
-        with open(tmp, "xb") as f:
-            fig.savefig(f, format="png", dpi=DPI)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=DPI)
     return path

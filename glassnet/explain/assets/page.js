@@ -16,12 +16,36 @@
   const state = { key: null, ch: 0, i: 0, j: 0, allCards: false };
 
   // ----- small helpers ------------------------------------------------------------------
+  // Markup is built only with the markup`...` tag: every interpolated value is escaped unless it
+  // is itself Markup, so a layer or class name from the model file is always text, never HTML.
+  class Markup {
+    constructor(text) { this.text = text; }
+    toString() { return this.text; }
+  }
+  const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  const escapeHTML = (v) => String(v).replace(/[&<>"']/g, (ch) => ESCAPES[ch]);
+  function markup(strings, ...values) {
+    let out = strings[0];
+    values.forEach((v, k) => {
+      out += (v instanceof Markup ? v.text : v === null || v === undefined || v === false ? ""
+        : escapeHTML(v)) + strings[k + 1];
+    });
+    return new Markup(out);
+  }
+  // Long markup in pieces: Markup pieces as they are, anything else escaped.
+  const concat = (...parts) => new Markup(parts.map((v) => (v instanceof Markup ? v.text
+    : escapeHTML(v))).join(""));
+  // The only place HTML is parsed: { html: m } needs Markup; any other value is set as text.
+  function setHTML(node, m) {
+    if (m instanceof Markup) node.innerHTML = m.text;
+    else node.textContent = m;
+  }
   function el(tag, attrs, ...kids) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
       if (v === null || v === undefined || v === false) continue;
       if (k === "text") node.textContent = v;
-      else if (k === "html") node.innerHTML = v;
+      else if (k === "html") setHTML(node, v);
       else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
       else node.setAttribute(k, v === true ? "" : v);
     }
@@ -133,15 +157,16 @@
     const m = DATA.model, s = DATA.softmax;
     document.getElementById("model-name").textContent = m.name;
     const stats = [
-      `input <b>${shapeText(m.input_shape)}</b>`, `<b>${LAYERS.length - 1}</b> layers`,
-      `<b>${big(m.total_params)}</b> parameters`,
-      `<b>${si(m.total_macs)}</b> multiply-adds (MACs)`,
+      markup`input <b>${shapeText(m.input_shape)}</b>`, markup`<b>${LAYERS.length - 1}</b> layers`,
+      markup`<b>${big(m.total_params)}</b> parameters`,
+      markup`<b>${si(m.total_macs)}</b> multiply-adds (MACs)`,
     ];
     if (s) {
       const p = s.probs[s.predicted];
-      stats.push(`prediction <b>${s.class_names[s.predicted]}</b> (${(100 * p).toFixed(1)}%)`);
+      stats.push(markup`prediction <b>${s.class_names[s.predicted]}</b> (${
+        (100 * p).toFixed(1)}%)`);
     }
-    document.getElementById("model-stats").innerHTML = stats.join(" · ");
+    setHTML(document.getElementById("model-stats"), new Markup(stats.join(" · ")));
     const note = document.getElementById("model-note");
     note.textContent = "Weights: " + m.note + ".";
     if (m.note.startsWith("random")) note.className = "untrained";
@@ -356,7 +381,8 @@
       }
     });
     const what = g.flat ? `all ${g.n} values` : `channel ${state.ch} of ${g.c}`;
-    return el("figure", {}, el("figcaption", { html: `<b>Output</b> of ${l.key} — ${what}` }),
+    const caption = markup`<b>Output</b> of ${l.key} — ${what}`;
+    return el("figure", {}, el("figcaption", { html: caption }),
       canvas, el("div", { class: "keys", text: g.flat ? "click a value or use the arrow keys"
         : "click a cell · arrow keys move · [ ] change channel" }));
   }
@@ -397,7 +423,8 @@
     }
     const padded = pad[0][0] + pad[0][1] + pad[1][0] + pad[1][1] > 0 ? " (gray ring: padding = 0)"
       : "";
-    return el("figure", {}, el("figcaption", { html: caption + padded }), extra || null, canvas);
+    return el("figure", {}, el("figcaption", { html: concat(caption, padded) }), extra || null,
+      canvas);
   }
 
   function renderDetail() {
@@ -478,7 +505,7 @@
   };
   const ACT_TEXT = {
     relu: "max(0, z)", relu6: "min(max(0, z), 6)", leaky_relu: "z if z > 0 else 0.2·z",
-    sigmoid: "1 / (1 + e<sup>−z</sup>)", tanh: "tanh(z)", linear: "z",
+    sigmoid: markup`1 / (1 + e<sup>−z</sup>)`, tanh: "tanh(z)", linear: "z",
   };
 
   // ----- 2. detail: one explainer per layer kind ----------------------------------------
@@ -537,12 +564,15 @@
     const pt = info.pads[0][0], pl = info.pads[1][0];
     const base = info.groups > 1 ? `${cc.group * cc.CG} + c` : "c";
     const uTerm = dh > 1 ? `u·${dh}` : "u", vTerm = dw > 1 ? `v·${dw}` : "v";
-    const gen = `O[i, j, f] = Σ<sub>u,v,c</sub> X[i·S${sh !== sw ? "h" : ""} + ${dh > 1 ? "u·D" : "u"}` +
-      `${pt ? " − P" : ""}, j·S${sh !== sw ? "w" : ""} + ${dw > 1 ? "v·D" : "v"}${pl ? " − P" : ""}, ` +
-      `${info.groups > 1 ? "g·C<sub>g</sub> + c" : "c"}] · K[u, v, c, f]${info.bias ? " + b[f]" : ""}`;
-    const filled = `O[${i}, ${j}, ${f}] = Σ<sub>u&lt;${cc.KH}, v&lt;${cc.KW}, c&lt;${cc.CG}</sub> ` +
-      `X[${sumExpr(`${i}·${sh}`, uTerm, pt)}, ${sumExpr(`${j}·${sw}`, vTerm, pl)}, ${base}] · ` +
-      `K[u, v, c, ${f}]${info.bias ? ` + b[${f}]` : ""}`;
+    const gen = concat(markup`O[i, j, f] = Σ<sub>u,v,c</sub> `,
+      `X[i·S${sh !== sw ? "h" : ""} + ${dh > 1 ? "u·D" : "u"}${pt ? " − P" : ""}, `,
+      `j·S${sh !== sw ? "w" : ""} + ${dw > 1 ? "v·D" : "v"}${pl ? " − P" : ""}, `,
+      info.groups > 1 ? markup`g·C<sub>g</sub> + c` : "c",
+      `] · K[u, v, c, f]${info.bias ? " + b[f]" : ""}`);
+    const filled = concat(
+      markup`O[${i}, ${j}, ${f}] = Σ<sub>u&lt;${cc.KH}, v&lt;${cc.KW}, c&lt;${cc.CG}</sub> `,
+      `X[${sumExpr(`${i}·${sh}`, uTerm, pt)}, ${sumExpr(`${j}·${sw}`, vTerm, pl)}, ${base}] · `,
+      `K[u, v, c, ${f}]${info.bias ? ` + b[${f}]` : ""}`);
     calc.append(el("p", { class: "note", text: "Slide the kernel over the input: each output " +
       "cell multiplies the window of inputs under the kernel by the kernel's weights, " +
       "element by element, adds up the products, adds the bias and applies the activation." }),
@@ -556,8 +586,8 @@
       : null;
     const cells = [];
     cc.rows.forEach((r) => cc.cols.forEach((q) => cells.push([r, q])));
-    maps.prepend(inputFigure(l, state.inCh, cells, `<b>Input</b> X = ${l.inputs[0]}` +
-      (chs.length > 1 ? ` — channel ${state.inCh} of the ${chs.length} the filter sees` : ""),
+    maps.prepend(inputFigure(l, state.inCh, cells, markup`<b>Input</b> X = ${l.inputs[0]}${
+      chs.length > 1 ? ` — channel ${state.inCh} of the ${chs.length} the filter sees` : ""}`,
     picker));
     // One card per input channel: window × kernel slice = products.
     const shown = state.allCards ? cc.cards : cc.cards.slice(0, SHOW_CARDS);
@@ -591,7 +621,7 @@
       ["= z (before the activation)", fmt(cc.z, 7), { id: "conv-z", "data-value": cc.z }],
     ];
     if (info.activation !== "linear") {
-      rows.push([`${info.activation}(z) = ${ACT_TEXT[info.activation] || "over channels"}`,
+      rows.push([markup`${info.activation}(z) = ${ACT_TEXT[info.activation] || "over channels"}`,
         act ? fmt(out, 7) : "(softmax needs every channel)", { id: "conv-out", "data-value": out }]);
     }
     rows.push([`forward pass O[${i}, ${j}, ${f}]`, el("span", {},
@@ -625,13 +655,14 @@
     const value = isMax ? best : total / count;
     const cells = [];
     rows.forEach((r) => cols.forEach((q) => cells.push([r, q])));
-    maps.prepend(inputFigure(l, c, cells, `<b>Input</b> ${l.inputs[0]} — channel ${c}`));
+    maps.prepend(inputFigure(l, c, cells, markup`<b>Input</b> ${l.inputs[0]} — channel ${c}`));
     calc.append(el("p", { class: "note", text: isMax
       ? "Max pooling keeps the largest value of each window: the highlighted cell wins. " +
         "Nothing is learned here (0 parameters)."
       : "Average pooling replaces each window by its mean. Nothing is learned here." }),
-    el("div", { class: "formula", html: `O[i, j, c] = ${isMax ? "max" : "mean"}<sub>u&lt;${kh}, ` +
-      `v&lt;${kw}</sub> X[i·${sh} + u${pt ? " − " + pt : ""}, j·${sw} + v${pl ? " − " + pl : ""}, c]` }),
+    el("div", { class: "formula", html: concat(
+      markup`O[i, j, c] = ${isMax ? "max" : "mean"}<sub>u&lt;${kh}, v&lt;${kw}</sub> `,
+      `X[i·${sh} + u${pt ? " − " + pt : ""}, j·${sw} + v${pl ? " − " + pl : ""}, c]`) }),
     el("p", { class: "note", text: `The window of channel ${c}: input rows ${rows[0]}…` +
       `${rows[rows.length - 1]}, columns ${cols[0]}…${cols[cols.length - 1]}` +
       (win.flat().some(Number.isNaN) ? " (— = padding, never counted)" : "") }),
@@ -654,8 +685,9 @@
     let total = 0;
     for (let i = 0; i < X.h; i++) for (let j = 0; j < X.w; j++) total += X.get(i, j, c);
     const value = total / (X.h * X.w), ref = refValue(l, g);
-    maps.prepend(inputFigure(l, c, [], `<b>Input</b> ${l.inputs[0]} — channel ${c}`));
-    calc.append(el("div", { class: "formula", html: "a[c] = (1 / (H·W)) · Σ<sub>i,j</sub> X[i, j, c]" }),
+    maps.prepend(inputFigure(l, c, [], markup`<b>Input</b> ${l.inputs[0]} — channel ${c}`));
+    calc.append(el("div", { class: "formula",
+      html: markup`a[c] = (1 / (H·W)) · Σ<sub>i,j</sub> X[i, j, c]` }),
       resultTable([[`Σ of channel ${c}'s ${X.h * X.w} values / ${X.h * X.w}`, fmt(value, 7),
         { id: "pool-result", "data-value": value }],
       [`forward pass a[${c}]`, el("span", {}, el("b", { id: "cell-ref", "data-value": ref,
@@ -676,14 +708,15 @@
     }
     const top = [...terms].sort((a, b) => Math.abs(b[3]) - Math.abs(a[3])).slice(0, 8);
     maps.prepend(inputFigure(l, 0, top.map((t) => [Math.floor(t[0] / src.w), t[0] % src.w]),
-      `<b>Input</b> x = ${l.inputs[0]} (${fin} values; the largest terms outlined)`, null, true));
+      markup`<b>Input</b> x = ${l.inputs[0]} (${fin} values; the largest terms outlined)`, null,
+      true));
     const bias = info.bias ? num(info.bias[k]) : 0, z = total + bias;
     const act = ACT[info.activation];
     calc.append(el("p", { class: "note", text: "A dense unit multiplies every input by its own " +
       "weight and adds everything up, plus a bias." }),
-    el("div", { class: "formula", html: "z[k] = Σ<sub>i</sub> x[i] · W[i, k] + b[k]" }),
-    el("div", { class: "formula filled", html: `z[${k}] = Σ<sub>i&lt;${fin}</sub> x[i] · ` +
-      `W[i, ${k}]${info.bias ? ` + b[${k}]` : ""}` }));
+    el("div", { class: "formula", html: markup`z[k] = Σ<sub>i</sub> x[i] · W[i, k] + b[k]` }),
+    el("div", { class: "formula filled", html: concat(markup`z[${k}] = Σ<sub>i&lt;${fin}</sub> `,
+      `x[i] · W[i, ${k}]${info.bias ? ` + b[${k}]` : ""}`) }));
     const t = el("table", { class: "mat" }, el("caption", { text: `the ${top.length} largest ` +
       `of ${fin} terms x[i]·W[i, ${k}]` }), el("tr", {}, ["i", "x[i]", `W[i, ${k}]`, "product"]
       .map((h) => el("td", { class: "pad", text: h }))),
@@ -696,7 +729,7 @@
     if (act) {
       const out = act(z, info.leaky_slope);
       if (info.activation !== "linear") {
-        rows.push([`${info.activation}(z) = ${ACT_TEXT[info.activation]}`, fmt(out, 7), {}]);
+        rows.push([markup`${info.activation}(z) = ${ACT_TEXT[info.activation]}`, fmt(out, 7), {}]);
       }
       rows.push([`forward pass a[${k}]`, el("span", {}, el("b", { id: "cell-ref", "data-value": ref,
         text: fmt(ref, 7) }), " ", checkBadge(out, ref)), {}, "final"]);
@@ -718,11 +751,11 @@
     if (X.flat) { calc.append(valueLine(l, g)); return; }
     const c = n % X.c, w = Math.floor(n / X.c) % X.w, h = Math.floor(n / (X.c * X.w));
     const x = X.get(h, w, c);
-    maps.prepend(inputFigure(l, c, [[h, w]], `<b>Input</b> ${l.inputs[0]} — channel ${c}`));
+    maps.prepend(inputFigure(l, c, [[h, w]], markup`<b>Input</b> ${l.inputs[0]} — channel ${c}`));
     calc.append(el("p", { class: "note", text: "Flatten only re-arranges the numbers into one " +
       "long vector, row by row, channels fastest (Keras' order). No arithmetic." }),
-    el("div", { class: "formula", html: "a[n] = X[h, w, c] with n = (h·W + w)·C + c" }),
-    el("div", { class: "formula filled", html: `a[${n}] = X[${h}, ${w}, ${c}]: ` +
+    el("div", { class: "formula", text: "a[n] = X[h, w, c] with n = (h·W + w)·C + c" }),
+    el("div", { class: "formula filled", text: `a[${n}] = X[${h}, ${w}, ${c}]: ` +
       `${n} = (${h}·${X.w} + ${w})·${X.c} + ${c}` }),
     resultTable([[`X[${h}, ${w}, ${c}]`, fmt(x, 7), { id: "flat-src", "data-value": x }],
       [`a[${n}]`, el("span", {}, el("b", { id: "cell-ref", "data-value": ref, text: fmt(ref, 7) }),
@@ -735,7 +768,7 @@
     const value = fn(x), ref = refValue(l, g);
     if (!g.flat) {
       maps.prepend(inputFigure(l, state.ch, [[state.i, state.j]],
-        `<b>Input</b> ${l.inputs[0]} — channel ${state.ch}`));
+        markup`<b>Input</b> ${l.inputs[0]} — channel ${state.ch}`));
     }
     calc.append(el("p", { class: "note", text: what }),
       el("div", { class: "formula", html: formula }),
@@ -750,7 +783,8 @@
     const name = l.info.activation, cap = l.info.cap;
     const fn = name === "relu_cap" ? (z) => Math.min(Math.max(z, 0), cap)
       : (z) => ACT[name](z, l.info.leaky_slope);
-    sameIndex(l, g, calc, maps, fn, `a = ${name}(z) = ${ACT_TEXT[name] || `min(max(0, z), ${cap})`}`,
+    sameIndex(l, g, calc, maps, fn,
+      markup`a = ${name}(z) = ${ACT_TEXT[name] || `min(max(0, z), ${cap})`}`,
       "An activation layer works on each number by itself.");
   };
 
@@ -762,11 +796,12 @@
     const e = z.map((v) => Math.exp(v - m)), sum = e.reduce((a, b) => a + b, 0);
     const p = e.map((v) => v / sum);
     const label = s.label;
-    body.append(el("p", { class: "hint", html: `The last layer gives one score (a <i>logit</i>) ` +
-      `z per class — here ${s.source}. Softmax turns the scores into probabilities that add ` +
-      `up to 1: p<sub>k</sub> = e<sup>z<sub>k</sub> − max z</sup> / Σ<sub>j</sub> ` +
-      `e<sup>z<sub>j</sub> − max z</sup>. Subtracting max z = ${fmt(m, 5)} changes nothing ` +
-      `mathematically but keeps e<sup>z</sup> from overflowing. Computed here in your browser.` }));
+    body.append(el("p", { class: "hint", html: concat(
+      markup`The last layer gives one score (a <i>logit</i>) z per class — here ${s.source}. `,
+      markup`Softmax turns the scores into probabilities that add up to 1: p<sub>k</sub> = `,
+      markup`e<sup>z<sub>k</sub> − max z</sup> / Σ<sub>j</sub> e<sup>z<sub>j</sub> − max z</sup>. `,
+      `Subtracting max z = ${fmt(m, 5)} changes nothing mathematically but keeps `,
+      markup`e<sup>z</sup> from overflowing. Computed here in your browser.`) }));
     const heads = ["class", "logit z", "z − max z", "e^(z − max z)", "p", ""];
     if (label !== null) heads.push("y", "p − y");
     const table = el("table", { class: "smax", id: "softmax-table" },
@@ -796,11 +831,12 @@
       ? `✓ equals the ${s.model_probs ? "model's output" : "probabilities computed in Python"} ` +
         `(largest difference ${fmt(worst, 2)})` : `✗ differs by ${fmt(worst, 3)}` })));
     if (label !== null) {
-      body.append(el("p", { html: `With the true class y = <b>${s.class_names[label]}</b>, the ` +
-        `cross-entropy loss is L = −log p<sub>y</sub> = −log ${fmt(p[label], 5)} = ` +
-        `<b id="softmax-loss" data-value="${-Math.log(p[label])}">${fmt(-Math.log(p[label]), 5)}` +
-        `</b>, and its gradient with respect to the logits is simply dL/dz = p − y (last ` +
-        `column): that is where backpropagation starts.` }));
+      body.append(el("p", { html: concat(
+        markup`With the true class y = <b>${s.class_names[label]}</b>, the cross-entropy `,
+        markup`loss is L = −log p<sub>y</sub> = −log ${fmt(p[label], 5)} = `,
+        markup`<b id="softmax-loss" data-value="${-Math.log(p[label])}">`,
+        markup`${fmt(-Math.log(p[label]), 5)}</b>, and its gradient with respect to the logits `,
+        "is simply dL/dz = p − y (last column): that is where backpropagation starts.") }));
     }
   }
 
