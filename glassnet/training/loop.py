@@ -19,6 +19,7 @@ import numpy as np
 from glassnet import autodiff as A
 from glassnet.data.transforms import batches
 from glassnet.errors import GlassnetError
+from glassnet.layers.batchrows import batch_rows, skip_batch
 from glassnet.models.graph import Model
 from glassnet.tensor import Tensor, no_grad
 from glassnet.training import durable, guards, strategy
@@ -104,12 +105,15 @@ def train_epoch(
             p.grad = None
         n_global = len(xb)
         guards.check_inputs(xb, epoch, b)
+        start, stop = dp.rows(n_global)
         xb, yb = dp.shard(xb, yb)
         if len(xb) == 0:  # a last batch smaller than the world: nothing to compute here
+            skip_batch(model.layers, n_global)  # but the random streams move on as elsewhere
             dp.allreduce_grads(params, 0, n_global)
             cfg.optimizer.step()
             continue
-        out = model.forward(xb, training=True)
+        with batch_rows(start, stop, n_global):  # dropout masks: the global batch's rows
+            out = model.forward(xb, training=True)
         loss = batch_loss(model, out, yb, cfg.loss, cfg.from_logits)
         value = loss.item()
         guards.check_finite(value, epoch, b, cfg.optimizer)
