@@ -34,29 +34,33 @@ def test_rows_that_do_not_fit_the_input_are_an_error():
                         training=True, rows=(0, 3, 8))
 
 
-def test_the_layer_uses_the_rows_the_loop_states():
+@pytest.mark.parametrize("maps", [False, True])
+def test_the_layer_uses_the_rows_the_loop_states(maps):
+    """(N, F) inputs: rows are axis 0; maps come in the compute layout CNHW: rows are axis 1."""
     def layer() -> L.Dropout:
         d = L.Dropout(0.5, seed=11)
-        d.build((4,), np.random.default_rng(0))
+        d.build((2, 3, 4) if maps else (4,), np.random.default_rng(0))
         return d
 
-    x = np.arange(1, 33, dtype=np.float64).reshape(8, 4)
+    x = np.arange(1, 1 + 8 * 24, dtype=np.float64).reshape((4, 8, 2, 3) if maps else (8, 24))
+    pick = (slice(None), slice(2, 5)) if maps else (slice(2, 5),)
     whole = layer().forward(Tensor(x), training=True).data
     d = layer()
     with batch_rows(2, 5, 8):
         assert current_rows() == (2, 5, 8)
-        part = d.forward(Tensor(x[2:5]), training=True).data
+        part = d.forward(Tensor(x[pick]), training=True).data
     assert current_rows() is None
-    np.testing.assert_array_equal(part, whole[2:5])
+    np.testing.assert_array_equal(part, whole[pick])
 
 
-def test_skip_batch_moves_the_stream_as_a_forward_pass_would():
+@pytest.mark.parametrize("shape", [(6, 5), (3, 6, 2, 2)])
+def test_skip_batch_moves_the_stream_as_a_forward_pass_would(shape):
     def layer() -> L.Dropout:
         d = L.Dropout(0.3, seed=2)
-        d.build((5,), np.random.default_rng(0))
+        d.build((5,) if len(shape) == 2 else (2, 2, 3), np.random.default_rng(0))
         return d
 
-    x = np.ones((6, 5), dtype=np.float32)
+    x = np.ones(shape, dtype=np.float32)
     ran, skipped = layer(), layer()
     ran.forward(Tensor(x), training=True)
     ran.forward(Tensor(x), training=True)

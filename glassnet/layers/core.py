@@ -318,7 +318,8 @@ class Dropout(Layer):
             raise GlassnetError(f"{self.label}: rate={rate!r} must be a number in [0, 1)")
         self.rate, self.seed = float(rate), seed
         self.rng: np.random.Generator | None = None
-        self._draw: tuple[tuple[int, ...], Any] | None = None  # (sample shape, draw dtype)
+        # (input shape, batch axis, draw dtype) of the last training forward, for skip_batch
+        self._draw: tuple[tuple[int, ...], int, Any] | None = None
 
     def build(self, input_shape: Any, rng: np.random.Generator) -> None:
         """Create the mask generator (from ``seed``, else one draw from the model's ``rng``)."""
@@ -331,11 +332,12 @@ class Dropout(Layer):
         """Layout-free."""
         if self.rng is None:
             self.rng = np.random.default_rng(self.seed)
+        axis = 1 if x.ndim == 4 else 0  # the batch axis of the compute layout (CNHW maps)
         if training:  # what skip_batch draws: the same numbers dropout_forward draws
             dtype = np.float32 if x.dtype == np.float32 else np.float64
-            self._draw = (tuple(x.shape[1:]), dtype)
+            self._draw = (tuple(x.shape), axis, dtype)
         return A.dropout(x, rate=self.rate, rng=self.rng, training=training,
-                         rows=current_rows())
+                         rows=current_rows(), batch_axis=axis)
 
     def skip_batch(self, n: int) -> None:
         """Draw (and drop) the mask of a global batch of ``n`` whose rows this rank lacks.
@@ -344,8 +346,8 @@ class Dropout(Layer):
         first shard is empty cannot know it (the batch must then be larger than the world).
         """
         if self.rate > 0 and self._draw is not None and self.rng is not None:
-            shape, dtype = self._draw
-            self.rng.random((n, *shape), dtype=dtype)
+            shape, axis, dtype = self._draw
+            self.rng.random((*shape[:axis], n, *shape[axis + 1:]), dtype=dtype)
 
     def inference_step(self, input_shape: Any) -> Callable[[Any], Any]:
         """Identity: dropout is off in inference."""

@@ -146,6 +146,7 @@ def dropout_forward(
     rng: np.random.Generator,
     training: bool,
     rows: tuple[int, int, int] | None = None,
+    batch_axis: int = 0,
 ) -> tuple[Any, DropoutCache]:
     """Inverted dropout: zero each value with probability ``rate`` and scale the rest.
 
@@ -160,6 +161,7 @@ def dropout_forward(
         rows: ``(start, stop, n)``: ``x`` is rows ``[start, stop)`` of a batch of ``n`` (one
             rank's shard); the mask is drawn for all ``n`` rows and sliced, so every rank
             draws the same numbers and the shards' masks are those of the whole batch.
+        batch_axis: the axis of ``x`` that ``rows`` index (1 for CNHW maps).
 
     Returns:
         ``(out, cache)``.
@@ -185,12 +187,16 @@ def dropout_forward(
         uniform = rng.random(x.shape, dtype=draw_dtype)
     else:
         start, stop, n = rows
-        if stop - start != x.shape[0] or not 0 <= start <= stop <= n:
+        if stop - start != x.shape[batch_axis] or not 0 <= start <= stop <= n:
             raise GlassnetError(
-                f"dropout: rows={rows} do not fit an input of {x.shape[0]} rows; expected "
-                "(start, stop, n) with stop - start rows and 0 <= start <= stop <= n"
+                f"dropout: rows={rows} do not fit an input of {x.shape[batch_axis]} rows "
+                f"(axis {batch_axis}); expected (start, stop, n) with stop - start rows and "
+                "0 <= start <= stop <= n"
             )
-        uniform = rng.random((n, *x.shape[1:]), dtype=draw_dtype)[start:stop]
+        shape = list(x.shape)
+        shape[batch_axis] = n
+        pick = (slice(None),) * batch_axis + (slice(start, stop),)
+        uniform = rng.random(tuple(shape), dtype=draw_dtype)[pick]
     keep = xp.asarray(uniform >= rate)
     mask = keep * x.dtype.type(1 / (1 - rate))
     return x * mask, DropoutCache(mask)
