@@ -181,12 +181,25 @@ ACTIVATIONS = {
 }
 
 
-def dropout(x: Tensor, *, rate: float, rng: Any, training: bool) -> Tensor:
-    """Inverted dropout: zero a ``rate`` share of values, scale the rest by 1/(1 − rate)."""
+def dropout(
+    x: Tensor,
+    *,
+    rate: float,
+    rng: Any,
+    training: bool,
+    rows: tuple[int, int, int] | None = None,
+    batch_axis: int = 0,
+) -> Tensor:
+    """Inverted dropout: zero a ``rate`` share of values, scale the rest by 1/(1 − rate).
+
+    ``rows``, ``batch_axis``: see :func:`glassnet.ops.norm.dropout_forward` (a shard of a
+    larger batch).
+    """
     if not training or rate == 0:
         return x
     return unary(
-        norm_ops.dropout_forward, norm_ops.dropout_backward, x, rate=rate, rng=rng, training=True
+        norm_ops.dropout_forward, norm_ops.dropout_backward, x, rate=rate, rng=rng,
+        training=True, rows=rows, batch_axis=batch_axis,
     )
 
 

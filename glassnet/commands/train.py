@@ -12,8 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from glassnet import optim
+from glassnet.errors import GlassnetError
+from glassnet.training.guards import ON_DIVERGENCE
 from glassnet.training.runs import RunResult, mean_std
-from glassnet.training.session import TrainOptions, TrainReport, train
+from glassnet.training.session import (
+    TrainOptions,
+    TrainReport,
+    default_out_dir,
+    resume_options,
+    train,
+)
 
 DESCRIPTION = """\
 Train MODEL on the training split of --data with sparse categorical cross-entropy, evaluate
@@ -28,15 +36,19 @@ examples:
   glassnet train keras_mnist_convnet --data mnist-5k --epochs 10
   glassnet train lenet5 --data cifar10 --optimizer sgd --lr 0.01 --momentum 0.9 --runs 5
   glassnet train my-net.yaml --data digits --epochs 3 --limit 500 --json
+  glassnet train --resume runs/lenet5-cifar10-20260101-120000   # after Ctrl-C
 
 The run folder gets model.npz (weights + optimizer), history.json, summary.json and the plots
-curves.png, confusion_matrix.png, filters.png, feature_maps.png (from the last run).
+curves.png, confusion_matrix.png, filters.png, feature_maps.png (from the last run). After
+every epoch it also gets checkpoints/run-<i>/last.npz and resume.json: Ctrl-C (or SIGTERM)
+keeps the last finished epoch, and --resume DIR continues the same command to the same
+weights as an uninterrupted run (docs/resume.md).
 """
 
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
     """Add the options ``train`` shares with scripts that drive a session."""
-    p.add_argument("--data", required=True, metavar="NAME",
+    p.add_argument("--data", metavar="NAME",
                    help="dataset: mnist-5k, digits (bundled, offline), mnist, fashion-mnist, "
                    "cifar10")
     p.add_argument("--epochs", type=int, default=10, help="passes over the training data "
@@ -62,17 +74,26 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help="where full datasets live (default $GLASSNET_DATA or ~/.glassnet/data)")
     p.add_argument("--download", action="store_true",
                    help="download a missing full dataset (MD5-checked)")
+    p.add_argument("--on-divergence", choices=ON_DIVERGENCE, default="stop",
+                   help="when the running loss exceeds 10x its start: stop with an error "
+                   "(default) or warn and continue")
 
 
 def options_from_args(args: argparse.Namespace) -> TrainOptions:
-    """The session options the parsed arguments describe."""
+    """The session options the parsed arguments describe.
+
+    Raises:
+        GlassnetError: MODEL or --data missing.
+    """
+    if args.model is None or args.data is None:
+        raise GlassnetError("train: MODEL and --data NAME are required (or --resume DIR alone)")
     return TrainOptions(
         model=args.model, data=args.data, epochs=args.epochs, batch_size=args.batch_size,
         optimizer=args.optimizer.lower(), lr=args.lr, momentum=args.momentum,
         weight_decay=args.weight_decay, nesterov=args.nesterov, seed=args.seed, runs=args.runs,
         out=None if args.out is None else Path(args.out), data_dir=args.data_dir,
         download=args.download, validation_split=args.validation_split,
-        plots=not args.no_plots, limit=args.limit,
+        plots=not args.no_plots, limit=args.limit, on_divergence=args.on_divergence,
     )
 
 
@@ -113,7 +134,18 @@ def run(args: argparse.Namespace) -> int:
     """
     from glassnet import dist
 
-    opts = options_from_args(args)
+    finished: list[RunResult] | None = None
+    if args.resume is not None:
+        if args.model is not None or args.data is not None:
+            raise GlassnetError(
+                f"--resume {args.resume} takes no MODEL or --data: the run's options are "
+                f"stored in {args.resume}"
+            )
+        opts, finished = resume_options(args.resume)
+    else:
+        opts = options_from_args(args)
+        if opts.out is None:  # fixed now: the interrupt message names it
+            opts.out = default_out_dir(opts.model, opts.data)
     root = dist.is_root()
     # With --json, stdout carries only the JSON object; the per-run lines go to stderr.
     stream = sys.stderr if args.json else sys.stdout
@@ -122,8 +154,16 @@ def run(args: argparse.Namespace) -> int:
         if root:
             print(run_line(i, opts.runs, result), file=stream, flush=True)
 
-    with dist.abort_on_error(show_traceback=getattr(args, "debug", False)):
-        report = train(opts, on_run=on_run, root=root)
+    try:
+        with dist.abort_on_error(show_traceback=getattr(args, "debug", False)):
+            report = train(opts, on_run=on_run, root=root, finished=finished)
+    except KeyboardInterrupt:
+        # The last finished epoch is on disk (training.durable); say where and how to go on.
+        if root:
+            where = opts.out if opts.out is not None else "the run folder"
+            print(f"interrupted: finished epochs are saved; continue with: glassnet train "
+                  f"--resume {where}", file=sys.stderr, flush=True)
+        return 130
     if not root:
         return 0
     if args.json:
@@ -140,11 +180,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=DESCRIPTION,
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", metavar="MODEL", help="zoo name (e.g. keras_mnist_convnet) or model "
-                   "file")
+    p.add_argument("model", metavar="MODEL", nargs="?",
+                   help="zoo name (e.g. keras_mnist_convnet) or model file")
     add_training_options(p)
     p.add_argument("--out", metavar="DIR",
                    help="run folder (default ./runs/<model>-<data>-<timestamp>)")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue the interrupted run in DIR (its --out folder) from its last "
+                   "finished epoch; takes no other argument")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--json", action="store_true",
                    help="print only the summary JSON object (DESIGN.md §4) to stdout")

@@ -105,23 +105,18 @@ class DataParallel:
                 )
 
     def prepare(self, model: Model) -> None:
-        """Give every rank rank 0's weights and buffers; give each rank its own dropout stream.
+        """Give every rank rank 0's weights, buffers and layer random streams.
 
-        NOTE: each rank's dropout layers draw masks for their own shard; were their generators
-        equal, every shard would get the same mask pattern. Rank 0 keeps its stream (so a
-        1-rank run equals plain ``fit``); rank r > 0 derives an independent one from it.
+        NOTE: the streams stay equal on every rank: a Dropout layer draws the mask of the whole
+        global batch and keeps its shard's rows (``glassnet.layers.batchrows``), so the masks,
+        like the weights, do not depend on the number of ranks.
         """
         self.model = model
         self.broadcast_params(model.parameters(), model_buffers(model))
-        if self.rank == 0:
-            return
-        for layer in model.layers:
-            rng = getattr(layer, "rng", None)
-            if isinstance(rng, np.random.Generator):
-                probe = np.random.default_rng()
-                probe.bit_generator.state = rng.bit_generator.state
-                seed = [int(probe.integers(2**63)), self.rank]
-                layer.rng = np.random.default_rng(seed)  # type: ignore[attr-defined]
+        states = [(i, layer.rng.bit_generator.state) for i, layer in enumerate(model.layers)
+                  if isinstance(getattr(layer, "rng", None), np.random.Generator)]
+        for i, state in self.comm.bcast(states, root=0):
+            model.layers[i].rng.bit_generator.state = state  # type: ignore[attr-defined]
 
     def broadcast_params(self, params: Sequence[Any], buffers: Sequence[Any] = ()) -> None:
         """Overwrite every rank's parameters (and buffers) with rank 0's: one ``Bcast``."""
@@ -140,8 +135,12 @@ class DataParallel:
             xb: (B, ...), yb: (B, ...) -> (B_r, ...), (B_r, ...) with B_r = B / ranks for full
             batches and the last batch split as evenly as possible.
         """
-        start, stop = shard_bounds(len(xb), self.rank, self.size)
+        start, stop = self.rows(len(xb))
         return xb[start:stop], yb[start:stop]
+
+    def rows(self, n: int) -> tuple[int, int]:
+        """Rows ``[start, stop)`` of a global batch of ``n`` this rank takes (see shard)."""
+        return shard_bounds(n, self.rank, self.size)
 
     def allreduce_grads(
         self,

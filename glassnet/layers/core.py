@@ -20,6 +20,7 @@ from glassnet.layers.activations import (
     clipped_relu,
 )
 from glassnet.layers.base import Layer, Node, register_defaults
+from glassnet.layers.batchrows import current_rows
 from glassnet.layers.shapes import Shape, check_shape, map_axis, require_flat
 from glassnet.ops.basic import flatten_maps
 from glassnet.tensor import Tensor
@@ -291,7 +292,9 @@ class Softmax(Layer):
 class Dropout(Layer):
     """Inverted dropout: zero a ``rate`` share of values in training, identity at inference.
 
-    The kept values are scaled by 1/(1 − rate) so the expected output equals the input.
+    The kept values are scaled by 1/(1 − rate) so the expected output equals the input. In
+    data-parallel training the mask is drawn for the whole global batch and each rank keeps
+    its rows (:mod:`glassnet.layers.batchrows`): same seed, same masks on any number of ranks.
 
     Args:
         rate: the share dropped, 0 <= rate < 1.
@@ -315,6 +318,8 @@ class Dropout(Layer):
             raise GlassnetError(f"{self.label}: rate={rate!r} must be a number in [0, 1)")
         self.rate, self.seed = float(rate), seed
         self.rng: np.random.Generator | None = None
+        # (input shape, batch axis, draw dtype) of the last training forward, for skip_batch
+        self._draw: tuple[tuple[int, ...], int, Any] | None = None
 
     def build(self, input_shape: Any, rng: np.random.Generator) -> None:
         """Create the mask generator (from ``seed``, else one draw from the model's ``rng``)."""
@@ -327,7 +332,22 @@ class Dropout(Layer):
         """Layout-free."""
         if self.rng is None:
             self.rng = np.random.default_rng(self.seed)
-        return A.dropout(x, rate=self.rate, rng=self.rng, training=training)
+        axis = 1 if x.ndim == 4 else 0  # the batch axis of the compute layout (CNHW maps)
+        if training:  # what skip_batch draws: the same numbers dropout_forward draws
+            dtype = np.float32 if x.dtype == np.float32 else np.float64
+            self._draw = (tuple(x.shape), axis, dtype)
+        return A.dropout(x, rate=self.rate, rng=self.rng, training=training,
+                         rows=current_rows(), batch_axis=axis)
+
+    def skip_batch(self, n: int) -> None:
+        """Draw (and drop) the mask of a global batch of ``n`` whose rows this rank lacks.
+
+        Only after a training forward pass has shown the per-sample shape; a rank whose very
+        first shard is empty cannot know it (the batch must then be larger than the world).
+        """
+        if self.rate > 0 and self._draw is not None and self.rng is not None:
+            shape, axis, dtype = self._draw
+            self.rng.random((*shape[:axis], n, *shape[axis + 1:]), dtype=dtype)
 
     def inference_step(self, input_shape: Any) -> Callable[[Any], Any]:
         """Identity: dropout is off in inference."""

@@ -160,7 +160,9 @@ class KerasMethods:
                 (the batch-order generator), ``distributed`` (True: data-parallel over MPI,
                 batch_size is the global batch split over the ranks; False: never; default
                 None: when started by ``mpiexec`` with more than one rank; see
-                ``docs/distributed.md``).
+                ``docs/distributed.md``); ``on_divergence``/``divergence_factor`` (the
+                divergence guard); ``checkpoint_dir``/``resume`` (a checkpoint after every
+                epoch, and resuming from it bit-identically; see ``docs/resume.md``).
 
         Returns:
             A :class:`~glassnet.training.loop.History`.

@@ -140,7 +140,13 @@ class DropoutCache(NamedTuple):
 
 
 def dropout_forward(
-    x: Any, *, rate: float, rng: np.random.Generator, training: bool
+    x: Any,
+    *,
+    rate: float,
+    rng: np.random.Generator,
+    training: bool,
+    rows: tuple[int, int, int] | None = None,
+    batch_axis: int = 0,
 ) -> tuple[Any, DropoutCache]:
     """Inverted dropout: zero each value with probability ``rate`` and scale the rest.
 
@@ -152,6 +158,10 @@ def dropout_forward(
         rate: probability of dropping a value, in ``[0, 1)``.
         rng: the generator drawing the mask (the caller owns the seed).
         training: drop only when training; otherwise return ``x`` unchanged.
+        rows: ``(start, stop, n)``: ``x`` is rows ``[start, stop)`` of a batch of ``n`` (one
+            rank's shard); the mask is drawn for all ``n`` rows and sliced, so every rank
+            draws the same numbers and the shards' masks are those of the whole batch.
+        batch_axis: the axis of ``x`` that ``rows`` index (1 for CNHW maps).
 
     Returns:
         ``(out, cache)``.
@@ -173,7 +183,21 @@ def dropout_forward(
     xp = get_xp(x)
     # The mask is drawn on the host with the caller's NumPy generator (reproducible by seed).
     draw_dtype = np.float32 if x.dtype == np.float32 else np.float64
-    keep = xp.asarray(rng.random(x.shape, dtype=draw_dtype) >= rate)
+    if rows is None:
+        uniform = rng.random(x.shape, dtype=draw_dtype)
+    else:
+        start, stop, n = rows
+        if stop - start != x.shape[batch_axis] or not 0 <= start <= stop <= n:
+            raise GlassnetError(
+                f"dropout: rows={rows} do not fit an input of {x.shape[batch_axis]} rows "
+                f"(axis {batch_axis}); expected (start, stop, n) with stop - start rows and "
+                "0 <= start <= stop <= n"
+            )
+        shape = list(x.shape)
+        shape[batch_axis] = n
+        pick = (slice(None),) * batch_axis + (slice(start, stop),)
+        uniform = rng.random(tuple(shape), dtype=draw_dtype)[pick]
+    keep = xp.asarray(uniform >= rate)
     mask = keep * x.dtype.type(1 / (1 - rate))
     return x * mask, DropoutCache(mask)
 

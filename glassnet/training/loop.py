@@ -8,10 +8,10 @@ is taken from the logits with log-sum-exp and the gradient entering the network 
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,18 +19,17 @@ import numpy as np
 from glassnet import autodiff as A
 from glassnet.data.transforms import batches
 from glassnet.errors import GlassnetError
+from glassnet.layers.batchrows import batch_rows, skip_batch
 from glassnet.models.graph import Model
 from glassnet.tensor import Tensor, no_grad
-from glassnet.training import strategy
+from glassnet.training import durable, guards, strategy
 from glassnet.training.callbacks import Callback
+from glassnet.training.guards import LossGuard
+from glassnet.training.guards import TrainingDiverged as TrainingDiverged  # re-exported
 from glassnet.training.progress import EpochProgress
 from glassnet.training.strategy import SingleProcess, Strategy, StrategyFactory
 
 CROSS_ENTROPIES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
-
-
-class TrainingDiverged(GlassnetError):
-    """The loss became NaN or infinite."""
 
 
 @dataclass
@@ -84,16 +83,19 @@ def train_epoch(
     epoch: int,
     progress: EpochProgress | None,
     dp: Strategy | None = None,
+    guard: LossGuard | None = None,
 ) -> dict[str, float]:
     """Run one epoch of mini-batch steps; return mean loss (and accuracy) over its samples.
 
     ``dp`` spreads the steps over processes (default: :class:`SingleProcess`, which does
     nothing). Data-parallel over MPI, each rank steps on its shard of every batch, the
     gradients are averaged across ranks before the (identical) optimizer step, and the metrics
-    are summed over the ranks.
+    are summed over the ranks. ``guard`` watches the running loss for divergence (on each
+    rank its own shard's losses).
 
     Raises:
-        TrainingDiverged: naming the epoch and batch where the loss stopped being finite.
+        TrainingDiverged: naming the epoch and batch where the loss stopped being finite or
+            diverged (see :mod:`glassnet.training.guards`).
     """
     dp = dp if dp is not None else SingleProcess(evaluate)
     params = model.parameters()
@@ -102,19 +104,22 @@ def train_epoch(
         for p in params:
             p.grad = None
         n_global = len(xb)
+        guards.check_inputs(xb, epoch, b)
+        start, stop = dp.rows(n_global)
         xb, yb = dp.shard(xb, yb)
         if len(xb) == 0:  # a last batch smaller than the world: nothing to compute here
+            skip_batch(model.layers, n_global)  # but the random streams move on as elsewhere
             dp.allreduce_grads(params, 0, n_global)
             cfg.optimizer.step()
             continue
-        out = model.forward(xb, training=True)
+        with batch_rows(start, stop, n_global):  # dropout masks: the global batch's rows
+            out = model.forward(xb, training=True)
         loss = batch_loss(model, out, yb, cfg.loss, cfg.from_logits)
         value = loss.item()
-        if not math.isfinite(value):
-            raise TrainingDiverged(
-                f"fit: loss is {value} at epoch {epoch}, batch {b}; lower the learning rate "
-                f"(optimizer lr={getattr(cfg.optimizer, 'lr', '?')}) or check the data"
-            )
+        guards.check_finite(value, epoch, b, cfg.optimizer)
+        if guard is not None:
+            n = len(xb)
+            guard.observe(value, (total + value * n) / (seen + n), epoch, b)
         loss.backward()
         dp.allreduce_grads(params, len(xb), n_global)
         cfg.optimizer.step()
@@ -191,6 +196,10 @@ def fit(
     rng: np.random.Generator | None = None,
     distributed: bool | None = None,
     parallel: StrategyFactory | None = None,
+    on_divergence: str = "stop",
+    divergence_factor: float = guards.DIVERGENCE_FACTOR,
+    checkpoint_dir: str | Path | None = None,
+    resume: bool = False,
 ) -> History:
     """Train ``model`` on (x, y); see :meth:`glassnet.models.Model.fit`.
 
@@ -198,9 +207,23 @@ def fit(
     under a multi-rank launcher; see :func:`glassnet.training.strategy.choose`); the engine
     that ``glassnet/__init__.py`` installs passes :func:`glassnet.dist.data_parallel`.
 
+    The other arguments beyond :meth:`~glassnet.models.Model.fit`'s: ``on_divergence``
+    "stop" (default) raises :class:`TrainingDiverged` when the running mean loss exceeds
+    ``divergence_factor`` (default 10) × the loss of the first batches; "continue" warns once
+    and trains on (see :mod:`glassnet.training.guards`). ``checkpoint_dir`` gets
+    ``last.npz`` after every finished epoch: weights, buffers, optimizer state, every random
+    stream, history (see :mod:`glassnet.training.durable`); during the call SIGTERM raises
+    ``KeyboardInterrupt`` as SIGINT does, and the last finished epoch stays on disk.
+    ``resume=True`` continues from that folder's checkpoint when there is one: ``epochs``
+    counts the whole run, so the call trains the epochs not yet done and returns the whole
+    history, and the weights end bit-identical to an uninterrupted call with the same
+    arguments.
+
     Raises:
-        GlassnetError: bad epochs/batch size/validation arguments, or mismatched x and y.
-        TrainingDiverged: when the loss stops being finite.
+        GlassnetError: bad epochs/batch size/validation/divergence arguments, mismatched x
+            and y, no training samples or an empty validation set, or a checkpoint to resume
+            that does not fit.
+        TrainingDiverged: when the loss stops being finite or diverges.
     """
     if len(x) != len(y):
         raise GlassnetError(f"fit: x has {len(x)} samples but y has {len(y)}")
@@ -208,11 +231,22 @@ def fit(
         raise GlassnetError(f"fit: epochs={epochs!r} must be a positive int")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise GlassnetError(f"fit: batch_size={batch_size!r} must be a positive int")
+    guards.check_options(on_divergence, divergence_factor)
+    if resume and checkpoint_dir is None:
+        raise GlassnetError("fit: resume=True needs checkpoint_dir (the folder to resume from)")
     if validation_split and validation_data is None:
         x, y, validation_data = _split_validation(x, y, validation_split, seed)
+    guards.check_samples(len(x), None if validation_data is None else len(validation_data[0]))
     dtype = model.build().dtype
     x = np.asarray(x, dtype=dtype)
     rng = rng if rng is not None else np.random.default_rng(seed)
+    guard = LossGuard(float(divergence_factor), on_divergence)
+    history = History()
+    restored = durable.restore(checkpoint_dir, model, cfg, rng) if resume else None
+    if restored is not None:
+        for i in range(restored.epochs_done):
+            history.append({k: v[i] for k, v in restored.history.items()})
+        guard.load(restored.guard)
     dp = strategy.choose(distributed, parallel, model, batch_size=batch_size, samples=len(x),
                          rng=rng)
     if dp is not None:  # only rank 0 prints and writes files
@@ -220,26 +254,30 @@ def fit(
     else:
         dp = SingleProcess(evaluate)
     data = batches(x, y, batch_size, shuffle=shuffle, rng=rng)
-    history = History()
     model.stop_training = False
     start = time.perf_counter()
     for cb in callbacks:
         cb.set_model(model)
         cb.on_train_begin()
-    for epoch in range(initial_epoch + 1, initial_epoch + epochs + 1):
-        with EpochProgress(epoch, initial_epoch + epochs, len(x), len(data), verbose) as bar:
-            logs = train_epoch(model, cfg, data, epoch, bar, dp)
-            if validation_data is not None:
-                val = dp.evaluate(model, validation_data[0], validation_data[1], cfg)
-                logs.update({f"val_{k}": v for k, v in val.items()})
-            bar.finish(logs)
-        history.append(logs)
-        if on_epoch is not None:
-            on_epoch(epoch, logs)
-        for cb in callbacks:
-            cb.on_epoch_end(epoch, logs)
-        if model.stop_training:
-            break
+    last = initial_epoch + epochs
+    with durable.sigterm_as_interrupt():
+        for epoch in range(initial_epoch + history.epochs + 1, last + 1):
+            with EpochProgress(epoch, last, len(x), len(data), verbose) as bar:
+                logs = train_epoch(model, cfg, data, epoch, bar, dp, guard)
+                if validation_data is not None:
+                    val = dp.evaluate(model, validation_data[0], validation_data[1], cfg)
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                bar.finish(logs)
+            history.append(logs)
+            if checkpoint_dir is not None and dp.is_root:
+                durable.save_epoch(checkpoint_dir, model, cfg.optimizer, rng, history.epochs,
+                                   history.history, guard.state())
+            if on_epoch is not None:
+                on_epoch(epoch, logs)
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs)
+            if model.stop_training:
+                break
     for cb in callbacks:
         cb.on_train_end()
     history.seconds = time.perf_counter() - start

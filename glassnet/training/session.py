@@ -1,7 +1,8 @@
 """What ``glassnet train``, ``evaluate`` and ``demo`` share: data, model, optimizer, runs, files.
 
 The commands only parse, call these functions and print. Run i of :func:`train` uses seed
-``seed + i`` for its weights and its batch order; the run folder gets the last run's files.
+``seed + i`` for its weights and its batch order; the run folder gets the last run's files,
+a checkpoint after every epoch and the state ``--resume`` reads (:mod:`.runstate`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from glassnet import optim
 from glassnet.errors import GlassnetError, ShapeError
 from glassnet.models.api import FitHistory
 from glassnet.models.graph import Model
+from glassnet.training import runstate
+from glassnet.training.guards import ON_DIVERGENCE
 from glassnet.training.runs import RunResult, summarize_runs, write_json_atomic
 
 LOSS = "sparse_categorical_crossentropy"
@@ -47,6 +50,7 @@ class TrainOptions:
     plots: bool = True
     limit: int | None = None
     verbose: int = 1
+    on_divergence: str = "stop"
 
 
 @dataclass
@@ -87,6 +91,11 @@ def check_options(opts: TrainOptions) -> None:
         )
     if opts.lr is not None and not opts.lr > 0:
         raise GlassnetError(f"--lr {opts.lr} is invalid; expected a learning rate > 0")
+    if opts.on_divergence not in ON_DIVERGENCE:
+        raise GlassnetError(
+            f"--on-divergence {opts.on_divergence!r} is unknown; expected one of "
+            f"{', '.join(ON_DIVERGENCE)}"
+        )
     if not 0 <= opts.validation_split < 1:
         raise GlassnetError(
             f"--validation-split {opts.validation_split} is invalid; expected a fraction in [0, 1)"
@@ -175,15 +184,27 @@ def make_optimizer(opts: TrainOptions, params: list[Any]) -> optim.Optimizer:
     return cls(params, **kwargs)
 
 
-def train_once(opts: TrainOptions, ds: Any, seed: int) -> RunOutcome:
-    """Train one run with ``seed`` (weights and batch order) and evaluate it on the test split."""
+def train_once(
+    opts: TrainOptions, ds: Any, seed: int, checkpoints: Path | None = None, resume: bool = False
+) -> RunOutcome:
+    """Train one run with ``seed`` (weights and batch order) and evaluate it on the test split.
+
+    Args:
+        opts: the options.
+        ds: the data.
+        seed: the run's seed.
+        checkpoints: the run's checkpoint folder (one checkpoint per epoch), or None.
+        resume: continue from the last checkpoint in ``checkpoints`` when there is one.
+    """
     start = time.perf_counter()
     model = build_model(opts.model, ds, seed)
     model.compile(make_optimizer(opts, model.parameters()), LOSS, ["accuracy"],
                   from_logits=not model.ends_in_softmax)
     x_train, y_train = ds.train
     history = model.fit(x_train, y_train, epochs=opts.epochs, batch_size=opts.batch_size,
-                        validation_split=opts.validation_split, seed=seed, verbose=opts.verbose)
+                        validation_split=opts.validation_split, seed=seed, verbose=opts.verbose,
+                        on_divergence=opts.on_divergence, checkpoint_dir=checkpoints,
+                        resume=resume)
     test = model.evaluate(*ds.test)
     result = RunResult(seed, float(test["accuracy"]), float(test["loss"]), history.epochs,
                        round(time.perf_counter() - start, 3))
@@ -204,19 +225,44 @@ def default_out_dir(spec: str, data: str) -> Path:
     return Path("runs") / f"{Path(model_label(spec)).stem}-{data}-{stamp}"
 
 
+def resume_options(folder: str | Path) -> tuple[TrainOptions, list[RunResult]]:
+    """The options and finished runs of the interrupted ``glassnet train`` in ``folder``.
+
+    Raises:
+        GlassnetError: ``folder`` holds no (valid) run state.
+    """
+    options, results = runstate.load_state(folder)
+    names = {f.name for f in dataclasses.fields(TrainOptions)}
+    try:
+        opts = TrainOptions(**{k: v for k, v in options.items() if k in names})
+        finished = [RunResult(**r) for r in results]
+    except TypeError as exc:
+        raise GlassnetError(f"--resume {folder}: the stored run state is incomplete ({exc})"
+                            ) from None
+    opts.out = Path(folder)
+    return opts, finished
+
+
 def train(
     opts: TrainOptions,
     on_run: Callable[[int, RunResult], None] | None = None,
     *,
     root: bool = True,
+    finished: list[RunResult] | None = None,
 ) -> TrainReport:
     """Check the options, train every run, write the run directory; return the report.
+
+    Every epoch of run i is checkpointed in ``<out>/checkpoints/run-<i+1>``; ``resume.json``
+    holds the options and the finished runs (see :mod:`glassnet.training.runstate`).
 
     Args:
         opts: the options.
         on_run: called after each run with its index (0-based) and result.
         root: whether this process writes the run folder; under ``mpiexec`` the caller passes
             ``glassnet.dist.is_root()`` (training sits below dist and does not ask it).
+        finished: resume (see :func:`resume_options`): the results of the runs already done;
+            the next run continues from its last checkpoint. The last run is always trained
+            (or reloaded from its last epoch): its model makes the run folder's files.
 
     Raises:
         GlassnetError: for bad options, data or model (see :func:`check_options`,
@@ -226,13 +272,18 @@ def train(
     ds = load_data(opts.data, opts.data_dir, opts.download, opts.limit)
     build_model(opts.model, ds, opts.seed)  # fail on a model/data mismatch before any training
     out_dir = opts.out if opts.out is not None else default_out_dir(opts.model, opts.data)
+    resume = finished is not None
+    results = list(finished or [])[: opts.runs - 1]
     if root:  # under mpiexec, rank 0 alone writes the run folder
         out_dir.mkdir(parents=True, exist_ok=True)
-    results: list[RunResult] = []
+        runstate.save_state(out_dir, dataclasses.replace(opts, out=out_dir), results)
     outcome: RunOutcome | None = None
-    for i in range(opts.runs):
-        outcome = train_once(opts, ds, opts.seed + i)
+    for i in range(len(results), opts.runs):
+        outcome = train_once(opts, ds, opts.seed + i, runstate.run_checkpoints(out_dir, i),
+                             resume=resume)
         results.append(outcome.result)
+        if root:
+            runstate.save_state(out_dir, dataclasses.replace(opts, out=out_dir), results)
         if on_run is not None:
             on_run(i, outcome.result)
     assert outcome is not None

@@ -47,6 +47,10 @@ class Strategy(Protocol):
         """Return this process's share of a global batch."""
         ...
 
+    def rows(self, n: int) -> tuple[int, int]:
+        """Rows ``[start, stop)`` of a global batch of ``n`` that :meth:`shard` returns."""
+        ...
+
     def allreduce_grads(self, params: Sequence[Any], n_local: int, n_global: int) -> None:
         """Replace each ``p.grad`` by the global batch mean."""
         ...
@@ -85,6 +89,10 @@ class SingleProcess:
     def shard(self, xb: Any, yb: Any) -> tuple[Any, Any]:
         """Return the whole batch."""
         return xb, yb
+
+    def rows(self, n: int) -> tuple[int, int]:
+        """All rows."""
+        return 0, n
 
     def allreduce_grads(self, params: Sequence[Any], n_local: int, n_global: int) -> None:
         """Leave the gradients (already the batch mean)."""
