@@ -54,6 +54,8 @@ def load_explained_model(spec: str, seed: int) -> tuple[object, str]:
 
         return load_model(path), f"weights loaded from the checkpoint {path.name}"
     model = load_model_arg(spec)
+    if path.suffix.lower() in (".keras", ".h5", ".hdf5", ".onnx"):
+        return model, f"weights read from {path.name}"
     model.build(seed=seed)
     note = (f"random initial weights (seed {seed}): the model is untrained, so its "
             "predictions mean nothing yet — pass a checkpoint .npz to see a trained one")

@@ -58,6 +58,8 @@ def load_source(spec: str, input_text: str | None, seed: int) -> tuple[Any, str]
 
         shape = parse_input_shape(input_text) if input_text else None
         return load_onnx_model(path, input_shape=shape), f"ONNX file {path}"
+    if path.suffix.lower() in (".keras", ".h5", ".hdf5") and path.is_file():
+        return load_model_arg(spec, input_text), f"Keras file {path}"
     model = load_model_arg(spec, input_text)
     model.build(seed=seed)
     return model, f"random initialisation (seed {seed})"

@@ -221,7 +221,14 @@ def load_checkpoint(path: str | Path, model: Model | None = None) -> Checkpoint:
 def load_model(path: str | Path) -> Model:
     """Load a checkpoint's model, compiled with its saved optimizer state when there is one.
 
+    A Keras model file (``.keras``, ``.h5``) is read directly, uncompiled
+    (:func:`glassnet.keras.load_keras_model`).
+
     Raises:
         GlassnetError: see :func:`load_checkpoint`.
     """
+    if Path(path).suffix.lower() in (".keras", ".h5", ".hdf5"):
+        from glassnet.keras import load_keras_model
+
+        return load_keras_model(path)
     return load_checkpoint(path).model
