@@ -118,13 +118,79 @@ def test_export_round_trip_in_onnxruntime(made, tmp_path, name):
     assert float(np.abs(y - case["y"]).max()) <= 1e-5
 
 
-def test_train_fine_tunes_a_keras_file_in_a_real_process(made, tmp_path):
-    # a real subprocess: the installed entry point path, one short epoch on a few samples
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "glassnet.cli", "train",
-           str(made["mnist_convnet"]["files"]["h5"]), "--data", "mnist-5k", "--limit", "256",
-           "--epochs", "1", "--no-plots", "--json", "--out", str(tmp_path / "run")]
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    assert res.returncode == 0, res.stderr[-2000:]
-    report = json.loads(res.stdout.strip().splitlines()[-1])
+def test_train_fine_tunes_a_keras_file(made, tmp_path, capsys):
+    # `glassnet train model.h5 --data mnist-5k`: one short epoch on a few samples from Keras'
+    # weights (the CLI's main; test_cli_train runs the real process)
+    path = made["mnist_convnet"]["files"]["h5"]
+    assert main(["train", str(path), "--data", "mnist-5k", "--limit", "256", "--epochs", "1",
+                 "--no-plots", "--json", "--out", str(tmp_path / "run")]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["runs"][0]["epochs"] == 1
+    assert (tmp_path / "run").is_dir()
+
+
+def _save(tmp_path, name, model):
+    path = tmp_path / name
+    model.save(path)
+    return path
+
+
+def test_refuses_channels_first_and_shared_layers(tmp_path):
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    layers = keras.layers
+    cf = keras.Sequential([keras.Input((3, 8, 8)),
+                           layers.Conv2D(2, 3, data_format="channels_first", name="cf")])
+    with pytest.raises(GlassnetError, match=r"Keras layer 'cf' \(Conv2D\): "
+                       r"data_format='channels_first' is not supported; expected 'channels_last'"):
+        load_keras_model(_save(tmp_path, "cf.keras", cf))
+    inp = keras.Input((6, 6, 2))
+    conv = layers.Conv2D(2, 1, name="twice")
+    shared = keras.Model(inp, layers.Add()([conv(inp), conv(inp)]))
+    with pytest.raises(GlassnetError, match="layer 'twice' is called 2 times; shared layers"):
+        load_keras_model(_save(tmp_path, "shared.keras", shared))
+
+
+def test_unknown_input_size_needs_and_takes_input_shape(tmp_path):
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    fcn = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Conv2D(2, 3),
+                            keras.layers.GlobalMaxPooling2D()])
+    path = _save(tmp_path, "fcn.h5", fcn)
+    with pytest.raises(GlassnetError, match=r"has unknown sizes; give one with --input HxWxC"):
+        load_keras_model(path)
+    model = load_keras_model(path, input_shape=(9, 7, 3))
+    x = np.random.default_rng(0).random((2, 9, 7, 3)).astype("float32")
+    assert float(np.abs(model.predict(x) - fcn.predict(x, verbose=0)).max()) <= 1e-5
+
+
+def test_other_commands_take_keras_files(made, tmp_path, capsys):
+    files = made["branchy"]["files"]
+    assert main(["gradcheck", str(files["keras"])]) == 0
+    assert "PASS" in capsys.readouterr().out
+    assert main(["compare", str(files["h5"]), str(made["odds"]["files"]["keras"])]) == 0
+    out = capsys.readouterr().out
+    assert f"{made['odds']['trainable']:,}" in out
+    page = tmp_path / "page.html"
+    assert main(["explain", str(files["keras"]), "--out", str(page)]) == 0
+    assert page.is_file() and "weights read from branchy.keras" in page.read_text()
+    convnet = made["mnist_convnet"]["files"]["keras"]
+    assert main(["evaluate", str(convnet), "--data", "mnist-5k", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0.0 <= result["test_accuracy"] <= 1.0
+
+
+def test_reading_imports_neither_keras_nor_tensorflow(made):
+    # a fresh process: only h5py is needed to read the files
+    code = (
+        "import sys; from glassnet.keras import load_keras_model; "
+        f"load_keras_model({str(made['branchy']['files']['keras'])!r}); "
+        f"load_keras_model({str(made['branchy']['files']['h5'])!r}); "
+        "bad = [m for m in ('keras', 'tensorflow', 'torch') if m in sys.modules]; "
+        "print(bad); assert not bad, bad"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr[-2000:]

@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``import`` subcommand."""
+    from glassnet.keras import SUPPORTED
     from glassnet.onnx.import_ops import supported_ops
 
     p = subparsers.add_parser(
@@ -53,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description="Read an ONNX CNN (NCHW, or NHWC behind a leading Transpose) or a Keras "
         "model file (.keras, .h5; Sequential or functional) into a glassnet graph model with "
         "NHWC input and write it as a checkpoint. Supported ONNX ops: "
-        f"{', '.join(supported_ops())}. Keras layers: see glassnet.keras.SUPPORTED.",
+        f"{', '.join(supported_ops())}. Keras layers: {', '.join(SUPPORTED)}.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", metavar="MODEL", help="the .onnx, .keras or .h5 file")

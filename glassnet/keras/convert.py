@@ -93,6 +93,9 @@ def _dense(o: Options) -> Layer:
 
 
 def _pool(cls: type[Layer]) -> Callable[[Options], Layer]:
+    # NOTE: "same" follows the TensorFlow rule (DESIGN §2; Keras' TF and JAX backends). Keras'
+    # torch backend pads an ASYMMETRIC "same" pooling window by replicating edge values, so
+    # its AveragePooling2D differs there (e.g. 3×3, stride 2 on 4×4); glassnet keeps the rule.
     def make(o: Options) -> Layer:
         o.channels_last()
         size = tuple(o.get("pool_size", (2, 2)))

@@ -227,7 +227,9 @@ def load_model(path: str | Path) -> Model:
     Raises:
         GlassnetError: see :func:`load_checkpoint`.
     """
-    if Path(path).suffix.lower() in (".keras", ".h5", ".hdf5"):
+    from glassnet.training.resolve import KERAS_SUFFIXES
+
+    if Path(path).suffix.lower() in KERAS_SUFFIXES:
         from glassnet.keras import load_keras_model
 
         return load_keras_model(path)

@@ -15,7 +15,8 @@ from typing import Any
 from glassnet.errors import GlassnetError
 from glassnet.models.graph import Model
 
-# Keras model files (glassnet.keras.SUFFIXES; repeated so resolving a zoo name imports no h5py).
+# Keras model files (glassnet.keras.SUFFIXES, repeated here so that resolving a zoo name does
+# not import the keras and onnx packages).
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
 
 
