@@ -194,3 +194,14 @@ def test_reading_imports_neither_keras_nor_tensorflow(made):
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr[-2000:]
+
+
+def test_refuses_frozen_layers(tmp_path):
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="frozen")])
+    model.layers[0].trainable = False
+    with pytest.raises(GlassnetError, match=r"Keras layer 'frozen' \(Dense\): trainable=False "
+                       r"is not supported; expected True"):
+        load_keras_model(_save(tmp_path, "frozen.keras", model))

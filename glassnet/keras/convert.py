@@ -203,7 +203,10 @@ def to_layer(class_name: str, config: dict[str, Any]) -> Layer:
             f"Keras layer {name!r} is a {class_name}, which glassnet does not read; "
             f"supported: {', '.join(SUPPORTED)}"
         )
-    return make(Options(class_name, config))
+    options = Options(class_name, config)
+    # A frozen layer's weights would count as trainable here and train: say so instead.
+    options.require("trainable", (True,), True)
+    return make(options)
 
 
 def weight_arrays(layer: Layer, arrays: list[np.ndarray]) -> dict[str, np.ndarray]:
