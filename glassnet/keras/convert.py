@@ -92,7 +92,7 @@ def _dense(o: Options) -> Layer:
                    use_bias=bool(o.get("use_bias", True)), name=o.name)
 
 
-def _pool(cls: type[Layer]) -> Callable[[Options], Layer]:
+def _pool(cls: Callable[..., Layer]) -> Callable[[Options], Layer]:
     # NOTE: "same" follows the TensorFlow rule (DESIGN §2; Keras' TF and JAX backends). Keras'
     # torch backend pads an ASYMMETRIC "same" pooling window by replicating edge values, so
     # its AveragePooling2D differs there (e.g. 3×3, stride 2 on 4×4); glassnet keeps the rule.
@@ -150,6 +150,11 @@ def _concatenate(o: Options) -> Layer:
     return L.Concatenate(axis=int(o.get("axis", -1)), name=o.name)
 
 
+def _flatten(o: Options) -> Layer:
+    o.channels_last()
+    return L.Flatten(name=o.name)
+
+
 def _zero_padding(o: Options) -> Layer:
     o.channels_last()
     pad = o.get("padding", 1)
@@ -169,7 +174,7 @@ CONVERTERS: dict[str, Callable[[Options], Layer]] = {
     "GlobalMaxPooling2D": _global(L.GlobalMaxPool2D),
     "BatchNormalization": _batchnorm,
     "Dropout": lambda o: L.Dropout(float(o.get("rate")), name=o.name),
-    "Flatten": lambda o: (o.channels_last(), L.Flatten(name=o.name))[1],
+    "Flatten": _flatten,
     "Reshape": lambda o: L.Reshape(tuple(o.get("target_shape")), name=o.name),
     "Activation": lambda o: L.Activation(o.activation() or "linear", name=o.name),
     "ReLU": _relu,

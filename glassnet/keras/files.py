@@ -35,12 +35,12 @@ def require_h5py() -> ModuleType:
         GlassnetError: if it is not installed, saying how to install it.
     """
     try:
-        import h5py
+        import h5py  # type: ignore[import-untyped]
     except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
         raise GlassnetError(
             "reading Keras files needs the 'h5py' package: pip install 'glassnet[keras]'"
         ) from exc
-    return h5py
+    return h5py  # type: ignore[no-any-return]
 
 
 def snake_case(class_name: str) -> str:

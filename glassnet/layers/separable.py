@@ -21,7 +21,7 @@ from glassnet.errors import GlassnetError
 from glassnet.layers.activations import apply_activation
 from glassnet.layers.base import register_defaults
 from glassnet.layers.conv import ConvBase
-from glassnet.tensor import Tensor
+from glassnet.tensor import Tensor, no_grad
 
 
 @register_defaults
@@ -138,6 +138,15 @@ class SeparableConv2D(ConvBase):
         """Shapes: x (C_in, N, H, W) -> out (F, N, OH, OW)."""
         return apply_activation(self.activation, self.convolve(x))
 
-    def inference_step(self, input_shape: Any) -> Callable[[Any], Any] | None:
-        """None: inference runs :meth:`forward` (two convolutions, no fused array step)."""
-        return None
+    def inference_step(self, input_shape: Any) -> Callable[[Any], Any]:
+        """The two convolutions on arrays, without a tape (no fused array step of its own).
+
+        Shapes:
+            the step: (C_in, N, H, W) -> (F, N, OH, OW).
+        """
+
+        def step(a: Any) -> Any:
+            with no_grad():
+                return self.forward(Tensor(a)).data
+
+        return step
