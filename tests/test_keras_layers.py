@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import t64
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numgrad import numeric_grad, rel_error
 
 from glassnet import layers as L
@@ -163,3 +165,42 @@ def test_layer_errors():
         L.SeparableConv2D(0, 3)
     with pytest.raises(ShapeError):
         L.GlobalMaxPool2D()(L.Input((5,)))
+
+
+@settings(max_examples=15, deadline=None)
+@given(size=st.tuples(st.integers(3, 9), st.integers(3, 9)), kernel=st.sampled_from([1, 2, 3]),
+       strides=st.sampled_from([1, 2, 3]), padding=st.sampled_from(["valid", "same"]),
+       mult=st.sampled_from([1, 2]), dil=st.sampled_from([1, 2]), seed=st.integers(0, 99))
+def test_separable_conv2d_fuzz_vs_torch(torch, size, kernel, strides, padding, mult, dil, seed):
+    if padding == "valid" and min(size) < dil * (kernel - 1) + 1:
+        return  # the window does not fit (refused, tested elsewhere)
+    fn = torch.nn.functional
+    shape = (*size, 2)
+
+    def ref(tx, model):
+        layer = model.layers[0]
+        w = {k: torch.tensor(p.data) for k, p in layer.weights.items()}
+        (t, b), (le, r) = layer._geometry(shape)[1]
+        mid = fn.conv2d(fn.pad(_nchw(tx), (le, r, t, b)),
+                        w["depthwise_kernel"].permute(3, 2, 0, 1), stride=strides,
+                        dilation=dil, groups=2)
+        return _nhwc(fn.conv2d(mid, w["pointwise_kernel"].permute(3, 2, 0, 1), w["bias"]))
+
+    _model_vs_torch(
+        torch, lambda i: L.SeparableConv2D(3, kernel, strides=strides, padding=padding,
+                                           depth_multiplier=mult, dilation_rate=dil)(i),
+        ref, shape, seed=seed)
+
+
+@settings(max_examples=20, deadline=None)
+@given(shape=st.tuples(st.integers(1, 3), st.integers(1, 3), st.integers(1, 6),
+                       st.integers(1, 6)),
+       pads=st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3), st.integers(0, 3)),
+       seed=st.integers(0, 99))
+def test_spatial_ops_fuzz_vs_torch(torch, shape, pads, seed):
+    x = np.random.default_rng(seed).normal(size=shape)
+    t, b, le, r = pads
+    _check_pair(torch, S.zero_pad2d_forward, S.zero_pad2d_backward,
+                lambda v: torch.nn.functional.pad(v, (le, r, t, b)), x, pads=((t, b), (le, r)))
+    _check_pair(torch, S.global_max_pool2d_forward, S.global_max_pool2d_backward,
+                lambda v: torch.amax(v, dim=(-2, -1)), x)
