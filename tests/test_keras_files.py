@@ -205,3 +205,20 @@ def test_refuses_frozen_layers(tmp_path):
     with pytest.raises(GlassnetError, match=r"Keras layer 'frozen' \(Dense\): trainable=False "
                        r"is not supported; expected True"):
         load_keras_model(_save(tmp_path, "frozen.keras", model))
+
+
+def test_malformed_config_is_one_line(made, tmp_path):
+    import zipfile
+
+    src = made["mnist_convnet"]["files"]["keras"]
+    bad = tmp_path / "bad_config.keras"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(bad, "w") as zout:
+        for item in zin.namelist():
+            data = zin.read(item)
+            if item == "config.json":
+                cfg = json.loads(data)
+                del cfg["config"]["layers"][1]["config"]["filters"]
+                data = json.dumps(cfg).encode()
+            zout.writestr(item, data)
+    with pytest.raises(GlassnetError, match=r"bad_config.keras: malformed Keras model config"):
+        load_keras_model(bad)

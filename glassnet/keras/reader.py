@@ -125,8 +125,19 @@ def load_keras_model(path: str | Path, input_shape: Shape | None = None) -> Impo
         FileNotFoundError: if ``path`` does not exist.
     """
     path = Path(path)
-    where = str(path)
     config, weights, by_path = read_keras_file(path)
+    try:
+        return _build(path, config, weights, by_path, input_shape)
+    except (KeyError, IndexError, TypeError) as exc:  # a config no Keras version writes
+        raise GlassnetError(f"{path}: malformed Keras model config ({exc!r})") from exc
+
+
+def _build(
+    path: Path, config: dict[str, Any], weights: dict[str, list[np.ndarray]], by_path: bool,
+    input_shape: Shape | None,
+) -> ImportedModel:
+    """The model of a parsed file, weights copied (see :func:`load_keras_model`)."""
+    where = str(path)
     kind = config.get("class_name")
     body = config.get("config", {})
     specs = body.get("layers", [])
