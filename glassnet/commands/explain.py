@@ -46,6 +46,7 @@ def load_explained_model(spec: str, seed: int) -> tuple[object, str]:
         GlassnetError: if MODEL is no checkpoint, zoo name or model file.
     """
     from glassnet.commands.summary import load_model_arg
+    from glassnet.training.resolve import KERAS_SUFFIXES
 
     path = Path(spec)
     if path.suffix == ".npz":
@@ -55,6 +56,8 @@ def load_explained_model(spec: str, seed: int) -> tuple[object, str]:
 
         return load_model(path), f"weights loaded from the checkpoint {path.name}"
     model = load_model_arg(spec)
+    if path.suffix.lower() in (*KERAS_SUFFIXES, ".onnx"):
+        return model, f"weights read from {path.name}"
     model.build(seed=seed)
     note = (f"random initial weights (seed {seed}): the model is untrained, so its "
             "predictions mean nothing yet — pass a checkpoint .npz to see a trained one")

@@ -48,6 +48,7 @@ def load_source(spec: str, input_text: str | None, seed: int) -> tuple[Any, str]
         GlassnetError: ``--input`` with a checkpoint, or a MODEL that is none of the kinds.
     """
     from glassnet.commands.summary import load_model_arg, parse_input_shape
+    from glassnet.training.resolve import KERAS_SUFFIXES
 
     path = Path(spec)
     if path.suffix == ".npz" and path.is_file():
@@ -60,6 +61,8 @@ def load_source(spec: str, input_text: str | None, seed: int) -> tuple[Any, str]
 
         shape = parse_input_shape(input_text) if input_text else None
         return load_onnx_model(path, input_shape=shape), f"ONNX file {path}"
+    if path.suffix.lower() in KERAS_SUFFIXES and path.is_file():
+        return load_model_arg(spec, input_text), f"Keras file {path}"
     model = load_model_arg(spec, input_text)
     model.build(seed=seed)
     return model, f"random initialisation (seed {seed})"

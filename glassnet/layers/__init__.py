@@ -10,11 +10,14 @@ from glassnet.layers.core import Activation, Dense, Dropout, Flatten, Input, ReL
 from glassnet.layers.merge import Add, Concatenate
 from glassnet.layers.norm import BatchNormalization
 from glassnet.layers.pool import AvgPool2D, GlobalAvgPool2D, MaxPool2D
+from glassnet.layers.separable import SeparableConv2D
+from glassnet.layers.spatial import GlobalMaxPool2D, Rescaling, Reshape, ZeroPadding2D
 
 # Keras' long aliases.
 MaxPooling2D = MaxPool2D
 AveragePooling2D = AvgPool2D
 GlobalAveragePooling2D = GlobalAvgPool2D
+GlobalMaxPooling2D = GlobalMaxPool2D
 BatchNorm = BatchNormalization
 
 __all__ = [
@@ -33,11 +36,17 @@ __all__ = [
     "Flatten",
     "GlobalAvgPool2D",
     "GlobalAveragePooling2D",
+    "GlobalMaxPool2D",
+    "GlobalMaxPooling2D",
     "Input",
     "Layer",
     "MaxPool2D",
     "MaxPooling2D",
     "Node",
     "ReLU",
+    "Rescaling",
+    "Reshape",
+    "SeparableConv2D",
     "Softmax",
+    "ZeroPadding2D",
 ]

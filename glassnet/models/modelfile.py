@@ -34,9 +34,14 @@ from glassnet.layers import (
     Dropout,
     Flatten,
     GlobalAvgPool2D,
+    GlobalMaxPool2D,
     MaxPool2D,
     ReLU,
+    Rescaling,
+    Reshape,
+    SeparableConv2D,
     Softmax,
+    ZeroPadding2D,
 )
 from glassnet.layers.base import Layer
 from glassnet.models.graph import Model
@@ -47,6 +52,8 @@ LAYER_TYPES: dict[str, type[Layer]] = {
     for cls in (
         Conv2D, DepthwiseConv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D, Dense, Flatten,
         Dropout, BatchNormalization, Activation, ReLU, Softmax,
+        # the layers Keras files bring (glassnet/keras/)
+        SeparableConv2D, GlobalMaxPool2D, ZeroPadding2D, Reshape, Rescaling,
     )
 }
 TOP_KEYS = ("name", "input", "layers")

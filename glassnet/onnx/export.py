@@ -165,9 +165,52 @@ def _layer(g: _Graph, node: Node, xs: list[str], maps: bool) -> tuple[str, bool]
         return y, maps
     if isinstance(layer, L.Concatenate):
         return g.op("Concat", xs, name, axis=_axis(layer.axis, 4 if maps else 2, maps)), maps
+    if isinstance(layer, L.SeparableConv2D | L.ZeroPadding2D | L.GlobalMaxPool2D | L.Reshape
+                  | L.Rescaling):
+        return _keras_layer(g, layer, shape, x, maps)
     raise GlassnetError(
         f"export: layer {name!r} of type {type(layer).__name__} has no ONNX conversion"
     )
+
+
+def _keras_layer(g: _Graph, layer: Any, shape: Any, x: str, maps: bool) -> tuple[str, bool]:
+    """The layers Keras files bring (glassnet/keras/): each as the ONNX ops it computes."""
+    name, w = layer.label, {k: p.data for k, p in layer.weights.items()}
+    if isinstance(layer, L.SeparableConv2D):
+        dw = g.op("Conv", [x, g.init(f"{name}.depthwise_kernel",
+                                     w["depthwise_kernel"].transpose(3, 2, 0, 1))],
+                  f"{name}/depthwise", kernel_shape=list(layer.kernel_size),
+                  strides=list(layer.strides), dilations=list(layer.dilation_rate),
+                  group=shape[2], pads=_pads(layer, shape, layer.kernel_size, layer.strides,
+                                             layer.dilation_rate))
+        inputs = [dw, g.init(f"{name}.pointwise_kernel",
+                             w["pointwise_kernel"].transpose(3, 2, 0, 1))]
+        if "bias" in w:
+            inputs.append(g.init(f"{name}.bias", w["bias"]))
+        return _activation(g, layer.activation, g.op("Conv", inputs, name), True, name), True
+    if isinstance(layer, L.ZeroPadding2D):
+        (t, b), (left, r) = layer.padding
+        pads = np.array([0, 0, t, left, 0, 0, b, r], dtype=np.int64)
+        return g.op("Pad", [x, _int64(g, f"{name}.pads", pads)], name), True
+    if isinstance(layer, L.GlobalMaxPool2D):
+        return g.op("Flatten", [g.op("GlobalMaxPool", [x], name)], f"{name}/flatten"), False
+    if isinstance(layer, L.Rescaling):
+        y = g.op("Mul", [x, g.init(f"{name}.scale", np.float32(layer.scale))], f"{name}/scale")
+        return g.op("Add", [y, g.init(f"{name}.offset", np.float32(layer.offset))], name), maps
+    # Reshape: in Keras' (row-major H, W, C) order, so through NHWC.
+    if maps:
+        x = g.op("Transpose", [x], f"{name}/to_nhwc", perm=[0, 2, 3, 1])
+    target = layer.compute_output_shape(shape)
+    y = g.op("Reshape", [x, _int64(g, f"{name}.shape", np.array([0, *target], np.int64))], name)
+    if len(target) == 3:
+        return g.op("Transpose", [y], f"{name}/to_nchw", perm=[0, 3, 1, 2]), True
+    return y, False
+
+
+def _int64(g: _Graph, name: str, array: np.ndarray) -> str:
+    """Add an int64 initializer (pads, shapes); ``_Graph.init`` writes float32 only."""
+    g.proto.graph.initializer.append(g.onnx.numpy_helper.from_array(array, name))
+    return name
 
 
 def _check_opset(opset: Any) -> None:

@@ -251,7 +251,16 @@ def load_checkpoint(path: str | Path, model: Model | None = None) -> Checkpoint:
 def load_model(path: str | Path) -> Model:
     """Load a checkpoint's model, compiled with its saved optimizer state when there is one.
 
+    A Keras model file (``.keras``, ``.h5``) is read directly, uncompiled
+    (:func:`glassnet.keras.load_keras_model`).
+
     Raises:
         GlassnetError: see :func:`load_checkpoint`.
     """
+    from glassnet.training.resolve import KERAS_SUFFIXES
+
+    if Path(path).suffix.lower() in KERAS_SUFFIXES:
+        from glassnet.keras import load_keras_model
+
+        return load_keras_model(path)
     return load_checkpoint(path).model

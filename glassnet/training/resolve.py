@@ -1,7 +1,9 @@
-"""Turn a MODEL argument (a zoo name, a model file or an ``.onnx`` file) into an unbuilt model.
+"""Turn a MODEL argument (a zoo name, a model file, an ``.onnx`` or a Keras file) into a model.
 
-It lives in training (it was ``glassnet.models.resolve``) because it must see both zoo and
-onnx, which sit above models (docs/architecture.md, "Layers and imports").
+Zoo names and model files give an unbuilt model; ``.onnx``, ``.keras`` and ``.h5`` files a
+built one holding the file's weights. It lives in training (it was ``glassnet.models.resolve``)
+because it must see zoo, onnx and keras, which sit above models (docs/architecture.md,
+"Layers and imports").
 """
 
 from __future__ import annotations
@@ -13,12 +15,17 @@ from typing import Any
 from glassnet.errors import GlassnetError
 from glassnet.models.graph import Model
 
+# Keras model files (glassnet.keras.SUFFIXES, repeated here so that resolving a zoo name does
+# not import the keras and onnx packages).
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+
 
 def resolve_model(spec: str, input_shape: Any = None, **zoo_kwargs: Any) -> Model:
     """Return the model ``spec`` names: a zoo name (``lenet5``, ``keras-mnist-convnet``) or a file.
 
     Args:
-        spec: zoo name (case and ``-``/``_`` insensitive) or a YAML/JSON model-file path.
+        spec: zoo name (case and ``-``/``_`` insensitive), a YAML/JSON model-file path, or an
+            ``.onnx`` / ``.keras`` / ``.h5`` file (read with its weights).
         input_shape: HWC shape to build for (a file's own input is replaced by it).
         **zoo_kwargs: further arguments for the zoo function (``num_classes``, ``seed``);
             those the function does not take are ignored.
@@ -41,6 +48,10 @@ def resolve_model(spec: str, input_shape: Any = None, **zoo_kwargs: Any) -> Mode
         from glassnet.onnx import load_onnx_model
 
         return load_onnx_model(path, input_shape=input_shape)
+    if path.suffix.lower() in KERAS_SUFFIXES and path.is_file():
+        from glassnet.keras import load_keras_model
+
+        return load_keras_model(path, input_shape=input_shape)
     if path.is_file():
         return load_model_file(path, input_shape=input_shape)
     raise GlassnetError(
