@@ -137,7 +137,8 @@ def worker(model_name: str, batch: int, steps: int, seed: int) -> dict[str, Any]
 
     model = zoo.get(model_name, seed=seed)
     model.compile(optim.SGD(model.parameters(), lr=0.01, momentum=0.9),
-                  "sparse_categorical_crossentropy", ["accuracy"])
+                  "sparse_categorical_crossentropy", ["accuracy"],
+                  from_logits=not model.ends_in_softmax)  # ResNet & co. end in logits
     rng = np.random.default_rng(seed)
     n = batch * steps
     x = rng.standard_normal((n, *model.input_shape)).astype(np.float32)
