@@ -9,7 +9,14 @@ the importer tracks for every ONNX tensor is its *layout tag*:
 * ``NHWC`` — maps after a ``Transpose`` perm (0, 2, 3, 1): a network exported by glassnet
   flattens in that order, and a leading ``Transpose`` perm (0, 3, 1, 2) marks an NHWC input;
 * ``NC11`` — a ``GlobalAveragePool`` result (N, C, 1, 1), held as glassnet's flat (C,);
+* ``N11C`` — the same pooled result in channel-last order (a ``ReduceMean`` with keepdims);
 * ``NF`` — flat features.
+
+The input's layout is found by dataflow: an NHWC input reaches a ``Transpose`` perm
+(0, 3, 1, 2) through any chain of ``Cast``/``Identity`` nodes (Keras writes such no-op casts).
+Elementwise constant arithmetic (Keras' BatchNorm as Sub/Mul/Add, a rescaling Mul) and a
+``Pad`` are held *pending* on a value and become a layer only where the value is used
+(see :mod:`glassnet.onnx.import_affine`).
 
 A ``Flatten`` keeps ONNX's order: of NCHW maps it becomes :class:`FlattenCHW` (C, H, W order),
 of NHWC maps glassnet's own ``Flatten`` (H, W, C). Constants (initializers, ``Constant``
@@ -42,7 +49,17 @@ class Value:
     """A non-constant ONNX tensor: the glassnet node computing it and its layout tag."""
 
     node: Node
-    layout: str  # "NCHW" | "NHWC" | "NC11" | "NF"
+    layout: str  # "NCHW" | "NHWC" | "NC11" | "N11C" | "NF"
+    exclusive: bool = False
+    """Whether only this one chain of ONNX nodes reads the layer's output (a bias may fold in)."""
+    affine: tuple[np.ndarray, np.ndarray] | None = None
+    """A pending per-channel ``x·scale + shift`` (each (C,)), not yet a layer."""
+    pad: tuple[int, int, int, int] | None = None
+    """A pending zero padding (top, bottom, left, right) for the Conv/AveragePool after it."""
+    origin: str | None = None
+    """The ONNX node name where pending arithmetic began (names the layer it becomes)."""
+    steps: str = ""
+    """The pending arithmetic's ops by initial, e.g. ``"SMA"`` for Sub, Mul, Add."""
 
     @property
     def onnx_shape(self) -> list[int]:
@@ -52,7 +69,14 @@ class Value:
             return [BATCH, s[2], s[0], s[1]]
         if self.layout == "NHWC":
             return [BATCH, *s]
+        if self.layout == "N11C":
+            return [BATCH, 1, 1, s[0]]
         return [BATCH, s[0], 1, 1] if self.layout == "NC11" else [BATCH, s[0]]
+
+    def alias(self, layout: str | None = None, exclusive: bool = True) -> Value:
+        """The same tensor under another tag (a Transpose, Cast or Identity of it)."""
+        return Value(self.node, layout or self.layout, self.exclusive and exclusive,
+                     self.affine, self.pad, self.origin, self.steps)
 
 
 @dataclass
@@ -115,13 +139,29 @@ class Converter:
         present = i < len(self.node.input) and self.node.input[i]
         return self.const(i, "optional input") if present else None
 
-    def value(self, i: int = 0, layouts: tuple[str, ...] = ()) -> Value:
-        """The current node's input ``i`` as a graph tensor, optionally of given layouts."""
+    def raw(self, i: int = 0) -> Value:
+        """Input ``i`` as it is held, pending arithmetic or padding included."""
         name = self.node.input[i]
         if name not in self.values:
             what = "a constant" if name in self.consts else "unknown"
             raise self.fail(f"input {i} ({name!r}) is {what}; expected a computed tensor")
-        v = self.values[name]
+        return self.values[name]
+
+    def value(self, i: int = 0, layouts: tuple[str, ...] = (), pad_ok: bool = False) -> Value:
+        """The current node's input ``i`` as a graph tensor, optionally of given layouts.
+
+        Pending arithmetic becomes its layer here (once per tensor); a pending ``Pad`` is
+        accepted only where ``pad_ok`` (the Conv or AveragePool that absorbs it).
+        """
+        from glassnet.onnx.import_affine import materialize
+
+        v = self.raw(i)
+        if v.pad is not None and not pad_ok:
+            raise self.fail(f"input {i} is zero-padded by a Pad node; a Pad is supported only "
+                            "right before a Conv or AveragePool")
+        if v.affine is not None:
+            v = materialize(self, v)
+            self.values[self.node.input[i]] = v
         if layouts and v.layout not in layouts:
             raise self.fail(
                 f"input {i} is {v.layout} {v.onnx_shape[1:]}; expected {'/'.join(layouts)}"
@@ -151,13 +191,25 @@ class Converter:
             node = layer(args)
         except GlassnetError as exc:
             raise self.fail(str(exc)) from exc
-        return Value(node, layout)
+        return Value(node, layout, exclusive=True)
 
     def keep(self, layer: Layer, **weights: np.ndarray) -> Imported:
         """Remember arrays to copy into ``layer`` after the model is built."""
         entry = Imported(layer, dict(weights))
         self.imported.append(entry)
         return entry
+
+    def value_named(self, name: str) -> Value:
+        """The computed tensor ``name`` with any pending arithmetic turned into its layer."""
+        from glassnet.onnx.import_affine import materialize
+
+        v = self.values[name]
+        if v.pad is not None:
+            raise self.fail("the graph output is zero-padded by a Pad node; a Pad is supported "
+                            "only right before a Conv or AveragePool")
+        if v.affine is not None:
+            v = self.values[name] = materialize(self, v)
+        return v
 
     # ----- the walk ---------------------------------------------------------------------------
     def _input(self, input_shape: Shape | None) -> Input:
@@ -171,6 +223,7 @@ class Converter:
         inp = inputs[0]
         dims = [d.dim_value if d.HasField("dim_value") else None
                 for d in inp.type.tensor_type.shape.dim]
+        self.file_batch = dims[0] if dims else None
         nhwc = len(dims) == 4 and self._leads_to_nchw(inp.name)
         if len(dims) == 4:
             layout = "NHWC" if nhwc else "NCHW"
@@ -199,13 +252,24 @@ class Converter:
         self.values[inp.name] = Value(layer.node, layout)
         return layer
 
-    def _leads_to_nchw(self, name: str) -> bool:
-        """Whether every consumer of ``name`` is a Transpose with perm (0, 3, 1, 2)."""
+    def _leads_to_nchw(self, name: str, depth: int = 0) -> bool:
+        """Whether ``name`` is an NHWC input, found by dataflow.
+
+        True when every path from it through Cast/Identity nodes (and arithmetic with an
+        initializer, a rescaling) ends in a Transpose perm (0, 3, 1, 2).
+        """
         users = [n for n in self.graph.node if name in n.input]
-        return bool(users) and all(
-            n.op_type == "Transpose" and list(attributes(n).get("perm", [])) == [0, 3, 1, 2]
-            for n in users
-        )
+        if not users or depth > 16:
+            return False
+        for n in users:
+            if n.op_type in ("Cast", "Identity") or (
+                n.op_type in ("Mul", "Div", "Add", "Sub") and any(i in self.consts for i in n.input)
+            ):
+                if not self._leads_to_nchw(n.output[0], depth + 1):
+                    return False
+            elif n.op_type != "Transpose" or list(attributes(n).get("perm", [])) != [0, 3, 1, 2]:
+                return False
+        return True
 
     def run(self, name: str | None = None) -> ImportedModel:
         """Convert every node and return the built model with the file's weights."""
@@ -221,11 +285,18 @@ class Converter:
                     f"{(self.node.domain + '.') if self.node.domain else ''}{op} is not "
                     f"supported; supported ops: {', '.join(supported_ops())}"
                 )
-            fn(self)
+            try:
+                fn(self)
+            except GlassnetError:
+                raise
+            except (ValueError, TypeError, IndexError, KeyError) as exc:
+                # A malformed attribute or operand: name the node rather than crash.
+                raise self.fail(f"cannot be read ({type(exc).__name__}: {exc})") from exc
         out_name = self.graph.output[0].name
         if out_name not in self.values:
             raise GlassnetError(f"onnx: the output {out_name!r} is a constant, not computed")
-        out = self.values[out_name]
+        self.node = next((n for n in self.graph.node if out_name in n.output), self.node)
+        out = self.value_named(out_name)
         if out.node is self.input_layer.node:
             raise GlassnetError("onnx: the graph has no layers (its output is its input)")
         model = ImportedModel(self.input_layer, out.node, name=name or self.graph.name or None)
