@@ -165,7 +165,37 @@ def op_cast(c: Converter) -> None:
         raise c.fail(f"a cast of a computed tensor to {to} is not supported")
 
 
+def op_constant_of_shape(c: Converter) -> None:
+    """Fold ``ConstantOfShape`` (Keras builds padding amounts with it)."""
+    shape = [int(i) for i in np.ravel(c.const(0, "the shape"))]
+    value = attributes(c.node).get("value")
+    fill = np.zeros(1, np.float32) if value is None else np.ravel(value)
+    c.set_output(np.full(shape, fill[0], dtype=fill.dtype))
+
+
+def op_slice(c: Converter) -> None:
+    """Fold ``Slice`` on constants (starts/ends/axes/steps: attributes before opset 10)."""
+    data = c.const(0, "the data (only constants are sliced)")
+    a = attributes(c.node)
+    if c.opset < 10:
+        starts, ends, axes, steps = a["starts"], a["ends"], a.get("axes"), None
+    else:
+        starts, ends = c.const(1, "starts"), c.const(2, "ends")
+        axes, steps = c.optional_const(3), c.optional_const(4)
+    starts, ends = np.ravel(starts), np.ravel(ends)
+    axes = range(len(starts)) if axes is None else np.ravel(axes)
+    steps = np.ones(len(starts), np.int64) if steps is None else np.ravel(steps)
+    index = [slice(None)] * data.ndim
+    for ax, lo, hi, st in zip(axes, starts, ends, steps, strict=True):
+        n = data.shape[int(ax)]
+        # ONNX clamps ends like INT64_MAX; Python slices clamp too, once they fit an int.
+        index[int(ax)] = slice(int(max(min(lo, n), -n - 1)), int(max(min(hi, n), -n - 1)),
+                               int(st))
+    c.set_output(data[tuple(index)])
+
+
 SHAPE_CONVERTERS = {
+    "ConstantOfShape": op_constant_of_shape, "Slice": op_slice,
     "Flatten": op_flatten, "Reshape": op_reshape, "Transpose": op_transpose,
     "Squeeze": op_squeeze, "Unsqueeze": op_unsqueeze, "Constant": op_constant,
     "Identity": op_identity, "Shape": op_shape, "Gather": op_gather, "Cast": op_cast,

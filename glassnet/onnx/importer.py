@@ -255,15 +255,17 @@ class Converter:
     def _leads_to_nchw(self, name: str, depth: int = 0) -> bool:
         """Whether ``name`` is an NHWC input, found by dataflow.
 
-        True when every path from it through Cast/Identity nodes (and arithmetic with an
-        initializer, a rescaling) ends in a Transpose perm (0, 3, 1, 2).
+        True when every path from it through Cast/Identity/Pad nodes (and arithmetic with a
+        constant, a rescaling) ends in a Transpose perm (0, 3, 1, 2).
         """
         users = [n for n in self.graph.node if name in n.input]
+        fixed = set(self.consts).union(
+            *(n.output for n in self.graph.node if n.op_type == "Constant"))
         if not users or depth > 16:
             return False
         for n in users:
-            if n.op_type in ("Cast", "Identity") or (
-                n.op_type in ("Mul", "Div", "Add", "Sub") and any(i in self.consts for i in n.input)
+            if n.op_type in ("Cast", "Identity", "Pad") or (
+                n.op_type in ("Mul", "Div", "Add", "Sub") and any(i in fixed for i in n.input)
             ):
                 if not self._leads_to_nchw(n.output[0], depth + 1):
                     return False
