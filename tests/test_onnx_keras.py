@@ -143,3 +143,23 @@ def test_cli_summary_import_train_export(keras_files: dict[str, Any], tmp_path: 
                      "--batch-size", "64", "--no-plots", "--json", "--out", str(run)]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["model"] == src and 0.0 <= result["mean_test_accuracy"] <= 1.0
+
+
+def test_cli_gradcheck_compare_explain_evaluate(keras_files: dict[str, Any], tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """The other commands that take MODEL, on the Keras files (and a checkpoint of one)."""
+    bn, mnist = str(keras_files["bn_gap"]["path"]), str(keras_files["mnist_bias"]["path"])
+    assert cli.main(["gradcheck", bn]) == 0
+    assert "PASS" in capsys.readouterr().out
+    assert cli.main(["compare", bn, mnist, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["models"]
+    assert [(r["total_params"], r["trainable_params"]) for r in rows] == [
+        (keras_files[k]["total"], keras_files[k]["trainable"]) for k in ("bn_gap", "mnist_bias")]
+    page = tmp_path / "page.html"
+    assert cli.main(["explain", bn, "--out", str(page)]) == 0 and page.stat().st_size > 0
+    ckpt = tmp_path / "m.npz"
+    assert cli.main(["import", mnist, "--out", str(ckpt)]) == 0
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(ckpt), "--data", "mnist-5k", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0.0 <= result["test_accuracy"] <= 1.0
