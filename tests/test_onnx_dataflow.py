@@ -173,3 +173,14 @@ def test_refusals_name_node_and_op(case: str, tmp_path: Path) -> None:
     with pytest.raises(GlassnetError, match=pattern) as info:
         load_onnx_model(path)
     assert len(str(info.value).splitlines()) == 1
+
+
+def test_pending_arithmetic_read_twice_becomes_one_layer(tmp_path: Path) -> None:
+    """A BatchNorm-as-arithmetic read by two Casts (a residual) is one layer, not two."""
+    g = G()
+    h = g.op("Conv", ["x", g.w(3, 3, 3, 3), g.w(3)])
+    h = g.op("Add", [g.op("Mul", [h, g.w(1, 3, 1, 1, lo=0.5, hi=1.5)]), g.w(1, 3, 1, 1)])
+    a, b = g.op("Cast", [h], to=TensorProto.FLOAT), g.op("Cast", [h], to=TensorProto.FLOAT)
+    y = g.op("Add", [g.op("Relu", [a]), b])
+    model = check(g.save(tmp_path / "m.onnx", ["N", 3, 6, 6], y))
+    assert [type(la).__name__ for la in model.layers].count("BatchNormalization") == 1

@@ -129,6 +129,9 @@ def op_arith(c: Converter) -> None:
 def materialize(c: Converter, v: Value) -> Value:
     """Turn the pending arithmetic on ``v`` into a Rescale or BatchNormalization layer."""
     assert v.affine is not None
+    made = c.materialized.get(id(v.affine))
+    if made is not None:  # the same pending arithmetic read under another name (a Cast of it)
+        return Value(made.node, v.layout)
     scale, shift = v.affine
     # Keras' BatchNorm is Sub(mean), Mul, Add: still a BatchNorm when a fresh one's constants
     # are equal in every channel; scalar arithmetic without that shape is a rescaling.
@@ -147,6 +150,7 @@ def materialize(c: Converter, v: Value) -> Value:
         var = np.float32(1.0) - np.float32(EPSILON)
         entry.buffers = {"moving_mean": np.zeros_like(scale),
                          "moving_variance": np.full_like(scale, var)}
+    c.materialized[id(v.affine)] = out
     return Value(out.node, v.layout)
 
 

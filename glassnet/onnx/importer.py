@@ -106,6 +106,7 @@ class Converter:
         self.values: dict[str, Value] = {}
         self.imported: list[Imported] = []
         self.taken: set[str] = set()
+        self.materialized: dict[int, Value] = {}  # id(pending affine) -> the layer it became
         self.consumers = Counter(i for n in self.graph.node for i in n.input if i)
         self.consumers.update(o.name for o in self.graph.output)
         self.index = 0
