@@ -25,9 +25,10 @@ import numpy as np
 
 from glassnet import layers as L
 from glassnet.layers.conv import ConvBase
-from glassnet.onnx.importer import Converter, Value
+from glassnet.onnx.importer import Converter
 from glassnet.onnx.layers import Rescale
 from glassnet.onnx.nodes import attributes, layer_name
+from glassnet.onnx.values import Value
 
 EPSILON = 1e-3
 """The BatchNorm epsilon of a layer made from arithmetic (its variance is 1 − ε)."""

@@ -17,9 +17,10 @@ from glassnet.arith.geometry import PaddingSpec, same_padding_1d
 from glassnet.layers.conv import ConvBase
 from glassnet.onnx.import_affine import AFFINE_CONVERTERS
 from glassnet.onnx.import_shape import SHAPE_CONVERTERS
-from glassnet.onnx.importer import Converter, Value
+from glassnet.onnx.importer import Converter
 from glassnet.onnx.layers import LeakyReLU
 from glassnet.onnx.nodes import attributes
+from glassnet.onnx.values import Value
 
 MAPS = ("NCHW",)
 ANY = ("NCHW", "NHWC", "NC11", "NF")

@@ -1,7 +1,7 @@
 """ONNX ops that move data without computing: constants, shape arithmetic and flattening.
 
 Shape arithmetic (``Shape``, ``Gather``, ``Unsqueeze``, ``Squeeze``, ``Concat``, ``Cast`` on
-constants) is folded with NumPy, the batch size standing as :data:`~glassnet.onnx.importer.BATCH`;
+constants) is folded with NumPy, the batch size standing as :data:`~glassnet.onnx.values.BATCH`;
 that is how PyTorch's ``x.view(x.size(0), -1)`` reaches a ``Reshape`` as ``[N, -1]``.
 """
 
@@ -11,9 +11,10 @@ import math
 
 import numpy as np
 
-from glassnet.onnx.importer import BATCH, Converter, Value
+from glassnet.onnx.importer import Converter
 from glassnet.onnx.layers import FlattenCHW
 from glassnet.onnx.nodes import attributes
+from glassnet.onnx.values import BATCH, Value
 
 
 def _flatten(c: Converter, v: Value) -> Value:

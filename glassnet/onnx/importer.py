@@ -26,7 +26,6 @@ nodes and small shape arithmetic such as PyTorch's ``x.view(x.size(0), -1)``) ar
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,59 +33,14 @@ import numpy as np
 
 from glassnet.errors import GlassnetError
 from glassnet.layers import Input
-from glassnet.layers.base import Layer, Node
+from glassnet.layers.base import Layer
 from glassnet.layers.shapes import Shape
 from glassnet.onnx._deps import require_onnx
 from glassnet.onnx.model import ImportedModel
 from glassnet.onnx.nodes import attributes, layer_name, node_label
+from glassnet.onnx.values import BATCH, Imported, Value
 
-BATCH = -(2**62)
-"""Stands for the (symbolic) batch size inside folded shape tensors."""
-
-
-@dataclass
-class Value:
-    """A non-constant ONNX tensor: the glassnet node computing it and its layout tag."""
-
-    node: Node
-    layout: str  # "NCHW" | "NHWC" | "NC11" | "N11C" | "NF"
-    exclusive: bool = False
-    """Whether only this one chain of ONNX nodes reads the layer's output (a bias may fold in)."""
-    affine: tuple[np.ndarray, np.ndarray] | None = None
-    """A pending per-channel ``x·scale + shift`` (each (C,)), not yet a layer."""
-    pad: tuple[int, int, int, int] | None = None
-    """A pending zero padding (top, bottom, left, right) for the Conv/AveragePool after it."""
-    origin: str | None = None
-    """The ONNX node name where pending arithmetic began (names the layer it becomes)."""
-    steps: str = ""
-    """The pending arithmetic's ops by initial, e.g. ``"SMA"`` for Sub, Mul, Add."""
-
-    @property
-    def onnx_shape(self) -> list[int]:
-        """The ONNX shape with the batch as :data:`BATCH`."""
-        s = self.node.shape
-        if self.layout == "NCHW":
-            return [BATCH, s[2], s[0], s[1]]
-        if self.layout == "NHWC":
-            return [BATCH, *s]
-        if self.layout == "N11C":
-            return [BATCH, 1, 1, s[0]]
-        return [BATCH, s[0], 1, 1] if self.layout == "NC11" else [BATCH, s[0]]
-
-    def alias(self, layout: str | None = None, exclusive: bool = True) -> Value:
-        """The same tensor under another tag (a Transpose, Cast or Identity of it)."""
-        return Value(self.node, layout or self.layout, self.exclusive and exclusive,
-                     self.affine, self.pad, self.origin, self.steps)
-
-
-@dataclass
-class Imported:
-    """What a layer needs after :meth:`Model.build`: its weights and buffers."""
-
-    layer: Layer
-    weights: dict[str, np.ndarray] = field(default_factory=dict)
-    buffers: dict[str, np.ndarray] = field(default_factory=dict)
-
+__all__ = ["BATCH", "Converter", "Imported", "Value", "load_onnx_model"]
 
 class Converter:
     """Walks an ONNX graph once, in its (topological) node order, building glassnet nodes.
