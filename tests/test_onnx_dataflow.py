@@ -93,13 +93,22 @@ def test_batchnorm_written_with_div_and_sqrt(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("keepdims", [0, 1])
-def test_reduce_mean_over_space_is_global_average_pooling(keepdims: int, tmp_path: Path) -> None:
+@pytest.mark.parametrize("op,layer", [("ReduceMean", "GlobalAvgPool2D"),
+                                      ("ReduceMax", "MaxPool2D")])
+def test_reduce_over_space_is_global_pooling(op: str, layer: str, keepdims: int,
+                                             tmp_path: Path) -> None:
     g = G()
-    h = g.op("Relu", [g.op("Conv", ["x", g.w(5, 3, 3, 3)])])
-    h = g.op("ReduceMean", [h, g.c(np.array([2, 3]))], keepdims=keepdims)
+    h = g.op("Conv", ["x", g.w(5, 3, 3, 3)])
+    h = g.op(op, [h, g.c(np.array([2, 3]))], keepdims=keepdims)
     y = g.op("Softmax", [g.op("Flatten", [h]) if keepdims else h], axis=1)
     model = check(g.save(tmp_path / "m.onnx", ["N", 3, 7, 7], y))
-    assert "GlobalAvgPool2D" in [type(la).__name__ for la in model.layers]
+    assert layer in [type(la).__name__ for la in model.layers]
+
+
+def test_global_max_pool(tmp_path: Path) -> None:
+    g = G()
+    y = g.op("GlobalMaxPool", [g.op("Conv", ["x", g.w(5, 3, 3, 3)])])
+    check(g.save(tmp_path / "m.onnx", ["N", 3, 7, 6], y))
 
 
 def test_nhwc_input_through_casts_pad_and_rescaling(tmp_path: Path) -> None:

@@ -80,10 +80,34 @@ def keras_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
                       for lo, hi in ((0.5, 1.5), (-0.5, 0.5), (-0.5, 0.5), (0.5, 2.0))])
     x10 = (rng.random((4, 10, 10, 3), dtype=np.float32) * 255).astype(np.float32)
     files["bn_gap"] = _export(bn, out / "bn_gap.onnx", x10)
+    files["functional"] = _export(_functional(keras, rng), out / "functional.onnx",
+                                  rng.standard_normal((4, 16, 16, 3)).astype(np.float32))
     return files
 
 
-CASES = ["mnist_zero_bias", "mnist_bias", "bn_gap"]
+def _functional(keras: Any, rng: np.random.Generator) -> Any:
+    """Strided "same" convs (Keras computes their Pad amounts with Shape arithmetic), depthwise
+    and separable convs, LeakyReLU, ReLU6, a residual Add, Concatenates, global max and mean."""
+    from keras import layers
+
+    inp = keras.Input((16, 16, 3))
+    x = layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False)(inp)
+    x = layers.ReLU(max_value=6)(layers.BatchNormalization()(x))
+    y = layers.LeakyReLU(0.1)(layers.DepthwiseConv2D(3, padding="same")(x))
+    x = layers.Add()([x, layers.SeparableConv2D(8, 3, padding="same")(y)])
+    x = layers.Concatenate()([layers.AveragePooling2D(2)(x),
+                              layers.MaxPooling2D(2, padding="same")(x)])
+    x = layers.Concatenate()([layers.GlobalMaxPooling2D()(x),
+                              layers.GlobalAveragePooling2D()(x)])
+    model = keras.Model(inp, layers.Dense(4, activation="softmax")(
+        layers.Dense(16, activation="tanh")(x)))
+    norm = next(la for la in model.layers if isinstance(la, layers.BatchNormalization))
+    norm.set_weights([rng.uniform(lo, hi, 8).astype(np.float32)
+                      for lo, hi in ((0.5, 1.5), (-0.5, 0.5), (-0.5, 0.5), (0.5, 2.0))])
+    return model
+
+
+CASES = ["mnist_zero_bias", "mnist_bias", "bn_gap", "functional"]
 
 
 def ort_run(path: Path, x: np.ndarray) -> np.ndarray:

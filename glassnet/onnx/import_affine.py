@@ -1,4 +1,4 @@
-"""Elementwise ONNX arithmetic, global-mean reductions and padding, read by dataflow.
+"""Elementwise ONNX arithmetic, global reductions and padding, read by dataflow.
 
 Exporters spell one layer as several nodes: Keras writes a conv bias as ``Add`` of a
 [1, 1, 1, C] constant after the NHWC ``Transpose`` and BatchNorm as ``Sub``/``Mul``/``Add`` with
@@ -14,7 +14,8 @@ next used (:func:`materialize`):
   moving mean 0 and moving variance 1 − ε, so it computes exactly ``x·scale + shift``.
 
 A zero ``Pad`` is held the same way and folded into the padding of the Conv or AveragePool
-that reads it.
+that reads it. ``ReduceMean``/``ReduceMax`` over H and W are global pooling (the max as a
+MaxPool2D whose window is the whole map).
 """
 
 from __future__ import annotations
@@ -162,8 +163,8 @@ def op_unary_const(c: Converter) -> None:
     c.set_output(fn(x))
 
 
-def op_reduce_mean(c: Converter) -> None:
-    """``ReduceMean`` over both spatial axes: global average pooling (keepdims 0 or 1)."""
+def _spatial_reduction(c: Converter) -> tuple[Value, bool]:
+    """The input of a ``ReduceMean``/``ReduceMax`` over both spatial axes, and its keepdims."""
     a = attributes(c.node)
     v = c.value(0)
     axes = a.get("axes")
@@ -173,10 +174,35 @@ def op_reduce_mean(c: Converter) -> None:
     got = None if axes is None else sorted(int(i) % len(v.onnx_shape) for i in np.ravel(axes))
     if spatial is None or got != spatial:
         raise c.fail(f"axes={got} of {v.layout} {v.onnx_shape[1:]} is not supported; only the "
-                     "spatial axes of maps (global average pooling)")
-    keep = bool(a.get("keepdims", 1))
+                     "spatial axes of maps (global pooling)")
+    return v, bool(a.get("keepdims", 1))
+
+
+def op_reduce_mean(c: Converter) -> None:
+    """``ReduceMean`` over both spatial axes: global average pooling (keepdims 0 or 1)."""
+    v, keep = _spatial_reduction(c)
     layout = ("NC11" if v.layout == "NCHW" else "N11C") if keep else "NF"
     c.set_output(c.call(L.GlobalAvgPool2D(), v, layout))
+
+
+def _global_max(c: Converter, v: Value, keep: bool) -> None:
+    """A max over all of H×W: a MaxPool2D whose window is the whole map (then flat)."""
+    h, w = v.node.shape[0], v.node.shape[1]
+    pooled = c.call(L.MaxPool2D((h, w)), v, v.layout)  # (1, 1, C) maps, layout kept
+    if not keep:
+        layer = L.Flatten(name=layer_name(f"{c.node.name}/flatten", "Flatten", c.taken))
+        pooled = c.call(layer, pooled, "NF")
+    c.set_output(pooled)
+
+
+def op_reduce_max(c: Converter) -> None:
+    """``ReduceMax`` over both spatial axes: global max pooling (keepdims 0 or 1)."""
+    _global_max(c, *_spatial_reduction(c))
+
+
+def op_global_maxpool(c: Converter) -> None:
+    """``GlobalMaxPool``: (N, C, H, W) -> (N, C, 1, 1)."""
+    _global_max(c, c.value(0, ("NCHW",)), True)
 
 
 def op_pad(c: Converter) -> None:
@@ -212,5 +238,6 @@ def op_pad(c: Converter) -> None:
 AFFINE_CONVERTERS: dict[str, Callable[[Converter], None]] = {
     "Add": op_arith, "Sub": op_arith, "Mul": op_arith, "Div": op_arith,
     "Sqrt": op_unary_const, "Reciprocal": op_unary_const, "Neg": op_unary_const,
-    "ReduceMean": op_reduce_mean, "Pad": op_pad,
+    "ReduceMean": op_reduce_mean, "ReduceMax": op_reduce_max,
+    "GlobalMaxPool": op_global_maxpool, "Pad": op_pad,
 }
