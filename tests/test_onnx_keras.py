@@ -80,6 +80,7 @@ def keras_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
                       for lo, hi in ((0.5, 1.5), (-0.5, 0.5), (-0.5, 0.5), (0.5, 2.0))])
     x10 = (rng.random((4, 10, 10, 3), dtype=np.float32) * 255).astype(np.float32)
     files["bn_gap"] = _export(bn, out / "bn_gap.onnx", x10)
+    files["bn_gap"]["batchnorm"] = [*norm.get_weights(), norm.epsilon]
     files["functional"] = _export(_functional(keras, rng), out / "functional.onnx",
                                   rng.standard_normal((4, 16, 16, 3)).astype(np.float32))
     return files
@@ -187,3 +188,16 @@ def test_cli_gradcheck_compare_explain_evaluate(keras_files: dict[str, Any], tmp
     assert cli.main(["evaluate", str(ckpt), "--data", "mnist-5k", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert 0.0 <= result["test_accuracy"] <= 1.0
+
+
+
+def test_keras_batchnorm_mean_and_beta_come_back(keras_files: dict[str, Any]) -> None:
+    """Keras writes BatchNorm as Sub(mean), Mul(γ/√(var + ε)), Add(beta): mean and beta come
+    back as Keras holds them; γ and the variance arrive fused, as one factor."""
+    gamma, beta, mean, var, eps = keras_files["bn_gap"]["batchnorm"]
+    model = load_onnx_model(keras_files["bn_gap"]["path"])
+    norm = next(la for la in model.layers if type(la).__name__ == "BatchNormalization")
+    np.testing.assert_allclose(norm.buffers["moving_mean"], mean, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(norm.weights["beta"].data, beta, rtol=1e-6, atol=1e-6)
+    factor = norm.weights["gamma"].data / np.sqrt(norm.buffers["moving_variance"] + norm.epsilon)
+    np.testing.assert_allclose(factor, gamma / np.sqrt(var + eps), rtol=1e-6)

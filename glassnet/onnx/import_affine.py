@@ -10,8 +10,9 @@ next used (:func:`materialize`):
 * an ``Add`` right after a bias-free Conv/Dense (whose output nothing else reads) is its bias;
 * scalar constants become :class:`~glassnet.onnx.layers.Rescale` (no parameters, as Keras'
   ``Rescaling``), unless the steps are Keras' BatchNorm shape (a ``Sub`` then a ``Mul``);
-* per-channel constants become a ``BatchNormalization`` holding them as gamma and beta, with
-  moving mean 0 and moving variance 1 − ε, so it computes exactly ``x·scale + shift``.
+* per-channel constants become a ``BatchNormalization``: a leading ``Sub`` is its moving
+  mean, the product of the factors its gamma (the file fuses γ/√(var + ε) into one number),
+  its moving variance 1 − ε, so it computes exactly ``(x − mean)·scale + beta``.
 
 A zero ``Pad`` is held the same way and folded into the padding of the Conv or AveragePool
 that reads it. ``ReduceMean``/``ReduceMax`` over H and W are global pooling (the max as a
@@ -112,7 +113,12 @@ def op_arith(c: Converter) -> None:
         entry.weights["bias"] = k  # type: ignore[attr-defined]
         c.set_output(Value(v.node, v.layout))
         return
-    scale, shift = v.affine if v.affine is not None else (np.ones_like(k), np.zeros_like(k))
+    if v.affine is None:
+        # A leading x − k is a BatchNorm's mean: kept as its moving mean (see materialize).
+        center = k if (op, i) == ("Sub", 0) else np.zeros_like(k)
+        scale, shift = np.ones_like(k), np.zeros_like(k)
+    else:
+        scale, shift, center = v.affine
     if op == "Add":
         shift = shift + k
     elif op == "Sub":
@@ -124,8 +130,8 @@ def op_arith(c: Converter) -> None:
     else:
         raise c.fail("dividing a constant by a computed tensor is not supported; only "
                      "division by a constant")
-    c.set_output(Value(v.node, v.layout, affine=(scale, shift), origin=v.origin or c.node.name,
-                       steps=v.steps + op[0]))
+    c.set_output(Value(v.node, v.layout, affine=(scale, shift, center),
+                       origin=v.origin or c.node.name, steps=v.steps + op[0]))
 
 
 def materialize(c: Converter, v: Value) -> Value:
@@ -134,7 +140,7 @@ def materialize(c: Converter, v: Value) -> Value:
     made = c.materialized.get(id(v.affine))
     if made is not None:  # the same pending arithmetic read under another name (a Cast of it)
         return Value(made.node, v.layout)
-    scale, shift = v.affine
+    scale, shift, center = v.affine
     # Keras' BatchNorm is Sub(mean), Mul, Add: still a BatchNorm when a fresh one's constants
     # are equal in every channel; scalar arithmetic without that shape is a rescaling.
     batchnorm = "SM" in v.steps
@@ -148,10 +154,11 @@ def materialize(c: Converter, v: Value) -> Value:
     layer.name = layer_name(v.origin or "", op, c.taken)
     out = c.call(layer, Value(v.node, v.layout), v.layout)
     if not uniform:
-        entry = c.keep(layer, gamma=scale, beta=shift)
+        # x·s + t = (x − center)·s + (t + center·s): Keras' mean and beta come back as they were;
+        # its gamma and variance are one factor in the file, held as gamma with variance 1 − ε.
+        entry = c.keep(layer, gamma=scale, beta=shift + center * scale)
         var = np.float32(1.0) - np.float32(EPSILON)
-        entry.buffers = {"moving_mean": np.zeros_like(scale),
-                         "moving_variance": np.full_like(scale, var)}
+        entry.buffers = {"moving_mean": center, "moving_variance": np.full_like(scale, var)}
     c.materialized[id(v.affine)] = out
     return Value(out.node, v.layout)
 

@@ -24,8 +24,9 @@ class Value:
     layout: str  # "NCHW" | "NHWC" | "NC11" | "N11C" | "NF"
     exclusive: bool = False
     """Whether only this one chain of ONNX nodes reads the layer's output (a bias may fold in)."""
-    affine: tuple[np.ndarray, np.ndarray] | None = None
-    """A pending per-channel ``x·scale + shift`` (each (C,)), not yet a layer."""
+    affine: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    """A pending per-channel ``x·scale + shift`` (scale, shift, and the ``k`` of a leading
+    ``x − k``; each (C,)), not yet a layer."""
     pad: tuple[int, int, int, int] | None = None
     """A pending zero padding (top, bottom, left, right) for the Conv/AveragePool after it."""
     origin: str | None = None
