@@ -82,17 +82,18 @@ def keras_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
     files["bn_gap"] = _export(bn, out / "bn_gap.onnx", x10)
     files["bn_gap"]["batchnorm"] = [*norm.get_weights(), norm.epsilon]
     files["functional"] = _export(_functional(keras, rng), out / "functional.onnx",
-                                  rng.standard_normal((4, 16, 16, 3)).astype(np.float32))
+                                  rng.standard_normal((4, 14, 14, 3)).astype(np.float32))
     return files
 
 
 def _functional(keras: Any, rng: np.random.Generator) -> Any:
-    """Strided "same" convs (Keras computes their Pad amounts with Shape arithmetic), depthwise
+    """Zero padding, then a strided "same" conv (Keras computes its Pad from the Shape), depthwise
     and separable convs, LeakyReLU, ReLU6, a residual Add, Concatenates, global max and mean."""
     from keras import layers
 
-    inp = keras.Input((16, 16, 3))
-    x = layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False)(inp)
+    inp = keras.Input((14, 14, 3))
+    x = layers.ZeroPadding2D(1)(inp)  # the strided conv's Shape arithmetic reads a padded map
+    x = layers.Conv2D(8, 3, strides=2, padding="same", use_bias=False)(x)
     x = layers.ReLU(max_value=6)(layers.BatchNormalization()(x))
     y = layers.LeakyReLU(0.1)(layers.DepthwiseConv2D(3, padding="same")(x))
     x = layers.Add()([x, layers.SeparableConv2D(8, 3, padding="same")(y)])

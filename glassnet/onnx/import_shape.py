@@ -141,7 +141,7 @@ def op_identity(c: Converter) -> None:
 def op_shape(c: Converter) -> None:
     """The shape as int64, the batch dim as BATCH; ``start``/``end`` slice it (opset 15)."""
     name = c.node.input[0]
-    shape = list(c.consts[name].shape) if c.is_const(name) else c.value(0).onnx_shape
+    shape = list(c.consts[name].shape) if c.is_const(name) else c.raw(0).onnx_shape
     a = attributes(c.node)
     c.set_output(np.array(shape[a.get("start", 0):a.get("end", len(shape))], dtype=np.int64))
 

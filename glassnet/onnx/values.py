@@ -36,8 +36,11 @@ class Value:
 
     @property
     def onnx_shape(self) -> list[int]:
-        """The ONNX shape with the batch as :data:`BATCH`."""
+        """The ONNX shape with the batch as :data:`BATCH` (a pending Pad included)."""
         s = self.node.shape
+        if self.pad is not None and len(s) == 3:
+            top, bottom, left, right = self.pad
+            s = (s[0] + top + bottom, s[1] + left + right, s[2])
         if self.layout == "NCHW":
             return [BATCH, s[2], s[0], s[1]]
         if self.layout == "NHWC":
