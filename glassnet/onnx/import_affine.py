@@ -29,7 +29,7 @@ from glassnet import layers as L
 from glassnet.layers.conv import ConvBase
 from glassnet.onnx.importer import Converter
 from glassnet.onnx.layers import Rescale
-from glassnet.onnx.nodes import attributes, layer_name
+from glassnet.onnx.nodes import attributes
 from glassnet.onnx.values import Value
 
 EPSILON = 1e-3
@@ -131,7 +131,16 @@ def op_arith(c: Converter) -> None:
         raise c.fail("dividing a constant by a computed tensor is not supported; only "
                      "division by a constant")
     c.set_output(Value(v.node, v.layout, affine=(scale, shift, center),
-                       origin=v.origin or c.node.name, steps=v.steps + op[0]))
+                       steps=v.steps + op[0]))
+
+
+def _unique(c: Converter, base: str) -> str:
+    """``base``, or ``base_1``, ``base_2``... whichever no layer has taken yet."""
+    name, k = base, 1
+    while name in c.taken:
+        name, k = f"{base}_{k}", k + 1
+    c.taken.add(name)
+    return name
 
 
 def materialize(c: Converter, v: Value) -> Value:
@@ -150,8 +159,8 @@ def materialize(c: Converter, v: Value) -> Value:
         layer = Rescale(float(scale[0]), float(shift[0]))
     else:
         layer = L.BatchNormalization(epsilon=EPSILON)
-    op = "Rescale" if uniform else "BatchNormalization"
-    layer.name = layer_name(v.origin or "", op, c.taken)
+    # Keras-like names: the file names only the first op of the arithmetic ("/Sub_3").
+    layer.name = _unique(c, "rescale" if uniform else "batch_normalization")
     out = c.call(layer, Value(v.node, v.layout), v.layout)
     if not uniform:
         # x·s + t = (x − center)·s + (t + center·s): Keras' mean and beta come back as they were;
@@ -197,7 +206,7 @@ def _global_max(c: Converter, v: Value, keep: bool) -> None:
     h, w = v.node.shape[0], v.node.shape[1]
     pooled = c.call(L.MaxPool2D((h, w)), v, v.layout)  # (1, 1, C) maps, layout kept
     if not keep:
-        layer = L.Flatten(name=layer_name(f"{c.node.name}/flatten", "Flatten", c.taken))
+        layer = L.Flatten(name=_unique(c, f"{pooled.node.layer.name}_flatten"))
         pooled = c.call(layer, pooled, "NF")
     c.set_output(pooled)
 

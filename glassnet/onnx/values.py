@@ -29,8 +29,6 @@ class Value:
     ``x − k``; each (C,)), not yet a layer."""
     pad: tuple[int, int, int, int] | None = None
     """A pending zero padding (top, bottom, left, right) for the Conv/AveragePool after it."""
-    origin: str | None = None
-    """The ONNX node name where pending arithmetic began (names the layer it becomes)."""
     steps: str = ""
     """The pending arithmetic's ops by initial, e.g. ``"SMA"`` for Sub, Mul, Add."""
 
@@ -52,7 +50,7 @@ class Value:
     def alias(self, layout: str | None = None, exclusive: bool = True) -> Value:
         """The same tensor under another tag (a Transpose, Cast or Identity of it)."""
         return Value(self.node, layout or self.layout, self.exclusive and exclusive,
-                     self.affine, self.pad, self.origin, self.steps)
+                     self.affine, self.pad, self.steps)
 
 
 @dataclass
