@@ -30,7 +30,7 @@ from glassnet.layers.conv import ConvBase
 from glassnet.onnx.importer import Converter
 from glassnet.onnx.layers import Rescale
 from glassnet.onnx.nodes import attributes
-from glassnet.onnx.values import Value
+from glassnet.onnx.values import Imported, Value
 
 EPSILON = 1e-3
 """The BatchNorm epsilon of a layer made from arithmetic (its variance is 1 − ε)."""
@@ -44,8 +44,8 @@ _FOLD: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 def _divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """ONNX ``Div``: integer division truncates (shape arithmetic), floats divide."""
     if np.issubdtype(a.dtype, np.integer) and np.issubdtype(b.dtype, np.integer):
-        return np.trunc(a / b).astype(np.result_type(a, b))
-    return np.divide(a, b)
+        return np.asarray(np.trunc(a / b).astype(np.result_type(a, b)))
+    return np.asarray(np.divide(a, b))
 
 
 def per_channel(c: Converter, v: Value, k: np.ndarray) -> np.ndarray:
@@ -70,7 +70,7 @@ def per_channel(c: Converter, v: Value, k: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(moved[:, 0])
 
 
-def _bias_entry(c: Converter, i: int, v: Value) -> object | None:
+def _bias_entry(c: Converter, i: int, v: Value) -> Imported | None:
     """The kept Conv/Dense entry whose bias ``Add`` this node can be, else ``None``."""
     if v.affine is not None or not v.exclusive or c.consumers[c.node.input[i]] != 1:
         return None
@@ -109,8 +109,8 @@ def op_arith(c: Converter) -> None:
     k = per_channel(c, v, c.consts[c.node.input[1 - i]])
     entry = _bias_entry(c, i, v) if op == "Add" else None
     if entry is not None:
-        entry.layer.use_bias = True  # type: ignore[attr-defined]
-        entry.weights["bias"] = k  # type: ignore[attr-defined]
+        entry.layer.use_bias = True  # type: ignore[attr-defined]  # a Dense or a ConvBase
+        entry.weights["bias"] = k
         c.set_output(Value(v.node, v.layout))
         return
     if v.affine is None:

@@ -62,9 +62,9 @@ def _window(c: Converter, a: dict[str, Any], kernel: Any, v: Value) -> dict[str,
         if isinstance(padding, str) and padding != "valid":
             raise c.fail(f"auto_pad={a.get('auto_pad')!r} after a Pad node is not supported; "
                          "only explicit pads")
-        own = (0, 0, 0, 0) if padding == "valid" else (
-            (padding,) * 4 if isinstance(padding, int) else padding)
-        total = tuple(int(p + q) for p, q in zip(own, v.pad, strict=True))
+        own: tuple[int, ...] = (0, 0, 0, 0) if isinstance(padding, str) else (
+            (padding,) * 4 if isinstance(padding, int) else tuple(int(p) for p in padding))
+        total = tuple(p + q for p, q in zip(own, v.pad, strict=True))
         padding = total[0] if len(set(total)) == 1 else total
     return {"kernel": k, "strides": s, "dilation": d, "padding": padding}
 
