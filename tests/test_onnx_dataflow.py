@@ -125,6 +125,16 @@ def test_nhwc_input_through_casts_pad_and_rescaling(tmp_path: Path) -> None:
     assert [type(la).__name__ for la in model.layers] == ["Rescale", "Conv2D", "AvgPool2D"]
 
 
+def test_pad_then_maxpool_after_relu(tmp_path: Path) -> None:
+    """Zeros never win a max over ReLU outputs: the Pad folds into the MaxPool's padding."""
+    g = G()
+    h = g.op("Relu", [g.op("Conv", ["x", g.w(4, 3, 3, 3)])])
+    h = g.op("Pad", [h, g.c(np.array([0, 0, 1, 0, 0, 0, 1, 1]))])
+    y = g.op("MaxPool", [h], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 0, 0, 1])
+    model = check(g.save(tmp_path / "m.onnx", ["N", 3, 9, 8], y))
+    assert [type(la).__name__ for la in model.layers] == ["Conv2D", "ReLU", "MaxPool2D"]
+
+
 def test_static_batch_reshape(tmp_path: Path) -> None:
     g = G()
     h = g.op("Relu", [g.op("Conv", ["x", g.w(2, 3, 3, 3)])])
@@ -147,7 +157,12 @@ REFUSALS: dict[str, tuple[Callable[[G], str], str]] = {
     "pad_before_maxpool": (
         lambda g: g.op("MaxPool", [g.op("Pad", ["x", g.c(np.array([0, 0, 1, 1, 0, 0, 1, 1]))])],
                        kernel_shape=[2, 2]),
-        r"'maxpool1' \(MaxPool\): input 0 is zero-padded by a Pad node; .*Conv or AveragePool"),
+        r"'maxpool1' \(MaxPool\): a Pad before a MaxPool is supported only on ReLU outputs "
+        r"with pads smaller than the window; got pads \[1, 1, 1, 1\] after Input"),
+    "pad_before_relu": (
+        lambda g: g.op("Relu", [g.op("Pad", ["x", g.c(np.array([0, 0, 1, 1, 0, 0, 1, 1]))])]),
+        r"'relu1' \(Relu\): input 0 is zero-padded by a Pad node; a Pad is supported only "
+        r"right before a Conv, an AveragePool or a MaxPool after a ReLU"),
     "pad_channels": (
         lambda g: g.op("Conv", [g.op("Pad", ["x", g.c(np.array([0, 1, 0, 0, 0, 0, 0, 0]))]),
                                 g.w(2, 4, 3, 3)]),

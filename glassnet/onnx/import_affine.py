@@ -14,9 +14,10 @@ next used (:func:`materialize`):
   mean, the product of the factors its gamma (the file fuses γ/√(var + ε) into one number),
   its moving variance 1 − ε, so it computes exactly ``(x − mean)·scale + beta``.
 
-A zero ``Pad`` is held the same way and folded into the padding of the Conv or AveragePool
-that reads it. ``ReduceMean``/``ReduceMax`` over H and W are global pooling (the max as a
-MaxPool2D whose window is the whole map).
+A zero ``Pad`` is held the same way and folded into the padding of the Conv or
+AveragePool that reads it (or of a MaxPool after a ReLU, where zeros never win).
+``ReduceMean``/``ReduceMax`` over H and W are global pooling (the max as a MaxPool2D whose
+window is the whole map).
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def op_arith(c: Converter) -> None:
     v = c.raw(i)
     if v.pad is not None:
         raise c.fail("arithmetic on the output of a Pad is not supported; a Pad is supported "
-                     "only right before a Conv or AveragePool")
+                     "only right before a Conv, an AveragePool or a MaxPool after a ReLU")
     k = per_channel(c, v, c.consts[c.node.input[1 - i]])
     entry = _bias_entry(c, i, v) if op == "Add" else None
     if entry is not None:
@@ -227,7 +228,7 @@ def op_pad(c: Converter) -> None:
     mode = a.get("mode", "constant")
     if mode != "constant":
         raise c.fail(f"mode={mode!r} is not supported; only constant zero padding (folded into "
-                     "the next Conv or AveragePool)")
+                     "the next Conv or pool)")
     if c.opset < 11:
         pads, value = a.get("pads", []), a.get("value", 0.0)
     else:

@@ -181,10 +181,22 @@ def op_softmax(c: Converter) -> None:
 
 
 def op_maxpool(c: Converter) -> None:
-    """``MaxPool`` (pads, strides, ceil_mode, auto_pad; no dilation, no Indices output)."""
-    a, v = attributes(c.node), c.value(0, MAPS)
+    """``MaxPool`` (pads, strides, ceil_mode, auto_pad; no dilation, no Indices output).
+
+    A zero Pad before it folds into its padding only after a ReLU: there every value is ≥ 0, so
+    a zero in a window that also holds a real value never wins over it (the pads must be
+    smaller than the window).
+    """
+    a, v = attributes(c.node), c.value(0, MAPS, pad_ok=True)
     c.check_outputs(1)
     g = _window(c, a, a["kernel_shape"], v)
+    if v.pad is not None:
+        p = g["padding"]
+        pads = [p] * 4 if isinstance(p, int) else list(p)
+        if not isinstance(v.node.layer, L.ReLU) or max(pads) >= min(g["kernel"]):
+            raise c.fail("a Pad before a MaxPool is supported only on ReLU outputs with pads "
+                         f"smaller than the window; got pads {pads} after "
+                         f"{type(v.node.layer).__name__}")
     if g["dilation"] != (1, 1):
         raise c.fail(f"dilations={list(g['dilation'])} are not supported for pooling")
     layer = L.MaxPool2D(g["kernel"], strides=g["strides"], padding=g["padding"],

@@ -106,14 +106,14 @@ class Converter:
         """The current node's input ``i`` as a graph tensor, optionally of given layouts.
 
         Pending arithmetic becomes its layer here (once per tensor); a pending ``Pad`` is
-        accepted only where ``pad_ok`` (the Conv or AveragePool that absorbs it).
+        accepted only where ``pad_ok`` (the Conv or pool that absorbs it).
         """
         from glassnet.onnx.import_affine import materialize
 
         v = self.raw(i)
         if v.pad is not None and not pad_ok:
             raise self.fail(f"input {i} is zero-padded by a Pad node; a Pad is supported only "
-                            "right before a Conv or AveragePool")
+                            "right before a Conv, an AveragePool or a MaxPool after a ReLU")
         if v.affine is not None:
             v = materialize(self, v)
             self.values[self.node.input[i]] = v
@@ -161,7 +161,7 @@ class Converter:
         v = self.values[name]
         if v.pad is not None:
             raise self.fail("the graph output is zero-padded by a Pad node; a Pad is supported "
-                            "only right before a Conv or AveragePool")
+                            "only right before a Conv, an AveragePool or a MaxPool after a ReLU")
         if v.affine is not None:
             v = self.values[name] = materialize(self, v)
         return v
