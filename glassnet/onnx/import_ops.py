@@ -15,10 +15,12 @@ import numpy as np
 from glassnet import layers as L
 from glassnet.arith.geometry import PaddingSpec, same_padding_1d
 from glassnet.layers.conv import ConvBase
+from glassnet.onnx.import_affine import AFFINE_CONVERTERS
 from glassnet.onnx.import_shape import SHAPE_CONVERTERS
-from glassnet.onnx.importer import Converter, Value
+from glassnet.onnx.importer import Converter
 from glassnet.onnx.layers import LeakyReLU
 from glassnet.onnx.nodes import attributes
+from glassnet.onnx.values import Value
 
 MAPS = ("NCHW",)
 ANY = ("NCHW", "NHWC", "NC11", "NF")
@@ -48,19 +50,28 @@ def _padding(
 
 
 def _window(c: Converter, a: dict[str, Any], kernel: Any, v: Value) -> dict[str, Any]:
-    """Kernel, strides, dilations and padding of a 2-D window op."""
+    """Kernel, strides, dilations and padding of a 2-D window op (a pending Pad added)."""
     if len(kernel) != 2:
         raise c.fail(f"kernel_shape={list(kernel)}: only 2-D windows are supported")
     k = (int(kernel[0]), int(kernel[1]))
     s = tuple(int(i) for i in a.get("strides", (1, 1)))
     d = tuple(int(i) for i in a.get("dilations", (1, 1)))
     hw = (v.node.shape[0], v.node.shape[1])
-    return {"kernel": k, "strides": s, "dilation": d, "padding": _padding(c, a, k, s, d, hw)}
+    padding = _padding(c, a, k, s, d, hw)
+    if v.pad is not None:
+        if isinstance(padding, str) and padding != "valid":
+            raise c.fail(f"auto_pad={a.get('auto_pad')!r} after a Pad node is not supported; "
+                         "only explicit pads")
+        own: tuple[int, ...] = (0, 0, 0, 0) if isinstance(padding, str) else (
+            (padding,) * 4 if isinstance(padding, int) else tuple(int(p) for p in padding))
+        total = tuple(p + q for p, q in zip(own, v.pad, strict=True))
+        padding = total[0] if len(set(total)) == 1 else total
+    return {"kernel": k, "strides": s, "dilation": d, "padding": padding}
 
 
 def op_conv(c: Converter) -> None:
     """``Conv`` (group, dilations, pads, strides, auto_pad) -> Conv2D or DepthwiseConv2D."""
-    a, v = attributes(c.node), c.value(0, MAPS)
+    a, v = attributes(c.node), c.value(0, MAPS, pad_ok=True)
     w, b = c.const(1, "the weight"), c.optional_const(2)
     if w.ndim != 4:
         raise c.fail(f"weight shape {list(w.shape)}: only 2-D convolutions are supported")
@@ -114,46 +125,6 @@ def op_matmul(c: Converter) -> None:
     _dense(c, c.value(0, ("NF",)), w, None)
 
 
-def _fold_bias(c: Converter, i: int, bias: np.ndarray) -> None:
-    """``Add(x, const)`` right after a bias-free Conv/Dense whose output nothing else reads."""
-    v = c.value(i)
-    entry = next((e for e in reversed(c.imported) if e.layer is v.node.layer), None)
-    ok = (entry is not None and isinstance(entry.layer, L.Dense | ConvBase)
-          and not entry.layer.use_bias and c.consumers[c.node.input[i]] == 1)
-    if not ok:
-        raise c.fail("adding a constant is supported only as the bias of the Conv, Gemm or "
-                     "MatMul just before it")
-    assert entry is not None
-    shape = [1, *v.onnx_shape[1:]]
-    try:
-        full = np.broadcast_to(bias, shape)
-    except ValueError as exc:
-        raise c.fail(f"bias {list(bias.shape)} does not broadcast to {shape}") from exc
-    per_channel = full.reshape(shape[:2] + [-1])[0, :, 0]
-    spread = per_channel.reshape(shape[:2] + [1] * (len(shape) - 2))
-    if not np.array_equal(full, np.broadcast_to(spread, shape)):
-        raise c.fail(f"bias {list(bias.shape)} is not one value per channel")
-    entry.layer.use_bias = True
-    entry.weights["bias"] = np.ascontiguousarray(per_channel)
-    c.set_output(v)
-
-
-def op_add(c: Converter) -> None:
-    """``Add``: a residual sum of two tensors, a folded bias, or constant arithmetic."""
-    x, y = c.node.input[0], c.node.input[1]
-    if c.is_const(x) and c.is_const(y):
-        c.set_output(c.consts[x] + c.consts[y])
-    elif c.is_const(x) or c.is_const(y):
-        i = 1 if c.is_const(x) else 0
-        _fold_bias(c, i, c.consts[c.node.input[1 - i]])
-    else:
-        u, v = c.value(0), c.value(1)
-        if u.layout != v.layout or u.node.shape != v.node.shape:
-            raise c.fail(f"inputs {u.layout} {u.onnx_shape[1:]} and {v.layout} "
-                         f"{v.onnx_shape[1:]} differ; broadcasting adds are not supported")
-        c.set_output(c.call(L.Add(), [u, v], u.layout))
-
-
 def op_concat(c: Converter) -> None:
     """``Concat`` of tensors (along channels or a spatial axis), or of constants (folded)."""
     axis = int(attributes(c.node)["axis"])
@@ -201,17 +172,31 @@ def op_softmax(c: Converter) -> None:
     rank = len(v.onnx_shape)
     axis = int(attributes(c.node).get("axis", 1 if c.opset < 13 else -1)) % rank
     flattening = c.opset < 13 and rank == 4 and v.layout != "NC11"
-    public = {"NCHW": {1: -1, 2: 1, 3: 2}, "NHWC": {1: 1, 2: 2, 3: -1}}.get(v.layout, {1: -1})
+    public = {"NCHW": {1: -1, 2: 1, 3: 2}, "NHWC": {1: 1, 2: 2, 3: -1},
+              "N11C": {3: -1}}.get(v.layout, {1: -1})
     if flattening or axis not in public:
-        raise c.fail(f"axis={axis} on {v.layout} tensors (opset {c.opset}) is not supported")
+        raise c.fail(f"axis={axis} on {v.layout} {v.onnx_shape[1:]} (opset {c.opset}) is not "
+                     "supported; only the channel (or feature) axis")
     c.set_output(c.call(L.Softmax(axis=public[axis]), v, v.layout))
 
 
 def op_maxpool(c: Converter) -> None:
-    """``MaxPool`` (pads, strides, ceil_mode, auto_pad; no dilation, no Indices output)."""
-    a, v = attributes(c.node), c.value(0, MAPS)
+    """``MaxPool`` (pads, strides, ceil_mode, auto_pad; no dilation, no Indices output).
+
+    A zero Pad before it folds into its padding only after a ReLU: there every value is ≥ 0, so
+    a zero in a window that also holds a real value never wins over it (the pads must be
+    smaller than the window).
+    """
+    a, v = attributes(c.node), c.value(0, MAPS, pad_ok=True)
     c.check_outputs(1)
     g = _window(c, a, a["kernel_shape"], v)
+    if v.pad is not None:
+        p = g["padding"]
+        pads = [p] * 4 if isinstance(p, int) else list(p)
+        if not isinstance(v.node.layer, L.ReLU) or max(pads) >= min(g["kernel"]):
+            raise c.fail("a Pad before a MaxPool is supported only on ReLU outputs with pads "
+                         f"smaller than the window; got pads {pads} after "
+                         f"{type(v.node.layer).__name__}")
     if g["dilation"] != (1, 1):
         raise c.fail(f"dilations={list(g['dilation'])} are not supported for pooling")
     layer = L.MaxPool2D(g["kernel"], strides=g["strides"], padding=g["padding"],
@@ -220,8 +205,16 @@ def op_maxpool(c: Converter) -> None:
 
 
 def op_avgpool(c: Converter) -> None:
-    """``AveragePool`` (count_include_pad, ceil_mode, pads, strides, auto_pad)."""
-    a, v = attributes(c.node), c.value(0, MAPS)
+    """``AveragePool`` (count_include_pad, ceil_mode, pads, strides, auto_pad).
+
+    A zero Pad before it (with no pads of its own) counts its zeros, as ONNX does.
+    """
+    a, v = attributes(c.node), c.value(0, MAPS, pad_ok=True)
+    if v.pad is not None:
+        if any(int(p) for p in a.get("pads", [0])) or a.get("auto_pad", "NOTSET") != "NOTSET":
+            raise c.fail("a Pad node before an AveragePool with pads of its own is not "
+                         "supported; only one of the two")
+        a["count_include_pad"] = 1
     g = _window(c, a, a["kernel_shape"], v)
     if g["dilation"] != (1, 1):
         raise c.fail(f"dilations={list(g['dilation'])} are not supported for pooling")
@@ -237,10 +230,13 @@ def op_global_avgpool(c: Converter) -> None:
 
 
 def op_batchnorm(c: Converter) -> None:
-    """``BatchNormalization`` (inference form) over channels or features."""
-    a, v = attributes(c.node), c.value(0, ("NCHW", "NC11", "NF"))
-    if a.get("training_mode", 0):
-        raise c.fail("training_mode=1 is not supported (export the model in eval mode)")
+    """``BatchNormalization`` over channels or features.
+
+    A training-mode export (``training_mode=1``) is read as the same layer with the running
+    statistics the file carries: glassnet's BatchNorm uses batch statistics when training and
+    the moving ones at inference, as the original did.
+    """
+    a, v = attributes(c.node), c.value(0, ("NCHW", "NC11", "N11C", "NF"))
     c.check_outputs(1)
     layer = L.BatchNormalization(momentum=float(a.get("momentum", 0.9)),
                                  epsilon=float(a.get("epsilon", 1e-5)))
@@ -259,14 +255,14 @@ def op_dropout(c: Converter) -> None:
 
 
 CONVERTERS: dict[str, Callable[[Converter], None]] = {
-    "Conv": op_conv, "Gemm": op_gemm, "MatMul": op_matmul, "Add": op_add, "Concat": op_concat,
+    "Conv": op_conv, "Gemm": op_gemm, "MatMul": op_matmul, "Concat": op_concat,
     "Relu": _activation(lambda a: L.ReLU()),
     "LeakyRelu": _activation(lambda a: LeakyReLU(alpha=float(a.get("alpha", 0.01)))),
     "Sigmoid": _activation(lambda a: L.Activation("sigmoid")),
     "Tanh": _activation(lambda a: L.Activation("tanh")),
     "Clip": op_clip, "Softmax": op_softmax, "MaxPool": op_maxpool, "AveragePool": op_avgpool,
     "GlobalAveragePool": op_global_avgpool, "BatchNormalization": op_batchnorm,
-    "Dropout": op_dropout, **SHAPE_CONVERTERS,
+    "Dropout": op_dropout, **SHAPE_CONVERTERS, **AFFINE_CONVERTERS,
 }
 
 

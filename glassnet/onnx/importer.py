@@ -9,7 +9,14 @@ the importer tracks for every ONNX tensor is its *layout tag*:
 * ``NHWC`` — maps after a ``Transpose`` perm (0, 2, 3, 1): a network exported by glassnet
   flattens in that order, and a leading ``Transpose`` perm (0, 3, 1, 2) marks an NHWC input;
 * ``NC11`` — a ``GlobalAveragePool`` result (N, C, 1, 1), held as glassnet's flat (C,);
+* ``N11C`` — the same pooled result in channel-last order (a ``ReduceMean`` with keepdims);
 * ``NF`` — flat features.
+
+The input's layout is found by dataflow: an NHWC input reaches a ``Transpose`` perm
+(0, 3, 1, 2) through any chain of ``Cast``/``Identity`` nodes (Keras writes such no-op casts).
+Elementwise constant arithmetic (Keras' BatchNorm as Sub/Mul/Add, a rescaling Mul) and a
+``Pad`` are held *pending* on a value and become a layer only where the value is used
+(see :mod:`glassnet.onnx.import_affine`).
 
 A ``Flatten`` keeps ONNX's order: of NCHW maps it becomes :class:`FlattenCHW` (C, H, W order),
 of NHWC maps glassnet's own ``Flatten`` (H, W, C). Constants (initializers, ``Constant``
@@ -19,7 +26,6 @@ nodes and small shape arithmetic such as PyTorch's ``x.view(x.size(0), -1)``) ar
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,42 +33,14 @@ import numpy as np
 
 from glassnet.errors import GlassnetError
 from glassnet.layers import Input
-from glassnet.layers.base import Layer, Node
+from glassnet.layers.base import Layer
 from glassnet.layers.shapes import Shape
 from glassnet.onnx._deps import require_onnx
 from glassnet.onnx.model import ImportedModel
 from glassnet.onnx.nodes import attributes, layer_name, node_label
+from glassnet.onnx.values import BATCH, Imported, Value
 
-BATCH = -(2**62)
-"""Stands for the (symbolic) batch size inside folded shape tensors."""
-
-
-@dataclass
-class Value:
-    """A non-constant ONNX tensor: the glassnet node computing it and its layout tag."""
-
-    node: Node
-    layout: str  # "NCHW" | "NHWC" | "NC11" | "NF"
-
-    @property
-    def onnx_shape(self) -> list[int]:
-        """The ONNX shape with the batch as :data:`BATCH`."""
-        s = self.node.shape
-        if self.layout == "NCHW":
-            return [BATCH, s[2], s[0], s[1]]
-        if self.layout == "NHWC":
-            return [BATCH, *s]
-        return [BATCH, s[0], 1, 1] if self.layout == "NC11" else [BATCH, s[0]]
-
-
-@dataclass
-class Imported:
-    """What a layer needs after :meth:`Model.build`: its weights and buffers."""
-
-    layer: Layer
-    weights: dict[str, np.ndarray] = field(default_factory=dict)
-    buffers: dict[str, np.ndarray] = field(default_factory=dict)
-
+__all__ = ["BATCH", "Converter", "Imported", "Value", "load_onnx_model"]
 
 class Converter:
     """Walks an ONNX graph once, in its (topological) node order, building glassnet nodes.
@@ -82,6 +60,7 @@ class Converter:
         self.values: dict[str, Value] = {}
         self.imported: list[Imported] = []
         self.taken: set[str] = set()
+        self.materialized: dict[int, Value] = {}  # id(pending affine) -> the layer it became
         self.consumers = Counter(i for n in self.graph.node for i in n.input if i)
         self.consumers.update(o.name for o in self.graph.output)
         self.index = 0
@@ -115,13 +94,29 @@ class Converter:
         present = i < len(self.node.input) and self.node.input[i]
         return self.const(i, "optional input") if present else None
 
-    def value(self, i: int = 0, layouts: tuple[str, ...] = ()) -> Value:
-        """The current node's input ``i`` as a graph tensor, optionally of given layouts."""
+    def raw(self, i: int = 0) -> Value:
+        """Input ``i`` as it is held, pending arithmetic or padding included."""
         name = self.node.input[i]
         if name not in self.values:
             what = "a constant" if name in self.consts else "unknown"
             raise self.fail(f"input {i} ({name!r}) is {what}; expected a computed tensor")
-        v = self.values[name]
+        return self.values[name]
+
+    def value(self, i: int = 0, layouts: tuple[str, ...] = (), pad_ok: bool = False) -> Value:
+        """The current node's input ``i`` as a graph tensor, optionally of given layouts.
+
+        Pending arithmetic becomes its layer here (once per tensor); a pending ``Pad`` is
+        accepted only where ``pad_ok`` (the Conv or pool that absorbs it).
+        """
+        from glassnet.onnx.import_affine import materialize
+
+        v = self.raw(i)
+        if v.pad is not None and not pad_ok:
+            raise self.fail(f"input {i} is zero-padded by a Pad node; a Pad is supported only "
+                            "right before a Conv, an AveragePool or a MaxPool after a ReLU")
+        if v.affine is not None:
+            v = materialize(self, v)
+            self.values[self.node.input[i]] = v
         if layouts and v.layout not in layouts:
             raise self.fail(
                 f"input {i} is {v.layout} {v.onnx_shape[1:]}; expected {'/'.join(layouts)}"
@@ -151,13 +146,25 @@ class Converter:
             node = layer(args)
         except GlassnetError as exc:
             raise self.fail(str(exc)) from exc
-        return Value(node, layout)
+        return Value(node, layout, exclusive=True)
 
     def keep(self, layer: Layer, **weights: np.ndarray) -> Imported:
         """Remember arrays to copy into ``layer`` after the model is built."""
         entry = Imported(layer, dict(weights))
         self.imported.append(entry)
         return entry
+
+    def value_named(self, name: str) -> Value:
+        """The computed tensor ``name`` with any pending arithmetic turned into its layer."""
+        from glassnet.onnx.import_affine import materialize
+
+        v = self.values[name]
+        if v.pad is not None:
+            raise self.fail("the graph output is zero-padded by a Pad node; a Pad is supported "
+                            "only right before a Conv, an AveragePool or a MaxPool after a ReLU")
+        if v.affine is not None:
+            v = self.values[name] = materialize(self, v)
+        return v
 
     # ----- the walk ---------------------------------------------------------------------------
     def _input(self, input_shape: Shape | None) -> Input:
@@ -171,6 +178,7 @@ class Converter:
         inp = inputs[0]
         dims = [d.dim_value if d.HasField("dim_value") else None
                 for d in inp.type.tensor_type.shape.dim]
+        self.file_batch = dims[0] if dims else None
         nhwc = len(dims) == 4 and self._leads_to_nchw(inp.name)
         if len(dims) == 4:
             layout = "NHWC" if nhwc else "NCHW"
@@ -199,13 +207,26 @@ class Converter:
         self.values[inp.name] = Value(layer.node, layout)
         return layer
 
-    def _leads_to_nchw(self, name: str) -> bool:
-        """Whether every consumer of ``name`` is a Transpose with perm (0, 3, 1, 2)."""
+    def _leads_to_nchw(self, name: str, depth: int = 0) -> bool:
+        """Whether ``name`` is an NHWC input, found by dataflow.
+
+        True when every path from it through Cast/Identity/Pad nodes (and arithmetic with a
+        constant, a rescaling) ends in a Transpose perm (0, 3, 1, 2).
+        """
         users = [n for n in self.graph.node if name in n.input]
-        return bool(users) and all(
-            n.op_type == "Transpose" and list(attributes(n).get("perm", [])) == [0, 3, 1, 2]
-            for n in users
-        )
+        fixed = set(self.consts).union(
+            *(n.output for n in self.graph.node if n.op_type == "Constant"))
+        if not users or depth > 16:
+            return False
+        for n in users:
+            if n.op_type in ("Cast", "Identity", "Pad") or (
+                n.op_type in ("Mul", "Div", "Add", "Sub") and any(i in fixed for i in n.input)
+            ):
+                if not self._leads_to_nchw(n.output[0], depth + 1):
+                    return False
+            elif n.op_type != "Transpose" or list(attributes(n).get("perm", [])) != [0, 3, 1, 2]:
+                return False
+        return True
 
     def run(self, name: str | None = None) -> ImportedModel:
         """Convert every node and return the built model with the file's weights."""
@@ -221,11 +242,18 @@ class Converter:
                     f"{(self.node.domain + '.') if self.node.domain else ''}{op} is not "
                     f"supported; supported ops: {', '.join(supported_ops())}"
                 )
-            fn(self)
+            try:
+                fn(self)
+            except GlassnetError:
+                raise
+            except (ValueError, TypeError, IndexError, KeyError) as exc:
+                # A malformed attribute or operand: name the node rather than crash.
+                raise self.fail(f"cannot be read ({type(exc).__name__}: {exc})") from exc
         out_name = self.graph.output[0].name
         if out_name not in self.values:
             raise GlassnetError(f"onnx: the output {out_name!r} is a constant, not computed")
-        out = self.values[out_name]
+        self.node = next((n for n in self.graph.node if out_name in n.output), self.node)
+        out = self.value_named(out_name)
         if out.node is self.input_layer.node:
             raise GlassnetError("onnx: the graph has no layers (its output is its input)")
         model = ImportedModel(self.input_layer, out.node, name=name or self.graph.name or None)
