@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from glassnet.commands import argtypes
+
 EPILOG = """\
 examples:
   glassnet import resnet_block.onnx --out resnet_block.npz
@@ -45,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", metavar="MODEL.onnx", help="the ONNX file")
-    p.add_argument("--out", required=True, metavar="MODEL.npz", help="the checkpoint to write")
+    p.add_argument("--out", required=True, type=argtypes.out_file, metavar="MODEL.npz",
+                   help="the checkpoint to write")
     p.add_argument("--input", metavar="HxWxC", help="input shape where the file's is symbolic")
     p.set_defaults(func=run)

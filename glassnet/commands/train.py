@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from glassnet import optim
+from glassnet.commands import argtypes
 from glassnet.training.runs import RunResult, mean_std
 from glassnet.training.session import TrainOptions, TrainReport, train
 
@@ -44,16 +45,19 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=128, help="samples per step (default 128)")
     p.add_argument("--optimizer", default="adam", metavar="NAME",
                    help=f"one of {', '.join(optim.NAMES)} (default adam)")
-    p.add_argument("--lr", type=float, help="learning rate (default: the optimizer's own, "
+    p.add_argument("--lr", type=argtypes.finite,
+                   help="learning rate (default: the optimizer's own, "
                    "adam/adamw 1e-3, sgd/rmsprop 0.01)")
-    p.add_argument("--momentum", type=float, help="momentum (sgd, rmsprop)")
-    p.add_argument("--weight-decay", type=float, help="L2 weight decay (decoupled for adamw)")
+    p.add_argument("--momentum", type=argtypes.float_range(0, 1, high_open=True),
+                   help="momentum (sgd, rmsprop)")
+    p.add_argument("--weight-decay", type=argtypes.float_range(0),
+                   help="L2 weight decay (decoupled for adamw)")
     p.add_argument("--nesterov", action="store_true", help="Nesterov momentum (sgd)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=argtypes.SEED, default=0,
                    help="first seed; run i uses seed+i for its weights and batch order (default 0)")
     p.add_argument("--runs", type=int, default=1,
                    help="train this many times and report mean ± sample std (default 1)")
-    p.add_argument("--validation-split", type=float, default=0.0, metavar="F",
+    p.add_argument("--validation-split", type=argtypes.finite, default=0.0, metavar="F",
                    help="hold out this last fraction of the training data for validation "
                    "(default 0)")
     p.add_argument("--limit", type=int, metavar="N",
@@ -143,7 +147,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("model", metavar="MODEL", help="zoo name (e.g. keras_mnist_convnet) or model "
                    "file")
     add_training_options(p)
-    p.add_argument("--out", metavar="DIR",
+    p.add_argument("--out", type=argtypes.out_dir, metavar="DIR",
                    help="run folder (default ./runs/<model>-<data>-<timestamp>)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--json", action="store_true",
