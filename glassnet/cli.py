@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from glassnet.commands import argtypes
-from glassnet.commands.failures import describe
+from glassnet.commands.failures import INTERRUPTED, describe
 from glassnet.limits import set_memory_budget
 
 # Modules under glassnet.commands, in the order `glassnet --help` lists them.
@@ -32,8 +32,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the top-level parser with every available subcommand registered."""
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The module of the subcommand ``argv`` names, or None (no command, or not a known one).
+
+    Lets :func:`main` import only that command's module: registering all of them loads the
+    whole library (numba included), which a usage error or ``--help`` of one command never needs.
+    """
+    names = {name.rstrip("_"): name for name in COMMANDS}
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--max-memory":  # the one global option that takes a separate value
+            next(tokens, None)
+        elif not token.startswith("-"):
+            return names.get(token)
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Return the top-level parser with every subcommand (or only the module ``only``)."""
     parser = _Parser(
         prog="glassnet",
         description="glassnet: a glass-box CNN framework — shapes, counts, values and gradients "
@@ -45,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="memory budget checked on declared sizes before any allocation, "
                         "e.g. 512M or 4G (default: half the memory available at start)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         importlib.import_module(f"glassnet.commands.{name}").register(sub)
     return parser
 
@@ -56,8 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     Every failure ends here as one stderr line (:mod:`glassnet.commands.failures` words it);
     ``--debug`` re-raises it for the traceback.
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        argv = sys.argv[1:] if argv is None else list(argv)
+        parser = build_parser(chosen_command(argv))
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:  # Ctrl-C while starting up: nothing to save yet
+        print("glassnet: interrupted", file=sys.stderr, flush=True)
+        return INTERRUPTED
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

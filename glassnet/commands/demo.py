@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 from glassnet.commands import argtypes
-from glassnet.training.session import TrainOptions, train
 
 MODEL, DATA = "keras_mnist_convnet", "mnist-5k"
 QUICK_SAMPLES = 500
@@ -35,6 +34,7 @@ examples:
 def run(args: argparse.Namespace) -> int:
     """Print the model, train it, print the accuracy and the files written."""
     from glassnet import zoo
+    from glassnet.training.session import TrainOptions, train
 
     start = time.perf_counter()
     zoo.get(MODEL).summary()

@@ -13,6 +13,8 @@ The line is always one line (newlines folded) and of bounded length, whatever th
 from __future__ import annotations
 
 import errno
+import pickle
+import zipfile
 import zlib
 
 from glassnet.limits import clip
@@ -52,6 +54,8 @@ def _classify(exc: BaseException) -> tuple[str, int]:
         return str(exc.args[0] if exc.args else exc), 2
     if isinstance(exc, OSError):
         return _os_error(exc), 2
+    if isinstance(exc, zipfile.BadZipFile | pickle.UnpicklingError):
+        return f"not a readable archive or pickle ({clip(exc) or type(exc).__name__})", 2
     if isinstance(exc, zlib.error | EOFError):
         return f"corrupt or truncated compressed data ({exc or type(exc).__name__})", 2
     if isinstance(exc, RecursionError):

@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from typing import TYPE_CHECKING
 
 from glassnet.errors import GlassnetError
 from glassnet.limits import check_memory, clip, element_count
-from glassnet.models import Model
-from glassnet.models.modelfile import check_param_memory
-from glassnet.training.resolve import resolve_model
+
+if TYPE_CHECKING:  # the model stack (and numba under it) loads only when a command runs
+    from glassnet.models import Model
 
 
 def parse_input_shape(text: str) -> tuple[int, ...]:
@@ -40,9 +41,12 @@ def load_model_arg(spec: str, input_text: str | None = None) -> Model:
     Raises:
         GlassnetError: if it is neither (listing the zoo names), or the file is bad.
     """
+    from glassnet.models.modelfile import check_model_memory
+    from glassnet.training.resolve import resolve_model
+
     shape = parse_input_shape(input_text) if input_text else None
     model = resolve_model(spec, input_shape=shape)
-    check_param_memory(model, f"MODEL {clip(spec)}")
+    check_model_memory(model, f"MODEL {clip(spec)}")
     return model  # type: ignore[no-any-return]
 
 

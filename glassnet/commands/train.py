@@ -9,12 +9,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glassnet import optim
 from glassnet.commands import argtypes
-from glassnet.training.runs import RunResult, mean_std
-from glassnet.training.session import TrainOptions, TrainReport, train
+
+if TYPE_CHECKING:  # the training stack loads only when a command runs, not to parse arguments
+    from glassnet.training.runs import RunResult
+    from glassnet.training.session import TrainOptions, TrainReport
 
 DESCRIPTION = """\
 Train MODEL on the training split of --data with sparse categorical cross-entropy, evaluate
@@ -70,6 +72,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace) -> TrainOptions:
     """The session options the parsed arguments describe."""
+    from glassnet.training.session import TrainOptions
+
     return TrainOptions(
         model=args.model, data=args.data, epochs=args.epochs, batch_size=args.batch_size,
         optimizer=args.optimizer.lower(), lr=args.lr, momentum=args.momentum,
@@ -90,6 +94,8 @@ def print_report(report: TrainReport, console: Any = None) -> None:
     """Print the mean ± std table over the runs and every file written (stdout)."""
     from rich.console import Console
     from rich.table import Table
+
+    from glassnet.training.runs import mean_std
 
     console = console or Console(highlight=False)
     runs = report.summary["runs"]
@@ -116,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     rank 0 alone prints, and a rank that fails ends the whole job with its message.
     """
     from glassnet import dist
+    from glassnet.training.session import train
 
     opts = options_from_args(args)
     root = dist.is_root()

@@ -170,23 +170,25 @@ def load_model_file(path: str | Path, input_shape: Any = None) -> Sequential:
     if input_shape is not None and isinstance(config, dict):
         config = {**config, "input": list(input_shape)}
     model = from_config(config, name=path.stem)
-    check_param_memory(model, label)
+    check_model_memory(model, label)
     return model
 
 
-def check_param_memory(model: Model, what: str) -> None:
-    """Refuse a model whose parameters alone exceed the memory budget, before they exist.
+def check_model_memory(model: Model, what: str) -> None:
+    """Refuse a model whose parameters and one sample's activations exceed the memory budget.
 
-    The count comes from the layers' shape arithmetic (``glassnet.arith``), so nothing is
-    allocated to find it.
+    The sizes come from the layers' shape arithmetic (``glassnet.arith``), so nothing is
+    allocated to find them: a file declaring a billion units is refused before it is built.
 
     Raises:
-        GlassnetError: naming ``what``, its parameter count and bytes, and the budget.
+        GlassnetError: naming ``what``, its parameter count, the bytes and the budget.
     """
     from glassnet.models.summary import summarize
 
     info = summarize(model)
-    check_memory(f"{what}: {info['total_params']:,} parameters", info["param_memory_bytes"])
+    need = info["param_memory_bytes"] + info["activation_memory_bytes"]
+    check_memory(f"{what}: {info['total_params']:,} parameters plus one sample's activations",
+                 need)
 
 
 def save_model_file(model: Model, path: str | Path) -> None:
