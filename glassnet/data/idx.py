@@ -9,6 +9,8 @@ in row-major order. Labels are ``0x00000801`` (uint8, 1-D) and images ``0x000008
 from __future__ import annotations
 
 import gzip
+import os
+import stat
 import struct
 import zlib
 from pathlib import Path
@@ -72,11 +74,14 @@ def read_idx(path: str | Path, *, expected_magic: int | None = None) -> np.ndarr
         packed = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
         f: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb") if packed else raw  # type: ignore[assignment]
-        return _parse(f, path, expected_magic)
+        st = os.fstat(raw.fileno())
+        # A plain regular file's size is known up front: a mismatch is refused before reading.
+        size = st.st_size if not packed and stat.S_ISREG(st.st_mode) else None
+        return _parse(f, path, expected_magic, size)
 
 
-def _parse(f: BinaryIO, path: Path, expected_magic: int | None) -> np.ndarray:
-    """Read header then body from an open (possibly decompressing) stream."""
+def _parse(f: BinaryIO, path: Path, expected_magic: int | None, size: int | None) -> np.ndarray:
+    """Read header then body from an open (possibly decompressing) stream of ``size`` bytes."""
     head = _read(f, 4, path)
     if len(head) < 4:
         raise GlassnetError(
@@ -103,12 +108,16 @@ def _parse(f: BinaryIO, path: Path, expected_magic: int | None) -> np.ndarray:
     expected = header + body
     check_memory(f"idx: {path} declares dims {list(dims)} x {dtype.itemsize} byte(s), which",
                  body)
-    data = _read(f, body, path)
-    extra = len(_read(f, _TRAILING_PEEK, path)) if len(data) == body else 0
-    if len(data) != body or extra:
+    if size is not None and size != expected:
+        data, extra, more = b"", 0, ""
+        got = size
+    else:
+        data = _read(f, body, path)
+        extra = len(_read(f, _TRAILING_PEEK, path)) if len(data) == body else 0
         got = header + len(data) + extra
-        problem = "is truncated" if len(data) < body else "has trailing bytes"
         more = "at least " if extra == _TRAILING_PEEK else ""
+    if got != expected:
+        problem = "is truncated" if got < expected else "has trailing bytes"
         raise GlassnetError(
             f"idx: {path} {problem}: {more}{got} bytes, expected {expected} "
             f"(header {header} + dims {list(dims)} x {dtype.itemsize} byte(s))")
