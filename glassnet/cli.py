@@ -13,8 +13,9 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from glassnet.accel import compute_scope
-from glassnet.errors import GlassnetError
+from glassnet.commands import argtypes
+from glassnet.commands.failures import INTERRUPTED, describe
+from glassnet.limits import set_memory_budget
 
 # Modules under glassnet.commands, in the order `glassnet --help` lists them.
 COMMANDS = (
@@ -31,40 +32,74 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the top-level parser with every available subcommand registered."""
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The module of the subcommand ``argv`` names, or None (no command, or not a known one).
+
+    Lets :func:`main` import only that command's module: registering all of them loads the
+    whole library (numba included), which a usage error or ``--help`` of one command never needs.
+    """
+    names = {name.rstrip("_"): name for name in COMMANDS}
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--max-memory":  # the one global option that takes a separate value
+            next(tokens, None)
+        elif not token.startswith("-"):
+            return names.get(token)
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Return the top-level parser with every subcommand (or only the module ``only``)."""
     parser = _Parser(
         prog="glassnet",
         description="glassnet: a glass-box CNN framework — shapes, counts, values and gradients "
         "shown and checked.",
     )
-    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback on errors (for reporting a bug)")
+    parser.add_argument("--max-memory", type=argtypes.size, metavar="SIZE",
+                        help="memory budget checked on declared sizes before any allocation, "
+                        "e.g. 512M or 4G (default: half the memory available at start)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         importlib.import_module(f"glassnet.commands.{name}").register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit code (0 ok, 1 failure, 2 bad input)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the CLI; return the exit code (0 ok, 1 internal error, 2 bad input, 130 Ctrl-C).
+
+    Every failure ends here as one stderr line (:mod:`glassnet.commands.failures` words it);
+    ``--debug`` re-raises it for the traceback.
+    """
+    try:
+        argv = sys.argv[1:] if argv is None else list(argv)
+        parser = build_parser(chosen_command(argv))
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:  # Ctrl-C while starting up: nothing to save yet
+        print("glassnet: interrupted", file=sys.stderr, flush=True)
+        return INTERRUPTED
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    set_memory_budget(args.max_memory)
     try:
+        # Imported here, not at the top: it loads numba, which a usage error never needs.
+        from glassnet.accel import compute_scope
+
         with compute_scope():  # the process is ours for the command: split threads, warm heap
             code = args.func(args)
     except BrokenPipeError:
         # `glassnet summary vgg16 | head`: the reader left; stop quietly like other Unix tools.
         sys.stderr.close()
         return 0
-    except (GlassnetError, FileNotFoundError, KeyError) as exc:
+    except (Exception, KeyboardInterrupt) as exc:
         if args.debug:
             raise
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"glassnet {args.command}: error: {msg}", file=sys.stderr)
-        return 2
+        msg, code = describe(exc)
+        sep = ": " if isinstance(exc, KeyboardInterrupt) else ": error: "
+        print(f"glassnet {args.command}{sep}{msg}", file=sys.stderr, flush=True)
+        return code
     return int(code or 0)
 
 

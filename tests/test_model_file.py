@@ -109,7 +109,7 @@ def test_impossible_geometry_names_the_layer():
 def test_parse_error_and_missing_file(tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(GlassnetError, match=r"model file .*bad.json: cannot parse it"):
+    with pytest.raises(GlassnetError, match=r"model file .*bad.json: not valid JSON"):
         load_model_file(bad)
     with pytest.raises(FileNotFoundError):
         load_model_file(tmp_path / "missing.yaml")

@@ -14,6 +14,7 @@ import shlex
 import sys
 from typing import Any
 
+from glassnet.commands import argtypes
 from glassnet.errors import GlassnetError
 from glassnet.fileio import write_text
 
@@ -165,7 +166,8 @@ def register(subparsers: Any) -> None:
                    help="timed steps per workload and worker (default: 20; fit_epoch times "
                    "min(steps, --fit-epochs) epochs)")
     p.add_argument("--warmup", type=int, default=3, help="untimed steps first (default: 3)")
-    p.add_argument("--fit-epochs", type=int, default=2, help="timed fit epochs (default: 2)")
+    p.add_argument("--fit-epochs", type=argtypes.POSITIVE, default=2,
+                   help="timed fit epochs (default: 2)")
     p.add_argument("--workloads", default="train,infer,fit_epoch",
                    help="comma list of train, infer, fit_epoch (default: %(default)s)")
     p.add_argument("--input", metavar="HxWxC",
@@ -176,13 +178,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--threads", type=int, default=0,
                    help="threads of both sides (default 0: GLASSNET_THREADS, else NumPy's BLAS "
                    "thread count)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and inputs (default 0)")
+    p.add_argument("--seed", type=argtypes.SEED, default=0,
+                   help="seed of weights and inputs (default 0)")
     p.add_argument("--mpi", action="store_true",
                    help="instead: images/s of data-parallel fit on 1 vs 2 MPI ranks (one BLAS "
                    "thread each) and the scaling efficiency; uses the largest --batch")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print the JSON object (DESIGN.md §4)")
     out.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    p.add_argument("--out", metavar="FILE", help="also write the JSON object to FILE")
+    p.add_argument("--out", type=argtypes.out_file, metavar="FILE",
+                   help="also write the JSON object to FILE")
     p.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=_run)

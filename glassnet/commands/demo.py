@@ -11,7 +11,7 @@ import argparse
 import time
 from pathlib import Path
 
-from glassnet.training.session import TrainOptions, train
+from glassnet.commands import argtypes
 
 MODEL, DATA = "keras_mnist_convnet", "mnist-5k"
 QUICK_SAMPLES = 500
@@ -34,6 +34,7 @@ examples:
 def run(args: argparse.Namespace) -> int:
     """Print the model, train it, print the accuracy and the files written."""
     from glassnet import zoo
+    from glassnet.training.session import TrainOptions, train
 
     start = time.perf_counter()
     zoo.get(MODEL).summary()
@@ -59,9 +60,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--out", default="glassnet-demo", metavar="DIR",
+    p.add_argument("--out", default="glassnet-demo", type=argtypes.out_dir, metavar="DIR",
                    help="folder for the plots and model.npz (default ./glassnet-demo)")
-    p.add_argument("--epochs", type=int, default=10, help="passes over the 4,000 images "
+    p.add_argument("--epochs", type=argtypes.POSITIVE, default=10,
+                   help="passes over the 4,000 images "
                    "(default 10)")
     p.add_argument("--quick", action="store_true",
                    help=f"1 epoch on {QUICK_SAMPLES} images (a smoke test, not a result)")

@@ -10,8 +10,6 @@ import argparse
 import json
 from typing import Any
 
-from glassnet.training.session import evaluate_checkpoint
-
 DESCRIPTION = """\
 Load a checkpoint written by `glassnet train` (or model.save) and evaluate it on the test split
 of --data: loss, accuracy and a per-class accuracy table. The checkpoint's input shape and
@@ -43,6 +41,8 @@ def print_result(result: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate the checkpoint; print the result (or, with ``--json``, only the JSON object)."""
+    from glassnet.training.session import evaluate_checkpoint
+
     result = evaluate_checkpoint(args.checkpoint, args.data, args.data_dir, args.download)
     if args.json:
         keys = ("checkpoint", "data", "test_loss", "test_accuracy")

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from glassnet.commands import argtypes
 from glassnet.errors import GlassnetError
 from glassnet.fileio import write_text
 
@@ -28,13 +29,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("model", metavar="MODEL", help="checkpoint .npz, zoo name or model file")
     p.add_argument("--input", metavar="IMAGE", help="an image file (PNG) to run the model on")
     p.add_argument("--data", metavar="NAME", help="dataset to take a test image from")
-    p.add_argument("--index", type=int, metavar="I", help="test image index (default 0)")
+    p.add_argument("--index", type=argtypes.NON_NEGATIVE, metavar="I",
+                   help="test image index (default 0)")
     p.add_argument("--trace", metavar="SPEC", help="add the value-by-value trace of a spec")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=argtypes.SEED, default=0,
                    help="seed of random weights and of a random input (default 0)")
     p.add_argument("--max-mb", type=float, default=5.0, metavar="MB",
                    help="size budget; larger models get reduced thumbnails (default 5)")
-    p.add_argument("--out", default="explain.html", metavar="FILE",
+    p.add_argument("--out", default="explain.html", type=argtypes.out_file, metavar="FILE",
                    help="the page to write (default explain.html)")
     p.set_defaults(func=run)
 

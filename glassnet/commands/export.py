@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from glassnet.commands import argtypes
 from glassnet.errors import GlassnetError
 
 EPILOG = """\
@@ -95,9 +96,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("model", metavar="CHECKPOINT_OR_MODEL",
                    help="a .npz checkpoint, a zoo name, a YAML/JSON model file or an .onnx file")
-    p.add_argument("--onnx", required=True, metavar="OUT.onnx", help="the file to write")
-    p.add_argument("--opset", type=int, default=DEFAULT_OPSET,
+    p.add_argument("--onnx", required=True, type=argtypes.out_file, metavar="OUT.onnx",
+                   help="the file to write")
+    p.add_argument("--opset", type=argtypes.POSITIVE, default=DEFAULT_OPSET,
                    help=f"ONNX opset (default {DEFAULT_OPSET}; 13 or newer)")
     p.add_argument("--input", metavar="HxWxC", help="input shape of a zoo model or model file")
-    p.add_argument("--seed", type=int, default=0, help="initialisation seed (no checkpoint)")
+    p.add_argument("--seed", type=argtypes.SEED, default=0,
+                   help="initialisation seed (no checkpoint)")
     p.set_defaults(func=run)

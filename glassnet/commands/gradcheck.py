@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 
+from glassnet.commands import argtypes
 from glassnet.commands.summary import load_model_arg
 
 
@@ -21,9 +22,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("model", help="zoo name or model file")
     p.add_argument("--input", help="input shape HxWxC (default: the model's own)")
-    p.add_argument("--batch", type=int, default=2, help="random samples in the batch (default 2)")
-    p.add_argument("--samples", type=int, default=8, help="elements checked per parameter")
-    p.add_argument("--seed", type=int, default=0, help="seed of the batch and the weights")
+    p.add_argument("--batch", type=argtypes.POSITIVE, default=2,
+                   help="random samples in the batch (default 2)")
+    p.add_argument("--samples", type=argtypes.POSITIVE, default=8,
+                   help="elements checked per parameter")
+    p.add_argument("--seed", type=argtypes.SEED, default=0,
+                   help="seed of the batch and the weights")
     p.add_argument("--json", action="store_true", help="print only JSON")
     p.set_defaults(func=run)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from glassnet.commands import argtypes
+
 EPILOG = """\
 examples:
   glassnet import resnet_block.onnx --out resnet_block.npz
@@ -58,6 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("model", metavar="MODEL", help="the .onnx, .keras or .h5 file")
-    p.add_argument("--out", required=True, metavar="MODEL.npz", help="the checkpoint to write")
+    p.add_argument("--out", required=True, type=argtypes.out_file, metavar="MODEL.npz",
+                   help="the checkpoint to write")
     p.add_argument("--input", metavar="HxWxC", help="input shape where the file's is symbolic")
     p.set_defaults(func=run)

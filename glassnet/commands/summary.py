@@ -9,24 +9,30 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from typing import TYPE_CHECKING
 
 from glassnet.errors import GlassnetError
-from glassnet.models import Model
-from glassnet.training.resolve import resolve_model
+from glassnet.limits import check_memory, clip, element_count
+
+if TYPE_CHECKING:  # the model stack (and numba under it) loads only when a command runs
+    from glassnet.models import Model
 
 
 def parse_input_shape(text: str) -> tuple[int, ...]:
     """Parse ``227x227x3`` (or ``227×227×3``, ``227,227,3``, ``784``) into a shape.
 
     Raises:
-        GlassnetError: for anything but 1 or 3 positive ints.
+        GlassnetError: for anything but 1 or 3 positive ints, or a sample over the memory budget.
     """
     parts = re.split(r"[x×,]", text.strip().lower())
     if len(parts) not in (1, 3) or not all(p.isdigit() and int(p) > 0 for p in parts):
         raise GlassnetError(
-            f"--input {text!r} is invalid; expected HxWxC like 227x227x3 (or F like 784)"
+            f"--input {clip(text)!r} is invalid; expected HxWxC like 227x227x3 (or F like 784)"
         )
-    return tuple(int(p) for p in parts)
+    shape = tuple(int(p) for p in parts)
+    # One float32 sample of this shape must fit before any model is built for it.
+    check_memory(f"--input {clip(text)}: one sample", element_count(shape) * 4)
+    return shape
 
 
 def load_model_arg(spec: str, input_text: str | None = None) -> Model:
@@ -35,8 +41,13 @@ def load_model_arg(spec: str, input_text: str | None = None) -> Model:
     Raises:
         GlassnetError: if it is neither (listing the zoo names), or the file is bad.
     """
+    from glassnet.models.modelfile import check_model_memory
+    from glassnet.training.resolve import resolve_model
+
     shape = parse_input_shape(input_text) if input_text else None
-    return resolve_model(spec, input_shape=shape)  # type: ignore[no-any-return]
+    model = resolve_model(spec, input_shape=shape)
+    check_model_memory(model, f"MODEL {clip(spec)}")
+    return model  # type: ignore[no-any-return]
 
 
 def run(args: argparse.Namespace) -> int:

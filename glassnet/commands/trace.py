@@ -15,8 +15,6 @@ from glassnet.tracing.check import (
     load_answers,
     render_check,
 )
-from glassnet.tracing.render import render
-from glassnet.tracing.run import run_trace
 from glassnet.tracing.spec import DEFAULT_LR, load_spec
 
 DESCRIPTION = f"""Trace one forward pass, the loss, every gradient and one SGD step of a small
@@ -52,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
         raise GlassnetError(f"--precision: expected 0 to 17 decimals, got {args.precision}")
     if not (math.isfinite(args.tolerance) and args.tolerance > 0):
         raise GlassnetError(f"--tolerance: expected a number > 0, got {args.tolerance}")
+    from glassnet.tracing.render import render  # the compute stack loads only to run
+    from glassnet.tracing.run import run_trace
+
     spec = load_spec(args.spec)
     record = run_trace(spec)
     if args.check:

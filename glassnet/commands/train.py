@@ -9,19 +9,16 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glassnet import optim
+from glassnet.commands import argtypes
 from glassnet.errors import GlassnetError
-from glassnet.training.guards import ON_DIVERGENCE
-from glassnet.training.runs import RunResult, mean_std
-from glassnet.training.session import (
-    TrainOptions,
-    TrainReport,
-    default_out_dir,
-    resume_options,
-    train,
-)
+from glassnet.training.guards import ON_DIVERGENCE  # a leaf module: the choices of a flag
+
+if TYPE_CHECKING:  # the training stack loads only when a command runs, not to parse arguments
+    from glassnet.training.runs import RunResult
+    from glassnet.training.session import TrainOptions, TrainReport
 
 DESCRIPTION = """\
 Train MODEL on the training split of --data with sparse categorical cross-entropy, evaluate
@@ -56,16 +53,19 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=128, help="samples per step (default 128)")
     p.add_argument("--optimizer", default="adam", metavar="NAME",
                    help=f"one of {', '.join(optim.NAMES)} (default adam)")
-    p.add_argument("--lr", type=float, help="learning rate (default: the optimizer's own, "
+    p.add_argument("--lr", type=argtypes.finite,
+                   help="learning rate (default: the optimizer's own, "
                    "adam/adamw 1e-3, sgd/rmsprop 0.01)")
-    p.add_argument("--momentum", type=float, help="momentum (sgd, rmsprop)")
-    p.add_argument("--weight-decay", type=float, help="L2 weight decay (decoupled for adamw)")
+    p.add_argument("--momentum", type=argtypes.float_range(0, 1, high_open=True),
+                   help="momentum (sgd, rmsprop)")
+    p.add_argument("--weight-decay", type=argtypes.float_range(0),
+                   help="L2 weight decay (decoupled for adamw)")
     p.add_argument("--nesterov", action="store_true", help="Nesterov momentum (sgd)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=argtypes.SEED, default=0,
                    help="first seed; run i uses seed+i for its weights and batch order (default 0)")
     p.add_argument("--runs", type=int, default=1,
                    help="train this many times and report mean ± sample std (default 1)")
-    p.add_argument("--validation-split", type=float, default=0.0, metavar="F",
+    p.add_argument("--validation-split", type=argtypes.finite, default=0.0, metavar="F",
                    help="hold out this last fraction of the training data for validation "
                    "(default 0)")
     p.add_argument("--limit", type=int, metavar="N",
@@ -87,6 +87,8 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
     """
     if args.model is None or args.data is None:
         raise GlassnetError("train: MODEL and --data NAME are required (or --resume DIR alone)")
+    from glassnet.training.session import TrainOptions
+
     return TrainOptions(
         model=args.model, data=args.data, epochs=args.epochs, batch_size=args.batch_size,
         optimizer=args.optimizer.lower(), lr=args.lr, momentum=args.momentum,
@@ -107,6 +109,8 @@ def print_report(report: TrainReport, console: Any = None) -> None:
     """Print the mean ± std table over the runs and every file written (stdout)."""
     from rich.console import Console
     from rich.table import Table
+
+    from glassnet.training.runs import mean_std
 
     console = console or Console(highlight=False)
     runs = report.summary["runs"]
@@ -133,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
     rank 0 alone prints, and a rank that fails ends the whole job with its message.
     """
     from glassnet import dist
+    from glassnet.training.session import default_out_dir, resume_options, train
 
     finished: list[RunResult] | None = None
     if args.resume is not None:
@@ -183,7 +188,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("model", metavar="MODEL", nargs="?",
                    help="zoo name (e.g. keras_mnist_convnet) or model file")
     add_training_options(p)
-    p.add_argument("--out", metavar="DIR",
+    p.add_argument("--out", type=argtypes.out_dir, metavar="DIR",
                    help="run folder (default ./runs/<model>-<data>-<timestamp>)")
     p.add_argument("--resume", metavar="DIR",
                    help="continue the interrupted run in DIR (its --out folder) from its last "

@@ -22,9 +22,10 @@ import numpy as np
 
 from glassnet.data.safepickle import load_arrays
 from glassnet.errors import GlassnetError
+from glassnet.limits import check_memory
 
 BATCH_DIR = "cifar-10-batches-py"
-_SIDE, _CHANNELS = 32, 3
+_SIDE, _CHANNELS, _CLASSES = 32, 3, 10
 
 
 def read_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -38,12 +39,15 @@ def read_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
     Raises:
         GlassnetError: naming the file, if it does not unpickle, lacks ``b"data"`` or
-            ``b"labels"``, or the array sizes do not fit ``(N, 3072)`` with ``N`` labels.
+            ``b"labels"``, the array sizes do not fit ``(N, 3072)`` with ``N`` labels, a label
+            is outside 0-9, or the file is larger than the memory budget.
 
     Shapes:
         x: ``(N, 32, 32, 3)``; y: ``(N,)``.
     """
     path = Path(path)
+    # A batch unpickles to about its own size; refuse one the memory budget cannot hold.
+    check_memory(f"cifar: {path} ({path.stat().st_size:,} bytes)", path.stat().st_size)
     try:
         with path.open("rb") as f:
             entry = load_arrays(f, encoding="bytes")
@@ -62,6 +66,9 @@ def read_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     if y.shape != (data.shape[0],):
         raise GlassnetError(
             f"cifar: {path}: {y.size} labels for {data.shape[0]} images")
+    if y.size and not (0 <= int(y.min()) and int(y.max()) < _CLASSES):
+        raise GlassnetError(f"cifar: {path}: labels span {int(y.min())}..{int(y.max())}, "
+                            f"expected classes 0..{_CLASSES - 1}")
     # Rows are channel-major (C, H, W); transpose once to NHWC and make it contiguous.
     x = data.reshape(-1, _CHANNELS, _SIDE, _SIDE).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(x), y

@@ -17,6 +17,7 @@ listing the valid ones.
 
 from __future__ import annotations
 
+import errno
 import inspect
 import json
 from pathlib import Path
@@ -44,6 +45,7 @@ from glassnet.layers import (
     ZeroPadding2D,
 )
 from glassnet.layers.base import Layer
+from glassnet.limits import check_memory, clip, parse_json, parse_yaml, read_text
 from glassnet.models.graph import Model
 from glassnet.models.sequential import Sequential
 
@@ -163,19 +165,38 @@ def load_model_file(path: str | Path, input_shape: Any = None) -> Sequential:
 
     Raises:
         FileNotFoundError: if the file does not exist.
-        GlassnetError: for a syntax error or a bad model description.
+        GlassnetError: for a syntax error, a bad model description, a file over the size or
+            nesting caps, a YAML alias, or more parameters than the memory budget.
     """
-    import yaml
-
     path = Path(path)
-    text = path.read_text()
-    try:
-        config = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise GlassnetError(f"model file {path}: cannot parse it ({exc})") from exc
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, "no such model file", str(path))
+    # Bounded read and parse: size, nesting and YAML aliases are capped before anything is built.
+    text = read_text(path, "model file")
+    label = f"model file {clip(path)}"
+    config = parse_json(text, label) if path.suffix == ".json" else parse_yaml(text, label)
     if input_shape is not None and isinstance(config, dict):
         config = {**config, "input": list(input_shape)}
-    return from_config(config, name=path.stem)
+    model = from_config(config, name=path.stem)
+    check_model_memory(model, label)
+    return model
+
+
+def check_model_memory(model: Model, what: str) -> None:
+    """Refuse a model whose parameters and one sample's activations exceed the memory budget.
+
+    The sizes come from the layers' shape arithmetic (``glassnet.arith``), so nothing is
+    allocated to find them: a file declaring a billion units is refused before it is built.
+
+    Raises:
+        GlassnetError: naming ``what``, its parameter count, the bytes and the budget.
+    """
+    from glassnet.models.summary import summarize
+
+    info = summarize(model)
+    need = info["param_memory_bytes"] + info["activation_memory_bytes"]
+    check_memory(f"{what}: {info['total_params']:,} parameters plus one sample's activations",
+                 need)
 
 
 def save_model_file(model: Model, path: str | Path) -> None:

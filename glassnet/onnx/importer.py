@@ -37,7 +37,7 @@ from glassnet.layers.base import Layer
 from glassnet.layers.shapes import Shape
 from glassnet.onnx._deps import require_onnx
 from glassnet.onnx.model import ImportedModel
-from glassnet.onnx.nodes import attributes, layer_name, node_label
+from glassnet.onnx.nodes import attributes, layer_name, node_label, tensor_array
 from glassnet.onnx.values import BATCH, Imported, Value
 
 __all__ = ["BATCH", "Converter", "Imported", "Value", "load_onnx_model"]
@@ -51,11 +51,11 @@ class Converter:
     """
 
     def __init__(self, proto: Any, input_shape: Shape | None = None) -> None:
-        onnx = require_onnx()
+        require_onnx()
         self.proto, self.graph = proto, proto.graph
         self.opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 1)
         self.consts: dict[str, np.ndarray] = {
-            t.name: onnx.numpy_helper.to_array(t) for t in self.graph.initializer
+            t.name: tensor_array(t) for t in self.graph.initializer
         }
         self.values: dict[str, Value] = {}
         self.imported: list[Imported] = []

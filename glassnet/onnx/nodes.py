@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from glassnet.errors import GlassnetError
+from glassnet.limits import check_memory, clip, element_count
 from glassnet.onnx._deps import require_onnx
 
 
@@ -21,9 +25,30 @@ def attributes(node: Any) -> dict[str, Any]:
         if isinstance(v, bytes):
             v = v.decode()
         elif isinstance(v, onnx.TensorProto):
-            v = onnx.numpy_helper.to_array(v)
+            v = tensor_array(v)
         out[a.name] = v
     return out
+
+
+def tensor_array(t: Any) -> np.ndarray:
+    """An initializer or attribute tensor as an array, its declared shape checked first.
+
+    Raises:
+        GlassnetError: naming the tensor, if its declared shape needs more than the memory
+            budget or its data does not hold that shape (e.g. an initializer cut short).
+    """
+    onnx = require_onnx()
+    dims = [int(d) for d in t.dims]
+    where = f"ONNX tensor {clip(t.name)!r} (declared shape {clip(dims)})"
+    try:
+        itemsize = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(t.data_type)).itemsize
+    except (KeyError, TypeError, ValueError):
+        itemsize = 8  # an unknown type is refused by to_array below; size it generously
+    check_memory(where, element_count(dims) * itemsize)
+    try:
+        return onnx.numpy_helper.to_array(t)  # type: ignore[no-any-return]
+    except (ValueError, TypeError) as exc:
+        raise GlassnetError(f"{where}: its data does not fill that shape ({clip(exc)})") from None
 
 
 def layer_name(raw: str, op: str, taken: set[str]) -> str | None:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.errors import GlassnetError
+from glassnet.limits import clip, read_text
 from glassnet.tracing.render import fmt_number
 from glassnet.tracing.spec import parse_text
 
@@ -52,9 +53,9 @@ def load_answers(path: str | Path) -> dict[str, Any]:
         GlassnetError: if the file is missing or is not a JSON/YAML object.
     """
     p = Path(path)
-    if not p.is_file():
-        raise GlassnetError(f"{p}: no such answers file")
-    raw = parse_text(p.read_text(encoding="utf-8"), p.suffix.lower(), str(p))
+    if not p.exists():
+        raise GlassnetError(f"{clip(p)}: no such answers file")
+    raw = parse_text(read_text(p, "answers file"), p.suffix.lower(), clip(p))
     if isinstance(raw, dict) and "expected" in raw:
         raw = raw["expected"]
     if not isinstance(raw, dict):

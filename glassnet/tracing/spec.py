@@ -15,14 +15,15 @@ Choices recorded here (and in ``glassnet trace --help``):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from glassnet.arith.geometry import resolve_padding
 from glassnet.errors import GlassnetError
+from glassnet.limits import check_memory, clip, element_count, parse_json, parse_yaml, read_text
 from glassnet.tracing.layers import LayerSpec, parse_layer, to_array
 
 DEFAULT_LR = 0.1
@@ -32,6 +33,11 @@ TOP_KEYS = (
     "input", "input_layout", "layers", "loss", "target", "grad_output", "lr", "name", "description",
 )
 _LAYOUT_NDIM = {"flat": 1, "HW": 2, "HWC": 3}
+# A trace is read by a person; a million numbers is already far beyond what anyone checks.
+MAX_TRACE_VALUES = 1_000_000
+# Per traced number: the float64 array entry, the Python float in the record and its printed
+# text — a generous estimate so the budget check errs on the side of refusing.
+BYTES_PER_TRACED_VALUE = 128
 
 
 @dataclass(frozen=True)
@@ -70,16 +76,14 @@ def load_spec(path: str | Path) -> TraceSpec:
     """Read a JSON or YAML (``.yaml``/``.yml``) spec file and validate it.
 
     Raises:
-        GlassnetError: if the file is missing, unreadable, not JSON/YAML, or the spec is invalid.
+        GlassnetError: if the file is missing, unreadable, over the size or nesting caps, not
+            JSON/YAML, the spec is invalid, or its trace would be too large.
     """
     p = Path(path)
-    if not p.is_file():
-        raise GlassnetError(f"{p}: no such spec file")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GlassnetError(f"{p}: cannot read the spec ({exc})") from exc
-    raw = parse_text(text, p.suffix.lower(), str(p))
+    if not p.exists():
+        raise GlassnetError(f"{clip(p)}: no such spec file")
+    text = read_text(p, "spec")  # size-capped; a binary file is refused, not decoded
+    raw = parse_text(text, p.suffix.lower(), clip(p))
     spec = parse_spec(raw)
     return spec if spec.name else _with_name(spec, p.name)
 
@@ -91,19 +95,11 @@ def parse_text(text: str, suffix: str, label: str) -> Any:
         GlassnetError: for another suffix or a syntax error (with the parser's own message).
     """
     if suffix == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise GlassnetError(f"{label}: not valid JSON ({exc})") from exc
+        return parse_json(text, label)
     if suffix in (".yaml", ".yml"):
-        import yaml  # only YAML files need PyYAML
-
-        try:
-            return yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            first = str(exc).splitlines()[0] if str(exc) else "syntax error"
-            raise GlassnetError(f"{label}: not valid YAML ({first})") from exc
-    raise GlassnetError(f"{label}: expected a .json, .yaml or .yml file, got {suffix or 'none'}")
+        return parse_yaml(text, label)  # aliases refused, nesting capped
+    raise GlassnetError(
+        f"{label}: expected a .json, .yaml or .yml file, got {clip(suffix) or 'none'}")
 
 
 def parse_spec(raw: Any) -> TraceSpec:
@@ -131,11 +127,46 @@ def parse_spec(raw: Any) -> TraceSpec:
     x = to_array(raw["input"], "input")
     layout = _input_layout(raw.get("input_layout"), x)
     layers = _parse_layers(raw.get("layers"), layout, x.shape)
+    check_trace_size(x, layers)
     last = layers[-1]
     loss, target, grad_output = _parse_mode(raw, last.out_shape)
     lr = _parse_lr(raw, loss is not None, grad_output is not None)
     name = raw.get("name", "")
     return TraceSpec(x, layout, layers, loss, target, grad_output, lr, str(name))
+
+
+def traced_values(x: np.ndarray, layers: tuple[LayerSpec, ...]) -> int:
+    """How many numbers a trace of these layers computes, from the declared shapes alone.
+
+    Counted per layer: its (padded) input, its output before and after the activation, and
+    its parameters before and after the update; everything twice (values and gradients).
+    """
+    n = x.size
+    for layer in layers:
+        n_in = element_count(layer.in_shape)
+        if layer.kind == "conv2d" and layer.weights is not None:
+            h, w = layer.in_shape[0], layer.in_shape[1]
+            k = (int(layer.weights.shape[0]), int(layer.weights.shape[1]))
+            pads = resolve_padding(layer.padding, (h, w), k, layer.stride, op="conv2d")
+            n_in = n_in // (h * w) * (h + sum(pads[0])) * (w + sum(pads[1]))
+        params = 0 if layer.weights is None else layer.weights.size * 2
+        n += n_in + 2 * element_count(layer.out_shape) + params
+    return 2 * n
+
+
+def check_trace_size(x: np.ndarray, layers: tuple[LayerSpec, ...]) -> None:
+    """Refuse a spec whose declared shapes make a trace too large, before computing any of it.
+
+    Raises:
+        GlassnetError: over :data:`MAX_TRACE_VALUES` numbers, or over the memory budget at
+            :data:`BYTES_PER_TRACED_VALUE` each.
+    """
+    n = traced_values(x, layers)
+    if n > MAX_TRACE_VALUES:
+        raise GlassnetError(
+            f"spec: its shapes make a trace of {n:,} numbers; a trace is for hand-checking a "
+            f"small network, at most {MAX_TRACE_VALUES:,} (shrink the input, padding or layers)")
+    check_memory(f"spec: a trace of {n:,} numbers", n * BYTES_PER_TRACED_VALUE)
 
 
 def _with_name(spec: TraceSpec, name: str) -> TraceSpec:
