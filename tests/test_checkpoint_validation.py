@@ -302,3 +302,17 @@ def test_cli_commands_reading_a_checkpoint_refuse_a_png(tmp_path: Path, command:
     assert re.fullmatch(rf"(glassnet {command}: )?error: checkpoint {re.escape(str(path))}: "
                         r"not a \.npz archive .*", err), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["picture.npz"]
+
+
+def test_arrays_larger_than_the_memory_budget_are_refused_before_loading(good: Path) -> None:
+    """The headers' declared bytes are checked against the budget before anything inflates."""
+    from glassnet import limits
+
+    limits.set_memory_budget(1024)
+    try:
+        with pytest.raises(GlassnetError, match=r"checkpoint .* needs .*more than the memory "
+                                                r"budget"):
+            load_checkpoint(good)
+    finally:
+        limits.set_memory_budget(None)
+    load_checkpoint(good)  # the default budget lets it through

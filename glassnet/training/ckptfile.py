@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.errors import GlassnetError
+from glassnet.limits import check_memory
 
 FORMAT = "glassnet-checkpoint"
 VERSION = 1
@@ -112,6 +113,9 @@ def read_headers(path: Path) -> dict[str, ArrayInfo]:
                     f"checkpoint {path}: array {key!r} declares {shape_text(shape)} {dtype} "
                     f"({declared:,} bytes with its header) but holds {member.file_size:,} bytes")
             arrays[key] = info
+    # Before any data is inflated: a zip member may declare (and a bomb may hold) far more
+    # bytes than the file's own size.
+    check_memory(f"checkpoint {path}", sum(a.size * a.dtype.itemsize for a in arrays.values()))
     return arrays
 
 
