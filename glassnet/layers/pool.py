@@ -169,8 +169,35 @@ class AvgPool2D(_Pool2D):
         )
 
 
+class GlobalPool2D(Layer):
+    """The shape rules of a pooling over every position of each channel: (H, W, C) -> (C,).
+
+    Subclasses say what they take over the positions (:attr:`reduction`) and compute it.
+
+    Raises:
+        ShapeError: when called on a flat input.
+    """
+
+    reduction = "reduce"  # the word explain_shape uses: "mean", "max"
+    config_keys = {"name": "name"}
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name)
+
+    def compute_output_shape(self, input_shape: Any) -> Shape:
+        """Return ``(C,)``."""
+        require_map(input_shape, self.label)
+        return (input_shape[2],)
+
+    def explain_shape(self, input_shape: Any) -> list[str]:
+        """Say which axes are reduced."""
+        h, w, c = input_shape
+        return [f"{self.reduction} over H·W = {h}·{w} = {h * w} positions per channel "
+                f"-> ({c},)"]
+
+
 @register_defaults
-class GlobalAvgPool2D(Layer):
+class GlobalAvgPool2D(GlobalPool2D):
     """Average each channel over all positions: (H, W, C) -> (C,).
 
     Args:
@@ -185,20 +212,7 @@ class GlobalAvgPool2D(Layer):
 
     type_name = "global_avgpool2d"
     base_name = "global_average_pooling2d"
-    config_keys = {"name": "name"}
-
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name)
-
-    def compute_output_shape(self, input_shape: Any) -> Shape:
-        """Return ``(C,)``."""
-        require_map(input_shape, self.label)
-        return (input_shape[2],)
-
-    def explain_shape(self, input_shape: Any) -> list[str]:
-        """Say which axes are averaged."""
-        h, w, c = input_shape
-        return [f"mean over H·W = {h}·{w} = {h * w} positions per channel -> ({c},)"]
+    reduction = "mean"
 
     def forward(self, x: Tensor, training: bool = False) -> Tensor:
         """Shapes: x (C, N, H, W) -> out (N, C)."""

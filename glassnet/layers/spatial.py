@@ -12,6 +12,7 @@ from typing import Any
 from glassnet import autodiff as A
 from glassnet.errors import GlassnetError, ShapeError
 from glassnet.layers.base import Layer, register_defaults
+from glassnet.layers.pool import GlobalPool2D
 from glassnet.layers.shapes import Shape, fmt_shape, require_map
 from glassnet.ops import spatial as spatial_ops
 from glassnet.tensor import Tensor
@@ -81,7 +82,7 @@ class ZeroPadding2D(Layer):
 
 
 @register_defaults
-class GlobalMaxPool2D(Layer):
+class GlobalMaxPool2D(GlobalPool2D):
     """Take each channel's maximum over all positions: (H, W, C) -> (C,).
 
     Args:
@@ -96,20 +97,7 @@ class GlobalMaxPool2D(Layer):
 
     type_name = "global_maxpool2d"
     base_name = "global_max_pooling2d"
-    config_keys = {"name": "name"}
-
-    def __init__(self, name: str | None = None) -> None:
-        super().__init__(name)
-
-    def compute_output_shape(self, input_shape: Any) -> Shape:
-        """Return ``(C,)``."""
-        require_map(input_shape, self.label)
-        return (input_shape[2],)
-
-    def explain_shape(self, input_shape: Any) -> list[str]:
-        """Say which axes are reduced."""
-        h, w, c = input_shape
-        return [f"max over H·W = {h}·{w} = {h * w} positions per channel -> ({c},)"]
+    reduction = "max"
 
     def forward(self, x: Tensor, training: bool = False) -> Tensor:
         """Shapes: x (C, N, H, W) -> out (N, C)."""
