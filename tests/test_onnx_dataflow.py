@@ -122,7 +122,7 @@ def test_nhwc_input_through_casts_pad_and_rescaling(tmp_path: Path) -> None:
              kernel_shape=[2, 2], strides=[2, 2])
     model = check(g.save(tmp_path / "m.onnx", ["N", 5, 5, 2], y), nchw=False)
     assert model.onnx_input_layout == "NHWC"
-    assert [type(la).__name__ for la in model.layers] == ["Rescale", "Conv2D", "AvgPool2D"]
+    assert [type(la).__name__ for la in model.layers] == ["Rescaling", "Conv2D", "AvgPool2D"]
 
 
 def test_pad_then_maxpool_after_relu(tmp_path: Path) -> None:

@@ -138,7 +138,7 @@ def test_counts_equal_keras(case: str, keras_files: dict[str, Any]) -> None:
 def test_layers_read(keras_files: dict[str, Any]) -> None:
     """Bias Adds fold into the convs; Sub/Mul/Add is a BatchNorm; Rescaling and Pad add none."""
     types = [type(la).__name__ for la in load_onnx_model(keras_files["bn_gap"]["path"]).layers]
-    assert types == ["Rescale", "Conv2D", "BatchNormalization", "ReLU",
+    assert types == ["Rescaling", "Conv2D", "BatchNormalization", "ReLU",
                      "GlobalAvgPool2D", "Dense", "Softmax"]
     mnist = load_onnx_model(keras_files["mnist_zero_bias"]["path"])
     convs = [la for la in mnist.layers if type(la).__name__ == "Conv2D"]

@@ -25,7 +25,7 @@ from glassnet.fileio import write_bytes
 from glassnet.layers.base import Layer, Node
 from glassnet.models.graph import Model, node_input_shape
 from glassnet.onnx._deps import require_onnx
-from glassnet.onnx.layers import FlattenCHW, LeakyReLU, Rescale
+from glassnet.onnx.layers import FlattenCHW, LeakyReLU
 
 MIN_OPSET = 13  # Softmax over one axis and Clip's min/max inputs
 DEFAULT_OPSET = 17
@@ -154,9 +154,6 @@ def _layer(g: _Graph, node: Node, xs: list[str], maps: bool) -> tuple[str, bool]
         return _clip(g, x, layer.max_value, name), maps
     if isinstance(layer, LeakyReLU):
         return g.op("LeakyRelu", [x], name, alpha=layer.alpha), maps
-    if isinstance(layer, Rescale):  # an imported Mul/Add by numbers: written back as such
-        y = g.op("Mul", [x, g.init(f"{name}/scale", layer.scale)], f"{name}/mul")
-        return g.op("Add", [y, g.init(f"{name}/offset", layer.offset)], name), maps
     if isinstance(layer, L.Activation):
         return _activation(g, layer.activation, x, maps, name), maps
     if isinstance(layer, L.Softmax):

@@ -21,13 +21,13 @@ from glassnet.layers import Add, Concatenate, Input
 from glassnet.layers.base import Layer, Node
 from glassnet.models.graph import Model
 from glassnet.models.modelfile import LAYER_TYPES
-from glassnet.onnx.layers import FlattenCHW, LeakyReLU, Rescale
+from glassnet.onnx.layers import FlattenCHW, LeakyReLU
 
 FORMAT = "glassnet-graph"
 
 GRAPH_LAYER_TYPES: dict[str, type[Layer]] = {
     **LAYER_TYPES,
-    **{cls.type_name: cls for cls in (Add, Concatenate, FlattenCHW, LeakyReLU, Rescale)},
+    **{cls.type_name: cls for cls in (Add, Concatenate, FlattenCHW, LeakyReLU)},
 }
 
 

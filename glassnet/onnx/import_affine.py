@@ -8,7 +8,7 @@ a pending ``x·scale + shift`` (one number per channel) and becomes a layer wher
 next used (:func:`materialize`):
 
 * an ``Add`` right after a bias-free Conv/Dense (whose output nothing else reads) is its bias;
-* scalar constants become :class:`~glassnet.onnx.layers.Rescale` (no parameters, as Keras'
+* scalar constants become :class:`~glassnet.layers.Rescaling` (no parameters, as Keras'
   ``Rescaling``), unless the steps are Keras' BatchNorm shape (a ``Sub`` then a ``Mul``);
 * per-channel constants become a ``BatchNormalization``: a leading ``Sub`` is its moving
   mean, the product of the factors its gamma (the file fuses γ/√(var + ε) into one number),
@@ -29,7 +29,6 @@ import numpy as np
 from glassnet import layers as L
 from glassnet.layers.conv import ConvBase
 from glassnet.onnx.importer import Converter
-from glassnet.onnx.layers import Rescale
 from glassnet.onnx.nodes import attributes
 from glassnet.onnx.values import Imported, Value
 
@@ -145,7 +144,7 @@ def _unique(c: Converter, base: str) -> str:
 
 
 def materialize(c: Converter, v: Value) -> Value:
-    """Turn the pending arithmetic on ``v`` into a Rescale or BatchNormalization layer."""
+    """Turn the pending arithmetic on ``v`` into a Rescaling or BatchNormalization layer."""
     assert v.affine is not None
     made = c.materialized.get(id(v.affine))
     if made is not None:  # the same pending arithmetic read under another name (a Cast of it)
@@ -155,9 +154,9 @@ def materialize(c: Converter, v: Value) -> Value:
     # are equal in every channel; scalar arithmetic without that shape is a rescaling.
     batchnorm = "SM" in v.steps
     uniform = not batchnorm and np.all(scale == scale[0]) and np.all(shift == shift[0])
-    layer: L.BatchNormalization | Rescale
+    layer: L.BatchNormalization | L.Rescaling
     if uniform:
-        layer = Rescale(float(scale[0]), float(shift[0]))
+        layer = L.Rescaling(float(scale[0]), float(shift[0]))
     else:
         layer = L.BatchNormalization(epsilon=EPSILON)
     # Keras-like names: the file names only the first op of the arithmetic ("/Sub_3").

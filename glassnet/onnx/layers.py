@@ -85,39 +85,3 @@ class LeakyReLU(Layer):
     def forward(self, x: Tensor, training: bool = False) -> Tensor:
         """Elementwise, layout-free."""
         return A.leaky_relu(x, self.alpha)
-
-
-@register_defaults
-class Rescale(Layer):
-    """x·scale + offset with fixed numbers (an ONNX ``Mul``/``Add`` by scalar constants).
-
-    Keras' ``Rescaling(1/255)`` reaches ONNX as such arithmetic; like Keras' layer it has no
-    parameters. Per-channel constants become a BatchNormalization instead (see
-    :mod:`glassnet.onnx.import_affine`).
-
-    Args:
-        scale: the factor.
-        offset: the number added after scaling.
-        name: layer name.
-
-    Raises:
-        GlassnetError: if ``scale`` or ``offset`` is not a number.
-
-    Shapes:
-        output = input.
-    """
-
-    type_name = "rescale"
-    config_keys = {"scale": "scale", "offset": "offset", "name": "name"}
-
-    def __init__(self, scale: float = 1.0, offset: float = 0.0, name: str | None = None) -> None:
-        super().__init__(name)
-        for key, v in (("scale", scale), ("offset", offset)):
-            if isinstance(v, bool) or not isinstance(v, int | float):
-                raise GlassnetError(f"{self.label}: {key}={v!r} must be a number")
-        self.scale, self.offset = float(scale), float(offset)
-
-    def forward(self, x: Tensor, training: bool = False) -> Tensor:
-        """Elementwise, layout-free."""
-        y = x * self.scale if self.scale != 1.0 else x
-        return y + self.offset if self.offset != 0.0 else y
