@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -103,5 +104,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(code or 0)
 
 
+def run() -> None:
+    """The ``glassnet`` console entry point: :func:`main`, then exit with its code.
+
+    NOTE: after a Ctrl-C has been reported (exit 130) further SIGINTs are ignored. A second
+    delivery of the same Ctrl-C — signal handlers that native libraries chain in front of
+    Python's may re-raise it — would otherwise surface as a KeyboardInterrupt after ``main``
+    returned, and Python then ends the process by SIGINT (status -2) instead of exit 130 (seen
+    once in CI).
+    """
+    try:
+        code = main()
+        if code == INTERRUPTED:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a pending trip now runs no handler
+    except KeyboardInterrupt:  # the second delivery came before that line
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        code = INTERRUPTED
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

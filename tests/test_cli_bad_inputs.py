@@ -231,3 +231,28 @@ def test_ctrl_c_is_one_line_exit_130(tmp_path: Path) -> None:
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and re.fullmatch(r"glassnet( gradcheck)?: interrupted", lines[0]), err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_second_ctrl_c_after_the_line_still_exits_130(tmp_path: Path) -> None:
+    """The Ctrl-C is reported, then another SIGINT arrives while the process ends: still one
+    line and exit 130, not death by SIGINT (status -2)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "glassnet.cli", "gradcheck", "lenet5", "--samples", "100000"],
+        cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    maps = Path(f"/proc/{proc.pid}/maps")
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if "numba" in maps.read_text():
+            break
+        time.sleep(0.05)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # the line is flushed before main returns
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    proc.wait(timeout=60)
+    assert re.fullmatch(r"glassnet( gradcheck)?: interrupted\n", first), first + rest
+    assert proc.returncode == 130, first + rest
+    assert rest.strip() == "", rest
