@@ -146,3 +146,22 @@ def malloc_tuned() -> Iterator[bool]:
 def malloc_tuning_active() -> bool:
     """Whether :func:`malloc_tuned` settings are in force now."""
     return bool(_malloc["applied"])
+
+
+def require_module(name: str, purpose: str, extra: str) -> ModuleType:
+    """Import an optional dependency, or say in one line how to install it.
+
+    Args:
+        name: the module, e.g. ``"onnx"``.
+        purpose: what needs it, e.g. ``"ONNX interchange"``.
+        extra: the glassnet extra that installs it, e.g. ``"onnx"``.
+
+    Raises:
+        GlassnetError: if it is not installed.
+    """
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
+        raise GlassnetError(
+            f"{purpose} needs the '{name}' package: pip install 'glassnet[{extra}]'"
+        ) from exc

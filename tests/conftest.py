@@ -55,3 +55,14 @@ def load_case(name: str) -> dict[str, Any]:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def float64() -> Any:
+    """glassnet's default dtype float64 for the test, restored after it."""
+    import glassnet as gn
+
+    old = gn.default_dtype()
+    gn.set_default_dtype("float64")
+    yield
+    gn.set_default_dtype(old)

@@ -24,14 +24,6 @@ TINY = ["bench", "--models", "lenet5", "--batch", "2", "--rounds", "1", "--steps
         "--workloads", "train,infer", "--threads", "1", "--quiet"]
 
 
-@pytest.fixture
-def float64() -> Any:
-    old = gn.default_dtype()
-    gn.set_default_dtype("float64")
-    yield
-    gn.set_default_dtype(old)
-
-
 def _odd_model() -> gn.Sequential:
     """Same padding with a stride, padded max pool, explicit padding, tanh, avg pool."""
     return gn.Sequential([

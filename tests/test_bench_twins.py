@@ -26,14 +26,6 @@ FAMILIES = [
 ]
 
 
-@pytest.fixture
-def float64() -> Any:
-    old = gn.default_dtype()
-    gn.set_default_dtype("float64")
-    yield
-    gn.set_default_dtype(old)
-
-
 def _model(name: str, shape: tuple[int, ...]) -> Any:
     model = zoo.get(name, input_shape=shape, num_classes=10, seed=1).build()
     rng = np.random.default_rng(2)

@@ -211,19 +211,25 @@ def test_bad_input_is_one_line_exit_2_and_touches_nothing(
     assert unchanged, "the command wrote, replaced or left a file"
 
 
-def test_ctrl_c_is_one_line_exit_130(tmp_path: Path) -> None:
-    """SIGINT once the command runs (numba is loaded inside the command): one line, exit 130."""
-    env = _env(tmp_path)
+def _running_gradcheck(tmp_path: Path) -> subprocess.Popen[str]:
+    """A long ``glassnet gradcheck`` that is past start-up (numba loaded inside the command)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "glassnet.cli", "gradcheck", "lenet5", "--samples", "100000"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
+        cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
     maps = Path(f"/proc/{proc.pid}/maps")
+    deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
         if "numba" in maps.read_text():
             break
         time.sleep(0.05)
     time.sleep(0.2)
+    return proc
+
+
+def test_ctrl_c_is_one_line_exit_130(tmp_path: Path) -> None:
+    """SIGINT once the command runs (numba is loaded inside the command): one line, exit 130."""
+    proc = _running_gradcheck(tmp_path)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert "Traceback" not in err, err
@@ -236,17 +242,7 @@ def test_ctrl_c_is_one_line_exit_130(tmp_path: Path) -> None:
 def test_a_second_ctrl_c_after_the_line_still_exits_130(tmp_path: Path) -> None:
     """The Ctrl-C is reported, then another SIGINT arrives while the process ends: still one
     line and exit 130, not death by SIGINT (status -2)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "glassnet.cli", "gradcheck", "lenet5", "--samples", "100000"],
-        cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
-    maps = Path(f"/proc/{proc.pid}/maps")
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline:
-        if "numba" in maps.read_text():
-            break
-        time.sleep(0.05)
-    time.sleep(0.2)
+    proc = _running_gradcheck(tmp_path)
     proc.send_signal(signal.SIGINT)
     assert proc.stderr is not None
     first = proc.stderr.readline()  # the line is flushed before main returns

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from glassnet.backend import require_module
 from glassnet.errors import GlassnetError
 
 SUFFIXES = (".keras", ".h5", ".hdf5")
@@ -34,13 +35,7 @@ def require_h5py() -> ModuleType:
     Raises:
         GlassnetError: if it is not installed, saying how to install it.
     """
-    try:
-        import h5py  # type: ignore[import-untyped]
-    except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-        raise GlassnetError(
-            "reading Keras files needs the 'h5py' package: pip install 'glassnet[keras]'"
-        ) from exc
-    return h5py  # type: ignore[no-any-return]
+    return require_module("h5py", "reading Keras files", "keras")
 
 
 def snake_case(class_name: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from glassnet.errors import GlassnetError
+from glassnet.backend import require_module
 
 
 def require_onnx() -> ModuleType:
@@ -13,10 +13,4 @@ def require_onnx() -> ModuleType:
     Raises:
         GlassnetError: if it is not installed, saying how to install it.
     """
-    try:
-        import onnx
-    except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-        raise GlassnetError(
-            "ONNX interchange needs the 'onnx' package: pip install 'glassnet[onnx]'"
-        ) from exc
-    return onnx
+    return require_module("onnx", "ONNX interchange", "onnx")
