@@ -252,3 +252,24 @@ def test_a_second_ctrl_c_after_the_line_still_exits_130(tmp_path: Path) -> None:
     assert re.fullmatch(r"glassnet( gradcheck)?: interrupted\n", first), first + rest
     assert proc.returncode == 130, first + rest
     assert rest.strip() == "", rest
+
+
+def test_an_interrupt_caught_after_it_left_exec_still_exits_130(tmp_path: Path) -> None:
+    """A Ctrl-C raised inside code run by ``exec`` of a string (dataclasses and namedtuple build
+    methods so during imports) and caught by the CLI: exit 130, not death by SIGINT (-2)."""
+    script = tmp_path / "interrupted_in_exec.py"
+    script.write_text(
+        "import glassnet.cli as cli\n"
+        "def main():\n"
+        "    try:\n"
+        "        exec('raise KeyboardInterrupt')\n"
+        "    except KeyboardInterrupt:\n"
+        "        return cli.INTERRUPTED\n"
+        "cli.main = main\n"
+        "cli.run()\n")
+    # Run as a module, as the Ctrl-C tests run ``python -m glassnet.cli``: a script run as a
+    # file ends through another CPython path that never looks at the mark.
+    proc = subprocess.run([sys.executable, "-m", script.stem], cwd=tmp_path, env=_env(tmp_path),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 130, proc.stderr
+
