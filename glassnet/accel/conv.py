@@ -6,8 +6,13 @@ What it changes against the reference (same arithmetic, another schedule):
   own im2col, GEMM and bias into its slice of one output; the chunks' dL/dw shares are added in
   chunk order;
 * the GEMMs run in column blocks (:mod:`glassnet.accel.gemm`);
-* the bias rides in the GEMM: a row of ones in the columns, one more weight column (no pass
-  over the output; dL/db falls out of the dL/dw product);
+* ungrouped convolutions order the window rows (kh, kw, c) — the kernel's own memory order — so
+  ``[KH, KW, C, F]`` IS the GEMM's ``[KH·KW·C, F]`` operand (read transposed by the BLAS) and
+  dL/dw comes out of its product already in that layout: no weight is copied or transposed per
+  call (re-packing the weights cost half of ResNet-18's batch-32 inference: docs/performance.md);
+  grouped ones keep the reference's (c, kh, kw) order, whose rows split into the groups;
+* the bias is added to each output block right after its GEMM (still in cache); in the
+  backward pass a row of ones in the columns makes dL/db one more row of the dL/dw product;
 * with numba and NumPy's BLAS, each chunk is ONE nogil call (:mod:`glassnet.accel.conv_chunks`).
 
 Results equal the reference to rounding (sums in another order); ``tests/test_accel_*`` check
@@ -34,10 +39,10 @@ Pads = tuple[Pair, Pair]
 class FastConv2DCache(NamedTuple):
     """What :func:`conv2d_backward` needs from :func:`conv2d_forward` (per batch chunk)."""
 
-    cols: tuple[Array, ...]  # per batch chunk: [C·KH·KW, n·OH·OW], rows ordered (c, kh, kw)
+    cols: tuple[Array, ...]  # per batch chunk: [C·KH·KW (+ 1), n·OH·OW] (see window_major)
     ranges: tuple[tuple[int, int], ...]  # the batch chunks (lo, hi) of the forward pass
     w: Array  # [KH, KW, C/groups, F]
-    wm: Array  # [G, F/G, Cg·KH·KW]: w as the forward's GEMM used it (without the bias column)
+    wm: Array  # the GEMM's kernel: groups 1 [KH·KW·C, F] (a view of w), else [G, F/G, Cg·KH·KW]
     x_shape: tuple[int, int, int, int]  # (C, N, H, W)
     pads: Pads  # ((top, bottom), (left, right))
     strides: Pair
@@ -55,8 +60,20 @@ def _cols_buffer(rows: int, ones_row: bool, n: int, out_hw: Pair, dtype: Any) ->
 
 
 def _bias_folded(has_bias: bool, groups: int) -> bool:
-    """Whether the bias rides in the GEMM (cols get a row of ones): ungrouped convs with bias."""
+    """Whether the columns get a row of ones (dL/db as a row of the dL/dw product).
+
+    For ungrouped convolutions with a bias; their window rows are (kh, kw, c) ordered.
+    """
     return has_bias and groups == 1
+
+
+def kernel_matrix(w: Array) -> Array:
+    """The ungrouped GEMM operand ``[KH·KW·C, F]``: a view of a C-contiguous kernel.
+
+    Shapes:
+        w: (KH, KW, C, F) -> (KH·KW·C, F)
+    """
+    return get_xp(w).ascontiguousarray(w).reshape(-1, w.shape[3])
 
 
 def _batch_slice(a: Array, lo: int, hi: int) -> Array:
@@ -115,25 +132,22 @@ def conv2d_resolved(
     c, n, h, wd = x.shape
     kh, kw, _, f = w.shape
     (oh, ow), pads, s, d = geometry
-    wm = weight_matrix(w, groups)
-    fold = _bias_folded(b is not None, groups)
-    wg = wm
-    if fold and b is not None:
-        # The bias as one more weight column, fed by a row of ones in cols: the GEMM adds it,
-        # so no pass over the (largest) output map, and dL/db comes out of the dL/dw product.
-        wg = xp.concatenate([wm[0], b[:, None].astype(wm.dtype)], axis=1)[None]
+    ungrouped = groups == 1
+    wm = kernel_matrix(w) if ungrouped else weight_matrix(w, groups)
+    ones = _bias_folded(b is not None, groups)
     out = xp.empty((f, n, oh, ow), dtype=xp.result_type(x, w))
     ranges = parallel.chunks(n, (c * kh * kw + f) * oh * ow * n) if xp is np else [(0, n)]
     xpad = pad_spatial(x, pads)
-    if groups == 1 and small_batch.usable(x, w, out):
+    if ungrouped and small_batch.usable(x, w, out):
         # Each chunk in one nogil call (accel.conv_chunks): no thread waits for the GIL.
         xpad = np.ascontiguousarray(xpad)
-        flats = [_cols_buffer(c * kh * kw, fold, hi - lo, (oh, ow), x.dtype) for lo, hi in ranges]
+        k = c * kh * kw
+        flats = [_cols_buffer(k, ones, hi - lo, (oh, ow), x.dtype) for lo, hi in ranges]
         out2, gemm_at = out.reshape(f, -1), blas.gemm_address(x.dtype)
-        wmat = np.ascontiguousarray(wg[0])  # (a reshaped transpose may be a strided view)
+        bias = np.zeros(0, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
         parallel.run_kernel(conv_chunks.forward_chunk, [
-            (xpad, *s, *d, lo, flat, flat[: c * kh * kw].reshape(c, kh, kw, hi - lo, oh, ow),
-             wmat, out2, lo * oh * ow, gemm.BLOCK, gemm_at)
+            (xpad, *s, *d, lo, kh, kw, oh, ow, flat, flat[:k], wm, bias, out2, lo * oh * ow,
+             gemm.BLOCK, gemm_at)
             for (lo, hi), flat in zip(ranges, flats, strict=True)
         ])
         cache = FastConv2DCache(
@@ -142,13 +156,14 @@ def conv2d_resolved(
         return out, cache
 
     def part(lo: int, hi: int) -> Array:
-        cols = im2col_padded(xpad, (kh, kw), s, d, lo, hi, (oh, ow), ones_row=fold)
+        cols = im2col_padded(xpad, (kh, kw), s, d, lo, hi, (oh, ow), ones_row=ones,
+                             window_major=ungrouped)
         o = _batch_slice(out, lo, hi)
-        if groups == 1:
-            gemm.matmul_into(wg[0], cols, o)
+        if ungrouped:
+            gemm.matmul_into(wm.T, cols[: wm.shape[0]], o)
         else:
-            o[...] = xp.matmul(wg, cols.reshape(groups, -1, cols.shape[1])).reshape(f, -1)
-        if b is not None and not fold:
+            o[...] = xp.matmul(wm, cols.reshape(groups, -1, cols.shape[1])).reshape(f, -1)
+        if b is not None:
             o += b[:, None]
         return cols
 
@@ -196,31 +211,36 @@ def conv2d_backward(
     def part(lo: int, hi: int) -> tuple[Array, Array | None]:
         cols, dmat = cache.cols[index[lo, hi]], _batch_slice(dout, lo, hi)
         p = dmat.shape[1]
-        if fold:
-            dwb = gemm.matmul_nt(dmat, cols)  # [F, C·KH·KW + 1]: the last column is dL/db
-            dwm, db = dwb[:, :-1], dwb[:, -1]
-        elif groups == 1:
-            dwm = gemm.matmul_nt(dmat, cols)  # [F, C·KH·KW]
+        db = None
+        if groups == 1:
+            # (cols·dOᵀ): [KH·KW·C (+ 1), F], dL/dw in the kernel's layout (+ dL/db as last row)
+            dwk = gemm.matmul_nt(dmat, cols).T
+            if fold:
+                dwk, db = dwk[:-1], dwk[-1]
         else:
             dg = dmat.reshape(groups, f // groups, p)
-            dwm = xp.matmul(dg, cols.reshape(groups, -1, p).transpose(0, 2, 1)).reshape(f, -1)
+            dwk = xp.matmul(dg, cols.reshape(groups, -1, p).transpose(0, 2, 1)).reshape(f, -1)
         if dxp is not None:
             if groups == 1:
-                dcols = gemm.matmul_into(wm[0].T, dmat, xp.empty((wm.shape[2], p), dmat.dtype))
+                dcols = gemm.matmul_into(wm, dmat, xp.empty((wm.shape[0], p), dmat.dtype))
             else:
                 dg = dmat.reshape(groups, f // groups, p)
                 dcols = xp.matmul(wm.transpose(0, 2, 1), dg).reshape(-1, p)
-            col2im_into(dcols, dxp, (kh, kw), cache.strides, cache.dilation, lo)
-        if not fold:
-            db = dmat.sum(axis=1) if cache.has_bias else None
-        return dwm, db
+            col2im_into(dcols, dxp, (kh, kw), cache.strides, cache.dilation, lo,
+                        window_major=groups == 1)
+        if not fold and cache.has_bias:
+            db = dmat.sum(axis=1)
+        return dwk, db
 
     parts = parallel.run(part, cache.ranges)
-    dwm, db = parts[0]
+    dwk, db = parts[0]
     for more_dw, more_db in parts[1:]:
-        dwm = dwm + more_dw
+        dwk = dwk + more_dw
         db = None if db is None else db + more_db
-    dw = xp.ascontiguousarray(dwm.reshape(f, cg, kh, kw).transpose(2, 3, 1, 0))
+    if groups == 1:
+        dw = xp.ascontiguousarray(dwk).reshape(kh, kw, cg, f)
+    else:
+        dw = xp.ascontiguousarray(dwk.reshape(f, cg, kh, kw).transpose(2, 3, 1, 0))
     dx = None if dxp is None else dxp[:, :, pt : pt + h, pl : pl + wd]
     return dx, dw, (xp.ascontiguousarray(db) if cache.has_bias else None)
 
@@ -233,26 +253,25 @@ def _backward_chunks(
     c, n, h, wd = cache.x_shape
     (pt, pb), (pl, pr) = cache.pads
     (oh, ow) = dout.shape[2:]
-    wm, k = np.ascontiguousarray(cache.wm[0]), cg * kh * kw
+    wk, k = cache.wm, cg * kh * kw  # groups 1: the kernel as [KH·KW·C, F], a view
     dout2, gemm_at = dout.reshape(f, -1), blas.gemm_address(dout.dtype)
     parts, args = [], []
-    for (lo, hi), flat in zip(cache.ranges, cache.cols, strict=True):
+    for (lo, _), flat in zip(cache.ranges, cache.cols, strict=True):
         dwt = np.empty((flat.shape[0], f), dtype=dout.dtype)
         dcols = np.empty((k, flat.shape[1] if dxp is not None else 0), dtype=dout.dtype)
-        dcols6 = (dcols.reshape(c, kh, kw, hi - lo, oh, ow) if dxp is not None
-                  else np.empty((c, kh, kw, 0, oh, ow), dtype=dout.dtype))
         parts.append(dwt)
         args.append((
-            dout2, lo * oh * ow, flat, wm, dwt, dcols, dcols6,
+            dout2, lo * oh * ow, flat, wk, dwt, dcols,
             dxp if dxp is not None else np.empty((c, 0, 1, 1), dtype=dout.dtype),
-            *cache.strides, *cache.dilation, lo, gemm.BLOCK,
+            kh, kw, oh, ow, *cache.strides, *cache.dilation, lo, gemm.BLOCK,
             conv_chunks.reduce_block(f, flat.shape[0], flat.shape[1]), gemm_at,
         ))
     parallel.run_kernel(conv_chunks.backward_chunk, args)
     dwt = parts[0]
     for more in parts[1:]:
         dwt = dwt + more
-    dwm, db = dwt[:k].T, (dwt[k] if fold else None)  # groups 1: fold == has_bias
-    dw = np.ascontiguousarray(dwm.reshape(f, cg, kh, kw).transpose(2, 3, 1, 0))
+    # Rows (kh, kw, c): dL/dw is already [KH, KW, C, F]; with a bias, its row of ones gave dL/db.
+    dw = dwt[:k].reshape(kh, kw, cg, f)
+    db = dwt[k].copy() if fold else None  # groups 1: fold == has_bias
     dx = None if dxp is None else dxp[:, :, pt : pt + h, pl : pl + wd]
-    return dx, dw, (np.ascontiguousarray(db) if cache.has_bias else None)
+    return dx, dw, db

@@ -25,21 +25,22 @@ if AVAILABLE:  # pragma: no branch
 
     @njit(cache=True, nogil=True)
     def forward_chunk(  # type: ignore[no-untyped-def]
-        xpad, sh, sw, dil_h, dil_w, n0, flat, cols6, wg, out2, col0, block, gemm_at, sync, started,
-        done, post, seen,
+        xpad, sh, sw, dil_h, dil_w, n0, kh, kw, oh, ow, flat, cols, wk, bias, out2, col0, block,
+        gemm_at, sync, started, done, post, seen,
     ):
-        """One chunk's forward: im2col, then the GEMM into its columns of the output.
+        """One chunk's forward: im2col, then the GEMM (and bias) into its columns of the output.
 
-        im2col of images n0 … into ``flat`` (via its view ``cols6``), then
-        out2[:, col0 : col0 + P] = wg · flat in column blocks of ``block``.
+        im2col of images n0 … into ``flat`` (via ``cols``, its first K rows, in (kh, kw, c)
+        order), then out2[:, col0 : col0 + P] = wkᵀ · flat[:K] + bias in column blocks of
+        ``block`` (the bias added to each block while it is in cache; ``bias`` empty: none).
 
         Shapes:
-            xpad: (C, N, Hp, Wp); flat: (K [+ 1], P); cols6: (C, KH, KW, n, OH, OW), the first
-            K rows of flat; wg: (F, K [+ 1]); out2: (F, N·OH·OW)
+            xpad: (C, N, Hp, Wp); flat: (K [+ 1], P); cols: (K, P), flat's first K rows;
+            wk: (K, F), the kernel as it is in memory; bias: (F,) or (0,); out2: (F, N·OH·OW)
         """
         spin.signal(sync, started)
-        kernels.im2col(xpad, sh, sw, dil_h, dil_w, n0, cols6)
-        nf, k1 = wg.shape
+        kernels.im2col(xpad, sh, sw, dil_h, dil_w, n0, kh, kw, oh, ow, True, cols)
+        k, nf = wk.shape
         p, ldc, isz = flat.shape[1], out2.shape[1], flat.itemsize
         zero = flat.dtype.type(0)
         nblocks = p // block if p >= 2 * block else 0  # as gemm.matmul_into
@@ -47,25 +48,32 @@ if AVAILABLE:  # pragma: no branch
             b0 = b * block
             bw = block if b < nblocks else p - b0
             if bw > 0:
-                blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, nf, bw, k1, wg.ctypes.data, k1,
+                blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, nf, bw, k, wk.ctypes.data, nf,
                           flat.ctypes.data + b0 * isz, p, zero,
                           out2.ctypes.data + (col0 + b0) * isz, ldc)
+                if bias.shape[0] > 0:
+                    for f in range(nf):
+                        row = out2[f, col0 + b0 : col0 + b0 + bw]
+                        bf = bias[f]
+                        for j in range(bw):
+                            row[j] += bf
         spin.finish(sync, done, post, seen)
 
     @njit(cache=True, nogil=True)
     def backward_chunk(  # type: ignore[no-untyped-def]
-        dout2, col0, flat, wm, dwt, dcols, dcols6, dxp, sh, sw, dil_h, dil_w, n0, block,
+        dout2, col0, flat, wk, dwt, dcols, dxp, kh, kw, oh, ow, sh, sw, dil_h, dil_w, n0, block,
         reduce_block, gemm_at, sync, started, done, post, seen,
     ):
         """The chunk's share of dL/dw (and dL/db: flat's row of ones) and its slice of dL/dx.
 
-        dwt = flat · dOᵀ (summed over column blocks of ``reduce_block``, 0: one product);
-        if ``dcols`` has columns: dcols = wmᵀ · dO in column blocks of ``block``, then col2im
-        into dxp (via the view ``dcols6``).
+        dwt = flat · dOᵀ (summed over column blocks of ``reduce_block``, 0: one product): with
+        flat's rows in (kh, kw, c) order its first K rows are dL/dw in the kernel's own layout;
+        if ``dcols`` has columns: dcols = wk · dO in column blocks of ``block``, then col2im
+        into dxp.
 
         Shapes:
-            dout2: (F, N·OH·OW); flat: (K [+ 1], P); wm: (F, K); dwt: (K [+ 1], F);
-            dcols: (K, P) or (K, 0); dcols6: its (C, KH, KW, n, OH, OW) view; dxp: (C, N, Hp, Wp)
+            dout2: (F, N·OH·OW); flat: (K [+ 1], P); wk: (K, F); dwt: (K [+ 1], F);
+            dcols: (K, P) or (K, 0); dxp: (C, N, Hp, Wp)
         """
         spin.signal(sync, started)
         nf = dout2.shape[0]
@@ -86,15 +94,15 @@ if AVAILABLE:  # pragma: no branch
                               flat.ctypes.data + b0 * isz, p, d0 + b0 * isz, ldd,
                               zero if b == 0 else one, dwt.ctypes.data, nf)
         if dcols.shape[1] > 0:
-            k = wm.shape[1]
+            k = wk.shape[0]
             nblocks = p // block if p >= 2 * block else 0
             for b in range(nblocks + 1):
                 b0 = b * block
                 bw = block if b < nblocks else p - b0
                 if bw > 0:
-                    blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, k, bw, nf, wm.ctypes.data, k,
-                              d0 + b0 * isz, ldd, zero, dcols.ctypes.data + b0 * isz, p)
-            kernels.col2im(dcols6, sh, sw, dil_h, dil_w, n0, dxp)
+                    blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, k, bw, nf, wk.ctypes.data,
+                              nf, d0 + b0 * isz, ldd, zero, dcols.ctypes.data + b0 * isz, p)
+            kernels.col2im(dcols, kh, kw, oh, ow, True, sh, sw, dil_h, dil_w, n0, dxp)
         spin.finish(sync, done, post, seen)
 
 

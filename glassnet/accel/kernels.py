@@ -168,57 +168,84 @@ def max_pool_2x2_backward(dout3, arg, dxp3, sentinel):  # type: ignore[no-untype
 
 
 @njit(cache=True, nogil=True)
-def im2col(xpad, sh, sw, dil_h, dil_w, n0, cols6, i0=0):  # type: ignore[no-untyped-def]
-    """cols6[c, u, v, n, i, j] = xpad[c, n0 + n, (i0 + i)·SH + u·D_h, j·SW + v·D_w].
+def _row(c, u, v, nc, kh, kw, window_major):  # type: ignore[no-untyped-def]
+    """The column matrix's row of channel c at window offset (u, v)."""
+    return (u * kw + v) * nc + c if window_major else (c * kh + u) * kw + v
 
-    ``i0`` > 0: the windows of output rows i0, i0 + 1, … only (a small batch split by rows).
+
+@njit(cache=True, nogil=True)
+def im2col(xpad, sh, sw, dil_h, dil_w, n0, kh, kw, oh, ow, window_major, cols, i0=0):  # type: ignore[no-untyped-def]
+    """cols[row(c, u, v), (n, i, j)] = xpad[c, n0 + n, (i0 + i)·SH + u·D_h, j·SW + v·D_w].
+
+    row(c, u, v) = (u·KW + v)·C + c when ``window_major`` (the kernel's own memory order), else
+    (c·KH + u)·KW + v (the reference's). ``i0`` > 0: the windows of output rows i0, i0 + 1, …
+    only (a small batch split by rows).
 
     NOTE: one image plane at a time (it stays in L1) and plain ``i + u`` indices in the unit
     stride case: faster than looping (u, v) outside or testing the stride inside
-    (docs/performance.md, rules table).
+    (docs/performance.md, rules table). ``cols`` is a C-contiguous 2-D array, so numba
+    vectorises the copies whichever the row order (a strided 6-D view of it was up to 2.5×
+    slower).
 
     Shapes:
-        xpad: (C, N, Hp, Wp) padded input; cols6: (C, KH, KW, n, OH, OW) for a batch chunk
+        xpad: (C, N, Hp, Wp) padded input; cols: (C·KH·KW, n·OH·OW) for a batch chunk
         (OH: the rows wanted)
     """
-    nc, kh, kw, nn, oh, ow = cols6.shape
+    nc = xpad.shape[0]
+    plane = oh * ow
+    nn = cols.shape[1] // plane
     unit = sh == 1 and sw == 1 and dil_h == 1 and dil_w == 1
     for c in range(nc):
         for n in range(nn):
             src = xpad[c, n0 + n, i0 * sh :]
             for u in range(kh):
                 for v in range(kw):
-                    dst = cols6[c, u, v, n]
+                    dst = cols[_row(c, u, v, nc, kh, kw, window_major)]
+                    at = n * plane
                     if unit:
                         for i in range(oh):
+                            srow = src[i + u]
                             for j in range(ow):
-                                dst[i, j] = src[i + u, j + v]
+                                dst[at + j] = srow[j + v]
+                            at += ow
                     else:
                         for i in range(oh):
+                            srow = src[i * sh + u * dil_h]
                             for j in range(ow):
-                                dst[i, j] = src[i * sh + u * dil_h, j * sw + v * dil_w]
+                                dst[at + j] = srow[j * sw + v * dil_w]
+                            at += ow
 
 
 @njit(cache=True, nogil=True)
-def col2im(cols6, sh, sw, dil_h, dil_w, n0, dxp):  # type: ignore[no-untyped-def]
-    """dxp[c, n0 + n, i·SH + u·D_h, j·SW + v·D_w] += cols6[c, u, v, n, i, j] (see :func:`im2col`).
+def col2im(cols, kh, kw, oh, ow, window_major, sh, sw, dil_h, dil_w, n0, dxp):  # type: ignore[no-untyped-def]
+    """dxp[c, n0 + n, i·SH + u·D_h, j·SW + v·D_w] += cols[row(c, u, v), (n, i, j)].
+
+    The inverse gather of :func:`im2col` (same ``row`` order).
 
     Shapes:
-        cols6: (C, KH, KW, n, OH, OW) for a batch chunk; dxp: (C, N, Hp, Wp), zero on entry
+        cols: (C·KH·KW, n·OH·OW) for a batch chunk, C-contiguous; dxp: (C, N, Hp, Wp), zero on
+        entry
     """
-    nc, kh, kw, nn, oh, ow = cols6.shape
+    nc = dxp.shape[0]
+    plane = oh * ow
+    nn = cols.shape[1] // plane
     unit = sh == 1 and sw == 1 and dil_h == 1 and dil_w == 1
     for c in range(nc):
         for n in range(nn):
             dst = dxp[c, n0 + n]
             for u in range(kh):
                 for v in range(kw):
-                    src = cols6[c, u, v, n]
+                    src = cols[_row(c, u, v, nc, kh, kw, window_major)]
+                    at = n * plane
                     if unit:
                         for i in range(oh):
+                            drow = dst[i + u]
                             for j in range(ow):
-                                dst[i + u, j + v] += src[i, j]
+                                drow[j + v] += src[at + j]
+                            at += ow
                     else:
                         for i in range(oh):
+                            drow = dst[i * sh + u * dil_h]
                             for j in range(ow):
-                                dst[i * sh + u * dil_h, j * sw + v * dil_w] += src[i, j]
+                                drow[j * sw + v * dil_w] += src[at + j]
+                            at += ow
