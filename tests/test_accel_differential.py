@@ -96,6 +96,34 @@ def test_fast_conv_equals_reference(threads, case):
     _close(infer.ConvStep(geo, case["groups"])(x, w, b), ref, dt)
 
 
+@pytest.mark.parametrize("shape,w_shape,hyper", [
+    ((4, 3, 1, 1), (3, 3, 4, 5), dict(padding=1)),  # ResNet's last stage at CIFAR size: 1 tap
+    ((4, 3, 2, 2), (3, 3, 4, 6), dict(padding=1, strides=2)),  # 4 of 9 taps
+    ((4, 2, 1, 3), (3, 3, 2, 4), dict(padding="same", groups=2)),  # rows only, grouped
+    ((2, 2, 2, 2), (3, 3, 2, 3), dict(padding=2, dilation=2)),  # dilated: the centre tap
+    ((3, 2, 3, 1), (5, 5, 3, 2), dict(padding=(1, 3, 2, 2), strides=(2, 1))),  # uneven padding
+])
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_dropping_dead_taps_equals_reference(threads, shape, w_shape, hyper, dt):
+    """Taps that read only padding are dropped (accel.conv.live_geometry): the output and every
+    gradient still equal the reference's, dL/dw of the dropped taps exactly zero."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(shape).astype(dt)
+    w = rng.standard_normal(w_shape).astype(dt)
+    b = rng.standard_normal(w_shape[3]).astype(dt)
+    geo = ref_conv.conv_geometry(shape[2:], w_shape[:2], hyper.get("strides", 1),
+                                 hyper["padding"], hyper.get("dilation", 1))
+    assert fast_conv.live_geometry(shape[2:], w_shape[:2], geo) is not None  # a crop happens
+    ref, rcache = ref_conv.conv2d_forward(x, w, b, **hyper)
+    out, cache = fast_conv.conv2d_forward(x, w, b, **hyper)
+    _close(out, ref, dt)
+    dout = rng.standard_normal(ref.shape).astype(dt)
+    for got, want in zip(fast_conv.conv2d_backward(dout, cache),
+                         ref_conv.conv2d_backward(dout, rcache), strict=True):
+        _close(got, want, dt)
+    _close(infer.ConvStep(geo, hyper.get("groups", 1))(x, w, b), ref, dt)
+
+
 @st.composite
 def pool_cases(draw):
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))

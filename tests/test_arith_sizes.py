@@ -202,3 +202,20 @@ def test_kernel_larger_than_padded_input_is_a_shape_error():
 def test_pool_output_errors(kwargs, match):
     with pytest.raises(GlassnetError, match=match):
         arith.pool2d_output(**kwargs)
+
+
+@given(size=st.integers(1, 7), kernel=st.integers(1, 5), stride=st.integers(1, 3),
+       dil=st.integers(1, 3), pb=st.integers(0, 5), pa=st.integers(0, 5))
+@settings(max_examples=400, deadline=None)
+def test_live_taps_are_the_taps_that_read_the_input(size, kernel, stride, dil, pb, pa):
+    """Brute force: tap u is live when some window position i reads 0 <= i·S + u·D − P < I."""
+    from glassnet.arith.geometry import live_taps, window_output_size
+
+    try:
+        out = window_output_size(size, kernel, stride, (pb, pa), dil)
+    except ShapeError:
+        assume(False)
+    alive = [u for u in range(kernel)
+             if any(0 <= i * stride + u * dil - pb < size for i in range(out))]
+    want = (alive[0], alive[-1] + 1) if alive else (0, kernel)
+    assert live_taps(size, kernel, stride, dil, pb, out) == want

@@ -27,7 +27,7 @@ import numpy as np
 
 from glassnet.accel import blas, conv_chunks, gemm, parallel, small_batch
 from glassnet.accel.im2col import col2im_into, im2col_padded
-from glassnet.arith.geometry import PaddingSpec, Pair
+from glassnet.arith.geometry import PaddingSpec, Pair, live_taps
 from glassnet.backend import get_xp
 from glassnet.ops.conv import ConvGeometry, check_conv_args, conv_geometry, weight_matrix
 from glassnet.ops.im2col import pad_spatial
@@ -49,6 +49,57 @@ class FastConv2DCache(NamedTuple):
     dilation: Pair
     groups: int
     has_bias: bool
+    # Dead taps dropped by the forward (live_geometry): (its LiveCrop, the full kernel's (KH, KW),
+    # the full input's (H, W)), or None; the fields above then describe the cropped convolution.
+    crop: Any = None
+
+
+class LiveCrop(NamedTuple):
+    """What :func:`live_geometry` keeps of a convolution: the taps that read the input."""
+
+    rows: Pair  # kernel rows [u0, u1)
+    cols: Pair  # kernel columns [v0, v1)
+    start: Pair  # the first input row and column any kept tap reads
+    size: Pair  # input rows and columns from there up to the last one read
+    geometry: ConvGeometry  # of the cropped kernel over that part of the input
+
+
+def live_geometry(
+    in_hw: tuple[int, int], kernel_hw: tuple[int, int], geometry: ConvGeometry
+) -> LiveCrop | None:
+    """The kernel rows/columns that read the input somewhere, and the geometry of that crop.
+
+    A tap that reads only padding at every output position multiplies zeros: dropping it
+    changes no output and no gradient but its own dL/dw, which is exactly zero. A 3×3
+    convolution over a 1×1 map (padding 1) keeps 1 of its 9 taps, over a 2×2 map with stride 2
+    4 of 9 (ResNet's and VGG's last stages at CIFAR size). The rule follows from the geometry
+    alone (:func:`glassnet.arith.geometry.live_taps`).
+
+    Returns:
+        the crop (same output size), or None when every tap reads the input somewhere.
+    """
+    taps, pads, first, kept = [], [], [], []
+    for axis in (0, 1):
+        k, s, d = kernel_hw[axis], geometry.strides[axis], geometry.dilation[axis]
+        before, o, size = geometry.pads[axis][0], geometry.out_hw[axis], in_hw[axis]
+        lo, hi = live_taps(size, k, s, d, before, o)
+        # The cropped kernel's windows span exactly `extent` padded positions (so the geometry
+        # gives the same o windows); input outside the part they read is cut off.
+        extent = (o - 1) * s + (hi - lo - 1) * d + 1
+        pad = before - lo * d  # the cropped kernel's first tap sits lo·D further in
+        cut = max(0, -pad)
+        length = min(size - cut, extent - max(pad, 0))
+        if length < 1:  # no tap reads the input at all (the output is the bias): keep it whole
+            return None
+        taps.append((lo, hi))
+        pads.append((max(pad, 0), extent - max(pad, 0) - length))
+        first.append(cut)
+        kept.append(length)
+    if taps[0] == (0, kernel_hw[0]) and taps[1] == (0, kernel_hw[1]):
+        return None
+    inner = ConvGeometry(geometry.out_hw, (pads[0], pads[1]), geometry.strides,
+                         geometry.dilation)
+    return LiveCrop(taps[0], taps[1], (first[0], first[1]), (kept[0], kept[1]), inner)
 
 
 def _cols_buffer(rows: int, ones_row: bool, n: int, out_hw: Pair, dtype: Any) -> Array:
@@ -123,11 +174,25 @@ def conv2d_resolved(
     """:func:`conv2d_forward` with arguments already checked and geometry already resolved.
 
     For callers that run one geometry many times (a model's inference plan): ``geometry`` is
-    what :func:`conv_geometry` returned for this input size.
+    what :func:`conv_geometry` returned for this input size. Kernel taps that read only
+    padding are dropped first (:func:`live_geometry`).
 
     Shapes:
         x: (C, N, H, W); w: (KH, KW, C/G, F); b: (F,) -> out: (F, N, OH, OW)
     """
+    live = live_geometry(tuple(x.shape[2:]), tuple(w.shape[:2]), geometry)
+    if live is None:
+        return _conv2d(x, w, b, geometry, groups)
+    (u0, u1), (v0, v1), (r0, c0), (hk, wk) = live.rows, live.cols, live.start, live.size
+    out, cache = _conv2d(x[:, :, r0 : r0 + hk, c0 : c0 + wk], w[u0:u1, v0:v1], b,
+                         live.geometry, groups)
+    return out, cache._replace(crop=(live, tuple(w.shape[:2]), tuple(x.shape[2:])))
+
+
+def _conv2d(
+    x: Array, w: Array, b: Array | None, geometry: ConvGeometry, groups: int
+) -> tuple[Array, FastConv2DCache]:
+    """:func:`conv2d_resolved` with every tap of ``w`` kept."""
     xp = get_xp(x, w)
     c, n, h, wd = x.shape
     kh, kw, _, f = w.shape
@@ -194,6 +259,18 @@ def conv2d_backward(
     Shapes:
         dout: (F, N, OH, OW) -> dx: (C, N, H, W), dw: (KH, KW, C/G, F), db: (F,)
     """
+    if cache.crop is not None:  # a dropped tap's gradient, and a skipped input's, is zero
+        live, (kh, kw), (h, wd) = cache.crop
+        (u0, u1), (v0, v1), (r0, c0), (hk, wk) = live.rows, live.cols, live.start, live.size
+        dx_live, dw_live, db = conv2d_backward(dout, cache._replace(crop=None), need_dx=need_dx)
+        xp = get_xp(dw_live)
+        dw = xp.zeros((kh, kw, *dw_live.shape[2:]), dtype=dw_live.dtype)
+        dw[u0:u1, v0:v1] = dw_live
+        dx = dx_live
+        if dx_live is not None and (hk, wk) != (h, wd):
+            dx = xp.zeros((*dx_live.shape[:2], h, wd), dtype=dx_live.dtype)
+            dx[:, :, r0 : r0 + hk, c0 : c0 + wk] = dx_live
+        return dx, dw, db
     xp = get_xp(dout)
     kh, kw, cg, f = cache.w.shape
     groups = cache.groups

@@ -143,6 +143,34 @@ def window_output_size(
     return out
 
 
+def live_taps(size: int, kernel: int, stride: int, dilation: int, pad_before: int,
+              out: int) -> Pair:
+    """The kernel taps ``[lo, hi)`` along one axis that read the input at some window position.
+
+    Tap u of window i reads input index i·S + u·D − P_before. A tap outside ``[lo, hi)`` reads
+    only padding at every position: its products are all zero, so a convolution may drop it
+    (a 3×3 kernel over a 1×1 map with padding 1 keeps only its centre tap).
+
+    Args:
+        size: input length I.
+        kernel: taps K.
+        stride: S.
+        dilation: D.
+        pad_before: padding before the input.
+        out: number of window positions O.
+
+    Returns:
+        ``(lo, hi)``; ``(0, kernel)`` when every tap reads the input somewhere.
+    """
+
+    def reads(u: int) -> bool:
+        first = max(0, -(-(pad_before - u * dilation) // stride))  # first i with index >= 0
+        return first < out and first * stride + u * dilation - pad_before < size
+
+    alive = [u for u in range(kernel) if reads(u)]
+    return (alive[0], alive[-1] + 1) if alive else (0, kernel)
+
+
 _PLAIN = frozenset((int, str, bool, type(None)))
 
 
