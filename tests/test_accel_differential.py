@@ -176,3 +176,61 @@ def test_dispatch_picks_by_type_and_mode(rng):
                           fast_pool.FastMaxPool2DCache)
     with accel.reference_mode():
         assert isinstance(accel.max_pool2d_forward(x, pool_size=2)[1], ref_pool.MaxPool2DCache)
+
+
+@pytest.mark.skipif(not kernels.AVAILABLE, reason="the fast activations need numba")
+@pytest.mark.parametrize("cap", [None, 6.0])
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_fast_relu_equals_reference_bit_for_bit(threads, cap, dt):
+    """One pass each way; a maximum and a select are exact, NaN and the kinks included."""
+    from glassnet.accel import activation as fast_act
+    from glassnet.ops import activation as ref_act
+
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((3, 5, 7, 9)) * 5).astype(dt)
+    x.flat[:6] = [0.0, -0.0, 6.0, np.nan, np.inf, -np.inf]
+    dout = rng.standard_normal(x.shape).astype(dt)
+    if cap is None:
+        (ref, rc), (out, fc) = ref_act.relu_forward(x), fast_act.relu_forward(x)
+        want = ref_act.relu_backward(dout, rc)
+    else:
+        ref, rc = ref_act.clipped_relu_forward(x, max_value=cap)
+        out, fc = fast_act.clipped_relu_forward(x, max_value=cap)
+        want = ref_act.clipped_relu_backward(dout, rc)
+    np.testing.assert_array_equal(out, ref)
+    assert out.dtype == ref.dtype
+    np.testing.assert_array_equal(fast_act.relu_backward(dout, fc), want)
+
+
+@pytest.mark.skipif(not kernels.AVAILABLE, reason="the fast batch norm needs numba")
+@given(shape=st.tuples(st.integers(1, 6), st.integers(1, 4), st.integers(1, 6),
+                       st.integers(1, 6)),
+       training=st.booleans(), dtype=DTYPES, seed=st.integers(0, 2**31))
+@SETTINGS
+def test_fast_batch_norm_equals_reference(threads, shape, training, dtype, seed):
+    from glassnet.accel import norm as fast_norm
+    from glassnet.ops import norm as ref_norm
+
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    c = shape[0]
+    gamma, beta = rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
+    stats = [rng.random(c).astype(dtype) + 0.5 for _ in range(2)]
+    fast_stats = [s.copy() for s in stats]
+    kw = dict(axis=0, training=training, momentum=0.1, eps=1e-5)
+    try:
+        ref, rcache = ref_norm.batch_norm_forward(x, gamma, beta, *stats, **kw)
+    except GlassnetError as exc:  # one value per channel in training: refused alike
+        with pytest.raises(type(exc), match="more than 1 value"):
+            fast_norm.batch_norm_forward(x, gamma, beta, *fast_stats, **kw)
+        return
+    out, fcache = fast_norm.batch_norm_forward(x, gamma, beta, *fast_stats, **kw)
+    assert out.dtype == ref.dtype == dtype
+    _close(out, ref, dtype)
+    for got, want in zip(fast_stats, stats, strict=True):  # running statistics updated alike
+        _close(got, want, dtype)
+    dout = rng.standard_normal(shape).astype(dtype)
+    for got, want in zip(fast_norm.batch_norm_backward(dout, fcache),
+                         ref_norm.batch_norm_backward(dout, rcache), strict=True):
+        assert got.dtype == want.dtype
+        _close(got, want, dtype)

@@ -22,6 +22,7 @@ def _torch_fn(torch: Any, name: str) -> Any:
     fn = torch.nn.functional
     return {
         "relu": fn.relu,
+        "relu6": fn.relu6,
         "leaky_relu": lambda t: fn.leaky_relu(t, 0.01),
         "sigmoid": torch.sigmoid,
         "tanh": torch.tanh,
@@ -36,6 +37,7 @@ def _ours(name: str) -> tuple[Any, Any]:
     """(forward(x) -> (out, cache), backward) for a test name."""
     pairs = {
         "relu": (A.relu_forward, A.relu_backward),
+        "relu6": (lambda x: A.clipped_relu_forward(x, max_value=6.0), A.clipped_relu_backward),
         "leaky_relu": (A.leaky_relu_forward, A.leaky_relu_backward),
         "sigmoid": (A.sigmoid_forward, A.sigmoid_backward),
         "tanh": (A.tanh_forward, A.tanh_backward),
@@ -47,13 +49,15 @@ def _ours(name: str) -> tuple[Any, Any]:
     return pairs[name]
 
 
-NAMES = ["relu", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "softmax0",
+NAMES = ["relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax", "softmax0",
          "log_softmax1"]
 
 
 def _away_from_kink(x: np.ndarray) -> np.ndarray:
-    # ReLU-type kinks at 0 are not differentiable: keep |x| >= 0.05 so x ± 1e-6 stays one side.
-    return np.where(np.abs(x) < 0.05, 0.05 + np.abs(x), x)
+    # ReLU-type kinks at 0 (and ReLU6's at 6) are not differentiable: keep x at least 0.05 away
+    # from them so x ± 1e-6 stays on one side.
+    x = np.where(np.abs(x) < 0.05, 0.05 + np.abs(x), x)
+    return np.where(np.abs(x - 6) < 0.05, x + 0.1, x)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -148,3 +152,15 @@ def test_softmax_axis_errors(fn: Any) -> None:
     name = "softmax" if fn is A.softmax_forward else "log_softmax"
     with pytest.raises(GlassnetError, match=rf"{name}: axis=2 is out of range .* \[-2, 1\]"):
         fn(np.zeros((2, 3)), axis=2)
+
+
+def test_relu6_kinks_pass_no_gradient(torch: Any) -> None:
+    """At exactly 0 and 6 the gradient is 0, as PyTorch's relu6 (hardtanh) gives."""
+    x = np.array([-1.0, 0.0, 3.0, 6.0, 7.0])
+    out, cache = A.clipped_relu_forward(x, max_value=6.0)
+    np.testing.assert_array_equal(out, [0, 0, 3, 6, 6])
+    dx = A.clipped_relu_backward(np.ones(5), cache)
+    xt = t64(torch, x)
+    torch.nn.functional.relu6(xt).sum().backward()
+    np.testing.assert_array_equal(dx, xt.grad.numpy())
+

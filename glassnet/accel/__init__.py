@@ -17,12 +17,17 @@ from typing import Any
 from glassnet.accel.mode import reference_active, reference_mode
 
 _LAZY = {
+    "batch_norm_backward": "glassnet.accel.dispatch",
+    "batch_norm_forward": "glassnet.accel.dispatch",
+    "clipped_relu_forward": "glassnet.accel.dispatch",
     "conv2d_backward": "glassnet.accel.dispatch",
     "conv2d_forward": "glassnet.accel.dispatch",
     "max_pool2d_backward": "glassnet.accel.dispatch",
     "max_pool2d_forward": "glassnet.accel.dispatch",
     "max_pool2d_relu_backward": "glassnet.accel.dispatch",
     "max_pool2d_relu_forward": "glassnet.accel.dispatch",
+    "relu_backward": "glassnet.accel.dispatch",
+    "relu_forward": "glassnet.accel.dispatch",
     "compute_scope": "glassnet.accel.scope",
     "set_num_threads": "glassnet.accel.parallel",
 }

@@ -19,13 +19,17 @@ from typing import Any
 
 import numpy as np
 
+from glassnet.accel import activation as fast_act
 from glassnet.accel import conv as fast_conv
 from glassnet.accel import kernels
+from glassnet.accel import norm as fast_norm
 from glassnet.accel import pool as fast_pool
 from glassnet.accel.mode import reference_active
 from glassnet.arith.geometry import PaddingSpec, Pair
+from glassnet.ops import activation as ref_act
 from glassnet.ops import conv as ref_conv
 from glassnet.ops import fused as ref_fused
+from glassnet.ops import norm as ref_norm
 from glassnet.ops import pool as ref_pool
 
 Array = Any
@@ -119,3 +123,62 @@ def max_pool2d_relu_backward(dout: Array, cache: Any) -> Array:
     if isinstance(cache, fast_pool.FastMaxPool2DCache):
         return fast_pool.max_pool2d_backward(dout, cache)
     return ref_fused.max_pool2d_relu_backward(dout, cache)
+
+
+def relu_forward(x: Array) -> tuple[Array, Any]:
+    """:func:`glassnet.ops.activation.relu_forward` or its one-pass drop-in.
+
+    Shapes:
+        x: any -> out: same.
+    """
+    if _fast_pool(x):
+        return fast_act.relu_forward(x)
+    return ref_act.relu_forward(x)
+
+
+def clipped_relu_forward(x: Array, *, max_value: float) -> tuple[Array, Any]:
+    """:func:`glassnet.ops.activation.clipped_relu_forward` or its one-pass drop-in.
+
+    Shapes:
+        x: any -> out: same.
+    """
+    if _fast_pool(x):
+        return fast_act.clipped_relu_forward(x, max_value=max_value)
+    return ref_act.clipped_relu_forward(x, max_value=max_value)
+
+
+def relu_backward(dout: Array, cache: Any) -> Array:
+    """The backward of whichever ReLU or clipped ReLU ran (the cache's type says which).
+
+    Shapes:
+        dout: any -> dx: same.
+    """
+    if isinstance(cache, fast_act.FastReluCache):
+        return fast_act.relu_backward(dout, cache)
+    if isinstance(cache, ref_act.ClippedReluCache):
+        return ref_act.clipped_relu_backward(dout, cache)
+    return ref_act.relu_backward(dout, cache)
+
+
+def batch_norm_forward(x: Array, gamma: Array, beta: Array, running_mean: Array | None,
+                       running_var: Array | None, **kw: Any) -> tuple[Array, Any]:
+    """:func:`glassnet.ops.norm.batch_norm_forward` or, for CNHW maps, its drop-in.
+
+    Shapes:
+        x: any with C = x.shape[axis]; the per-channel arrays (C,) -> out: x's.
+    """
+    if _fast_arrays(x) and fast_norm.usable(x, kw["axis"]):
+        return fast_norm.batch_norm_forward(x, gamma, beta, running_mean, running_var, **kw)
+    return ref_norm.batch_norm_forward(x, gamma, beta, running_mean, running_var, **kw)
+
+
+def batch_norm_backward(dout: Array, cache: Any) -> tuple[Array, Array, Array]:
+    """The backward of whichever batch normalisation ran: ``(dx, dgamma, dbeta)``.
+
+    Shapes:
+        dout: x's shape -> dx: same, dgamma: (C,), dbeta: (C,).
+    """
+    if isinstance(cache, fast_norm.FastBatchNormCache):
+        return fast_norm.batch_norm_backward(dout, cache)
+    return ref_norm.batch_norm_backward(dout, cache)
+

@@ -130,7 +130,12 @@ def global_avg_pool2d(x: Tensor) -> Tensor:
 
 def relu(x: Tensor) -> Tensor:
     """max(x, 0); the gradient passes where x > 0."""
-    return unary(act_ops.relu_forward, act_ops.relu_backward, x)
+    return unary(accel.relu_forward, accel.relu_backward, x)
+
+
+def clipped_relu(x: Tensor, max_value: float) -> Tensor:
+    """min(max(x, 0), max_value), e.g. ReLU6; the gradient passes where 0 < x < max_value."""
+    return unary(accel.clipped_relu_forward, accel.relu_backward, x, max_value=max_value)
 
 
 def leaky_relu(x: Tensor, alpha: float = 0.01) -> Tensor:
@@ -236,7 +241,7 @@ def batch_norm(
 
     In training the running statistics (plain arrays) are updated in place.
     """
-    out, cache = norm_ops.batch_norm_forward(
+    out, cache = accel.batch_norm_forward(
         x.data,
         gamma.data,
         beta.data,
@@ -247,7 +252,7 @@ def batch_norm(
         momentum=momentum,
         eps=eps,
     )
-    return Tensor.from_op(out, (x, gamma, beta), lambda g: norm_ops.batch_norm_backward(g, cache))
+    return Tensor.from_op(out, (x, gamma, beta), lambda g: accel.batch_norm_backward(g, cache))
 
 
 def concat(xs: list[Tensor], axis: int) -> Tensor:

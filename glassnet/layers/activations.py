@@ -55,16 +55,12 @@ def apply_activation(name: str | None, x: Tensor) -> Tensor:
 
 
 def clipped_relu(x: Tensor, max_value: float) -> Tensor:
-    """min(max(x, 0), max_value), e.g. ReLU6 (MobileNetV2).
-
-    NOTE: written as relu(x) − relu(x − max_value), two relu ops, so it stays differentiable
-    (gradient 1 on (0, max_value), 0 elsewhere) without a dedicated clip op.
+    """min(max(x, 0), max_value), e.g. ReLU6 (MobileNetV2): one op (``ops.activation``).
 
     Shapes:
         x: any -> out: same.
     """
-    shifted = A.add(x, Tensor(x.data.dtype.type(-max_value)))
-    return A.add(A.relu(x), A.scale(A.relu(shifted), -1.0))
+    return A.clipped_relu(x, float(max_value))
 
 
 def activate_values(name: str | None, a: Any) -> Any:

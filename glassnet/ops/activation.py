@@ -47,6 +47,33 @@ def relu_backward(dout: Any, cache: ReluCache) -> Any:
     return get_xp(dout).where(cache.mask, dout, 0)
 
 
+class ClippedReluCache(NamedTuple):
+    """What ``clipped_relu_backward`` needs."""
+
+    mask: Any  # (same as x) bool, 0 < x < max_value
+
+
+def clipped_relu_forward(x: Any, *, max_value: float) -> tuple[Any, ClippedReluCache]:
+    """Return ``min(max(x, 0), max_value)`` — ReLU6 (MobileNetV2) for ``max_value=6``.
+
+    Shapes:
+        x: any -> out: same.
+    """
+    xp = get_xp(x)
+    cap = x.dtype.type(max_value)
+    mask = (x > 0) & (x < cap)
+    return xp.minimum(xp.maximum(x, 0), cap), ClippedReluCache(mask)
+
+
+def clipped_relu_backward(dout: Any, cache: ClippedReluCache) -> Any:
+    """Pass the gradient where ``0 < x < max_value`` (0 at both kinks, like PyTorch's relu6).
+
+    Shapes:
+        dout: any -> dx: same.
+    """
+    return get_xp(dout).where(cache.mask, dout, 0)
+
+
 class LeakyReluCache(NamedTuple):
     """What ``leaky_relu_backward`` needs."""
 

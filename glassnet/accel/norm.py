@@ -1,0 +1,202 @@
+"""The fast drop-in for batch normalisation of CNHW maps (:mod:`glassnet.ops.norm`, axis 0).
+
+In the compute layout each channel's values are one contiguous block, so a channel is a row of
+an (C, N·H·W) view. The reference makes about seven whole-array NumPy passes forward and six
+backward (each with a temporary); here:
+
+* forward: per channel one pass for the mean, one for the variance (two-pass, as the
+  reference, so no cancellation; sums in float64), one writing x̂ and the output;
+* backward: one pass for Σ dout and Σ dout·x̂, one writing dL/dx;
+
+channels split over the threads. The formulas are the reference's; the sums run in another
+order (float64 accumulators), so results agree to rounding. Needs numba and a C-contiguous
+4-D float input (:func:`usable`); the dispatcher runs the reference otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from glassnet.accel import kernels, parallel
+from glassnet.errors import GlassnetError, ShapeError
+
+Array = Any
+NORM_COST = 0.15  # per element, against a convolution's (glassnet.accel.parallel)
+
+if kernels.AVAILABLE:  # pragma: no branch
+    from numba import njit
+
+    # reassoc lets LLVM split each sum into vector lanes (the order differs from a loop's; the
+    # float64 accumulators keep it accurate).
+    @njit(cache=True, nogil=True, fastmath={"reassoc"})
+    def _stats(x2, c0, c1, mean, var):  # type: ignore[no-untyped-def]
+        """mean[c], var[c] (biased) of rows c0 … c1 − 1, in float64.
+
+        Shapes:
+            x2: (C, M); mean, var: (C,) float64
+        """
+        m = x2.shape[1]
+        for c in range(c0, c1):
+            row = x2[c]
+            s = 0.0
+            for i in range(m):
+                s += row[i]
+            mu = s / m
+            q = 0.0
+            for i in range(m):
+                d = row[i] - mu
+                q += d * d
+            mean[c] = mu
+            var[c] = q / m
+
+    @njit(cache=True, nogil=True)
+    def _normalise(x2, mean, inv_std, gamma, beta, c0, c1, xhat2, out2):  # type: ignore[no-untyped-def]
+        """x̂ = (x − mean)·inv_std and out = x̂·gamma + beta for rows c0 … c1 − 1.
+
+        Shapes:
+            x2, xhat2, out2: (C, M); mean, inv_std, gamma, beta: (C,) in x's dtype
+        """
+        m = x2.shape[1]
+        for c in range(c0, c1):
+            mu, s, g, b = mean[c], inv_std[c], gamma[c], beta[c]
+            row, xr, orow = x2[c], xhat2[c], out2[c]
+            for i in range(m):
+                xh = (row[i] - mu) * s
+                xr[i] = xh
+                orow[i] = xh * g + b
+
+    @njit(cache=True, nogil=True, fastmath={"reassoc"})
+    def _grad_sums(d2, xhat2, c0, c1, dbeta, dgamma):  # type: ignore[no-untyped-def]
+        """dbeta[c] = Σ dout, dgamma[c] = Σ dout·x̂ over rows c0 … c1 − 1, in float64.
+
+        Shapes:
+            d2, xhat2: (C, M); dbeta, dgamma: (C,) float64
+        """
+        m = d2.shape[1]
+        for c in range(c0, c1):
+            drow, xr = d2[c], xhat2[c]
+            s = 0.0
+            q = 0.0
+            for i in range(m):
+                s += drow[i]
+                q += drow[i] * xr[i]
+            dbeta[c] = s
+            dgamma[c] = q
+
+    @njit(cache=True, nogil=True)
+    def _grad_x(d2, xhat2, k, m_f, dbeta, dgamma, c0, c1, dx2):  # type: ignore[no-untyped-def]
+        """Write dx = k·(M·dout − dbeta − x̂·dgamma) per row, M = ``m_f`` (batch statistics).
+
+        With ``m_f`` = 0 (running statistics) dx = k·dout.
+
+        Shapes:
+            d2, xhat2, dx2: (C, M); k, dbeta, dgamma: (C,) in dout's dtype
+        """
+        m = d2.shape[1]
+        for c in range(c0, c1):
+            kc, db, dg = k[c], dbeta[c], dgamma[c]
+            drow, xr, out = d2[c], xhat2[c], dx2[c]
+            if m_f == 0:
+                for i in range(m):
+                    out[i] = kc * drow[i]
+            else:
+                for i in range(m):
+                    out[i] = kc * (m_f * drow[i] - db - xr[i] * dg)
+
+
+class FastBatchNormCache(NamedTuple):
+    """What :func:`batch_norm_backward` needs (as the reference's cache)."""
+
+    xhat: Array  # (C, N, H, W) normalised input
+    inv_std: Array  # (C,) in x's dtype
+    gamma: Array  # (C,)
+    training: bool
+
+
+def usable(x: Array, axis: int) -> bool:
+    """Whether the kernels take this call: CNHW maps (axis 0), numba on, NumPy float data."""
+    return (kernels.enabled(x) and x.ndim == 4 and axis in (0, -4) and x.dtype.kind == "f"
+            and x.shape[0] > 0 and x.size > 0)
+
+
+def _rows(a: Array) -> Array:
+    return np.ascontiguousarray(a).reshape(a.shape[0], -1)
+
+
+def _run(fn: Any, channels: int, size: int) -> None:
+    parallel.run(fn, parallel.chunks(channels, size, NORM_COST))
+
+
+def batch_norm_forward(
+    x: Array, gamma: Array, beta: Array, running_mean: Array | None, running_var: Array | None,
+    *, axis: int, training: bool, momentum: float = 0.1, eps: float = 1e-5,
+) -> tuple[Array, FastBatchNormCache]:
+    """:func:`glassnet.ops.norm.batch_norm_forward` for CNHW maps (the same contract).
+
+    Raises:
+        ShapeError, GlassnetError: as the reference (one value per channel in training, a
+            per-channel array of another size, missing running statistics at inference).
+
+    Shapes:
+        x: (C, N, H, W); gamma, beta, running_mean, running_var: (C,) -> out: x's.
+    """
+    c, dt = x.shape[0], x.dtype
+    named = {"gamma": gamma, "beta": beta, "running_mean": running_mean, "running_var": running_var}
+    for name, arr in named.items():
+        if arr is not None and tuple(arr.shape) != (c,):
+            raise ShapeError(
+                f"batch_norm: {name} has shape {list(arr.shape)} but x has C={c} channels "
+                f"on axis 0; expected [{c}]"
+            )
+    x2 = _rows(x)
+    m = x2.shape[1]
+    if training:
+        if m < 2:
+            raise ShapeError(
+                f"batch_norm: training needs more than 1 value per channel; received x "
+                f"{list(x.shape)} with channel axis 0"
+            )
+        mean64, var64 = np.empty(c), np.empty(c)
+        _run(lambda lo, hi: _stats(x2, lo, hi, mean64, var64), c, x.size)
+        mean, var = mean64.astype(dt), var64.astype(dt)
+        if running_mean is not None:
+            running_mean *= 1 - momentum
+            running_mean += momentum * mean
+        if running_var is not None:
+            running_var *= 1 - momentum
+            running_var += (momentum * m / (m - 1)) * var
+    else:
+        if running_mean is None or running_var is None:
+            raise GlassnetError(
+                "batch_norm: inference (training=False) needs running_mean "
+                "and running_var; received None"
+            )
+        mean, var = running_mean.astype(dt), running_var.astype(dt)
+    inv_std = 1 / np.sqrt(var + dt.type(eps))
+    g, b = np.ascontiguousarray(gamma, dtype=dt), np.ascontiguousarray(beta, dtype=dt)
+    xhat, out = np.empty_like(x2), np.empty_like(x2)
+    _run(lambda lo, hi: _normalise(x2, mean, inv_std, g, b, lo, hi, xhat, out), c, x.size)
+    return out.reshape(x.shape), FastBatchNormCache(
+        xhat.reshape(x.shape), inv_std, gamma, bool(training))
+
+
+def batch_norm_backward(dout: Array, cache: FastBatchNormCache) -> tuple[Array, Array, Array]:
+    """:func:`glassnet.ops.norm.batch_norm_backward` for CNHW maps: ``(dx, dgamma, dbeta)``.
+
+    Shapes:
+        dout: (C, N, H, W) -> dx: same, dgamma: (C,), dbeta: (C,).
+    """
+    d2, xhat2 = _rows(dout), _rows(cache.xhat)
+    c, m = d2.shape
+    dt = dout.dtype
+    db64, dg64 = np.empty(c), np.empty(c)
+    _run(lambda lo, hi: _grad_sums(d2, xhat2, lo, hi, db64, dg64), c, dout.size)
+    dbeta, dgamma = db64.astype(dt), dg64.astype(dt)
+    scale = (cache.gamma * cache.inv_std).astype(dt)
+    k = scale / m if cache.training else scale
+    m_f = dt.type(m if cache.training else 0)
+    dx = np.empty_like(d2)
+    _run(lambda lo, hi: _grad_x(d2, xhat2, k, m_f, dbeta, dgamma, lo, hi, dx), c, dout.size)
+    return dx.reshape(dout.shape), dgamma, dbeta
