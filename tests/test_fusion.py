@@ -87,3 +87,78 @@ def test_fused_flatten_keeps_the_layers_own_order(rng):
             planned = model.forward(x).data
         unfused = list(model.feature_maps(x).values())[-1].data
         np.testing.assert_allclose(planned, unfused, rtol=1e-12, atol=1e-14)
+
+
+def _conv_bn_model(conv, act, bias, classes=None):
+    """Input -> conv -> BatchNorm -> act -> a second conv (so the act is not the output), then
+    with ``classes`` Flatten and a softmax Dense."""
+    inp = L.Input((9, 8, 4))
+    y = conv(use_bias=bias)(inp)
+    y = L.BatchNormalization(momentum=0.5, epsilon=1e-3)(y)
+    if act is not None:
+        y = act(y)
+    out = L.Conv2D(2, 1)(y)
+    if classes:
+        out = L.Dense(classes, activation="softmax")(L.Flatten()(out))
+    return gn.Model(inp, out)
+
+
+CONV_BN_CASES = {
+    "conv-relu": (lambda use_bias: L.Conv2D(5, 3, strides=2, padding=1, use_bias=use_bias),
+                  L.ReLU),
+    "depthwise-relu6": (lambda use_bias: L.DepthwiseConv2D(3, padding="same", use_bias=use_bias),
+                        lambda: L.ReLU(max_value=6)),
+    "conv-none": (lambda use_bias: L.Conv2D(5, 2, use_bias=use_bias), None),
+    "conv-activation": (lambda use_bias: L.Conv2D(5, 3, padding="same", use_bias=use_bias),
+                        lambda: L.Activation("relu")),
+}
+
+
+@pytest.mark.parametrize("case", CONV_BN_CASES)
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("batch", [1, 3])  # batch 1: the small-batch kernels
+@pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 2e-5)])
+def test_conv_bn_relu_folds_for_inference(rng, case, bias, batch, dtype, tol):
+    """Conv -> BatchNorm (-> ReLU) is one ConvBN step; inference folds the moving statistics
+    into the convolution's epilogue: equal to the layers one by one to rounding, with
+    non-trivial statistics, in float64 and float32; reference mode runs the pairs exactly."""
+    from glassnet.layers.fused import ConvBN
+
+    conv, act = CONV_BN_CASES[case]
+    with dtype_scope(dtype):
+        model = _conv_bn_model(conv, None if act is None else act(), bias).build(seed=3)
+        bn = next(layer for layer in model.layers if isinstance(layer, L.BatchNormalization))
+        c = bn.weights["gamma"].data.shape[0]
+        bn.weights["gamma"].data[...] = rng.uniform(0.5, 2, c)
+        bn.weights["beta"].data[...] = rng.standard_normal(c)
+        bn.buffers["moving_mean"][...] = rng.standard_normal(c)
+        bn.buffers["moving_variance"][...] = rng.uniform(0.2, 3, c)
+        steps = model.steps(fused=True)
+        fused = [s.layer for s in steps if isinstance(s.layer, ConvBN)]
+        assert len(fused) == 1 and (fused[0].act is None) == (act is None)
+        x = (rng.standard_normal((batch, 9, 8, 4)) * 3).astype(dtype)
+        with gn.no_grad():
+            planned = model.forward(x).data
+        graph = model.forward(x, training=False).data  # the recorded layer-by-layer path
+        np.testing.assert_allclose(planned, graph, rtol=tol, atol=tol)
+        model._plan_cache = None
+        with gn.reference_mode(), gn.no_grad():
+            exact = model.forward(x).data
+        with gn.reference_mode():
+            np.testing.assert_array_equal(exact, model.forward(x, training=False).data)
+
+
+@pytest.mark.parametrize("reference", [True, False], ids=["reference", "fast"])
+def test_conv_bn_training_runs_the_layers_own_ops(rng, reference):
+    """In training the fused node runs the three layers' ops: the same values and gradients."""
+    conv, act = CONV_BN_CASES["conv-relu"]
+    model = _conv_bn_model(conv, act(), True, classes=2)
+    with dtype_scope("float64"):
+        model.build(seed=1)
+    x, y = rng.standard_normal((4, 9, 8, 4)), rng.integers(0, 2, 4)
+    with gn.reference_mode(reference):
+        out_f, grads_f = _grads(model, x, y, fused=True)
+        out_p, grads_p = _grads(model, x, y, fused=False)
+    np.testing.assert_array_equal(out_f, out_p)
+    for gf, gp in zip(grads_f, grads_p, strict=True):
+        np.testing.assert_array_equal(gf, gp)

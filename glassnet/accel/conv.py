@@ -164,33 +164,82 @@ def conv2d_forward(
     return conv2d_resolved(x, w, b, geometry, groups)
 
 
+class Epilogue(NamedTuple):
+    """What an inference convolution applies to its output as each block leaves the GEMM.
+
+    ``out·scale + shift`` per filter (either may be None), then ``min(max(·, 0), cap)`` when
+    ``clip`` (cap = inf: ReLU). A BatchNorm (running statistics) after the convolution folds
+    into scale and shift, a ReLU / ReLU6 after it into the clip (``layers.fused.ConvBN``).
+    """
+
+    scale: Array | None
+    shift: Array | None
+    clip: bool = False
+    cap: float = float("inf")
+
+
 def conv2d_resolved(
     x: Array,
     w: Array,
     b: Array | None,
     geometry: ConvGeometry,
     groups: int = 1,
+    epilogue: Epilogue | None = None,
 ) -> tuple[Array, FastConv2DCache]:
     """:func:`conv2d_forward` with arguments already checked and geometry already resolved.
 
     For callers that run one geometry many times (a model's inference plan): ``geometry`` is
     what :func:`conv_geometry` returned for this input size. Kernel taps that read only
-    padding are dropped first (:func:`live_geometry`).
+    padding are dropped first (:func:`live_geometry`). With an ``epilogue`` (inference only:
+    the cache then does not describe the output) the bias must be None: fold it into the
+    epilogue's shift.
 
     Shapes:
         x: (C, N, H, W); w: (KH, KW, C/G, F); b: (F,) -> out: (F, N, OH, OW)
     """
+    if epilogue is not None and b is not None:
+        raise ValueError("conv2d_resolved: fold the bias into the epilogue's shift")
     live = live_geometry(tuple(x.shape[2:]), tuple(w.shape[:2]), geometry)
     if live is None:
-        return _conv2d(x, w, b, geometry, groups)
+        return _conv2d(x, w, b, geometry, groups, epilogue)
     (u0, u1), (v0, v1), (r0, c0), (hk, wk) = live.rows, live.cols, live.start, live.size
     out, cache = _conv2d(x[:, :, r0 : r0 + hk, c0 : c0 + wk], w[u0:u1, v0:v1], b,
-                         live.geometry, groups)
+                         live.geometry, groups, epilogue)
     return out, cache._replace(crop=(live, tuple(w.shape[:2]), tuple(x.shape[2:])))
 
 
+def finish(out: Array, epilogue: Epilogue) -> Array:
+    """Apply ``epilogue`` to a whole (F, N, OH, OW) output in place (paths without the kernel).
+
+    Shapes:
+        out: (F, N, OH, OW) -> the same array
+    """
+    xp = get_xp(out)
+    if epilogue.scale is not None:
+        out *= epilogue.scale.reshape(-1, 1, 1, 1)
+    if epilogue.shift is not None:
+        out += epilogue.shift.reshape(-1, 1, 1, 1)
+    if epilogue.clip:
+        xp.maximum(out, 0, out=out)  # NaN stays NaN (maximum propagates it)
+        if epilogue.cap != float("inf"):
+            xp.minimum(out, out.dtype.type(epilogue.cap), out=out)
+    return out
+
+
+def _epilogue_args(epilogue: Epilogue | None, b: Array | None, dtype: Any) -> tuple[Any, ...]:
+    """(scale, shift, clip, cap) for :func:`glassnet.accel.conv_chunks.forward_chunk`."""
+    none = np.zeros(0, dtype)
+    if epilogue is None:
+        shift = none if b is None else np.ascontiguousarray(b, dtype=dtype)
+        return none, shift, False, dtype.type(np.inf)
+    scale, shift = (none if a is None else np.ascontiguousarray(a, dtype=dtype)
+                    for a in (epilogue.scale, epilogue.shift))
+    return scale, shift, bool(epilogue.clip), dtype.type(epilogue.cap)
+
+
 def _conv2d(
-    x: Array, w: Array, b: Array | None, geometry: ConvGeometry, groups: int
+    x: Array, w: Array, b: Array | None, geometry: ConvGeometry, groups: int,
+    epilogue: Epilogue | None = None,
 ) -> tuple[Array, FastConv2DCache]:
     """:func:`conv2d_resolved` with every tap of ``w`` kept."""
     xp = get_xp(x, w)
@@ -209,10 +258,10 @@ def _conv2d(
         k = c * kh * kw
         flats = [_cols_buffer(k, ones, hi - lo, (oh, ow), x.dtype) for lo, hi in ranges]
         out2, gemm_at = out.reshape(f, -1), blas.gemm_address(x.dtype)
-        bias = np.zeros(0, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
+        finish_args = _epilogue_args(epilogue, b, x.dtype)
         parallel.run_kernel(conv_chunks.forward_chunk, [
-            (xpad, *s, *d, lo, kh, kw, oh, ow, flat, flat[:k], wm, bias, out2, lo * oh * ow,
-             gemm.BLOCK, gemm_at)
+            (xpad, *s, *d, lo, kh, kw, oh, ow, flat, flat[:k], wm, *finish_args, out2,
+             lo * oh * ow, gemm.BLOCK, gemm_at)
             for (lo, hi), flat in zip(ranges, flats, strict=True)
         ])
         cache = FastConv2DCache(
@@ -233,6 +282,8 @@ def _conv2d(
         return cols
 
     cols = tuple(parallel.run(part, ranges))
+    if epilogue is not None:
+        finish(out, epilogue)
     cache = FastConv2DCache(
         cols, tuple(ranges), w, wm, (c, n, h, wd), pads, s, d, groups, b is not None
     )

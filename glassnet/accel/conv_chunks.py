@@ -24,19 +24,45 @@ if AVAILABLE:  # pragma: no branch
     from numba import njit
 
     @njit(cache=True, nogil=True)
+    def epilogue(row, scale, shift, scaled, shifted, clip, cap):  # type: ignore[no-untyped-def]
+        """Finish one output row in place: times ``scale``, plus ``shift``, then clipped.
+
+        Each step only if its flag is set: ``row·scale`` (``scaled``), ``+ shift``
+        (``shifted``), ``min(max(·, 0), cap)`` (``clip``; cap = inf is a ReLU; NaN stays NaN).
+        A plain convolution's bias is the shift; a BatchNorm folded in for inference gives
+        both.
+
+        Shapes:
+            row: (P,)
+        """
+        zero = row.dtype.type(0)
+        if scaled:
+            for j in range(row.size):
+                row[j] *= scale
+        if shifted:
+            for j in range(row.size):
+                row[j] += shift
+        if clip:
+            for j in range(row.size):
+                t = zero if row[j] <= zero else row[j]
+                row[j] = cap if t >= cap else t
+
+    @njit(cache=True, nogil=True)
     def forward_chunk(  # type: ignore[no-untyped-def]
-        xpad, sh, sw, dil_h, dil_w, n0, kh, kw, oh, ow, flat, cols, wk, bias, out2, col0, block,
-        gemm_at, sync, started, done, post, seen,
+        xpad, sh, sw, dil_h, dil_w, n0, kh, kw, oh, ow, flat, cols, wk, scale, shift, clip, cap,
+        out2, col0, block, gemm_at, sync, started, done, post, seen,
     ):
-        """One chunk's forward: im2col, then the GEMM (and bias) into its columns of the output.
+        """One chunk's forward: im2col, then the GEMM and its epilogue into its output columns.
 
         im2col of images n0 … into ``flat`` (via ``cols``, its first K rows, in (kh, kw, c)
-        order), then out2[:, col0 : col0 + P] = wkᵀ · flat[:K] + bias in column blocks of
-        ``block`` (the bias added to each block while it is in cache; ``bias`` empty: none).
+        order), then out2[:, col0 : col0 + P] = wkᵀ · flat[:K] in column blocks of ``block``,
+        each block finished by :func:`epilogue` per filter while it is in cache (``scale``,
+        ``shift``: per filter, or empty for none).
 
         Shapes:
             xpad: (C, N, Hp, Wp); flat: (K [+ 1], P); cols: (K, P), flat's first K rows;
-            wk: (K, F), the kernel as it is in memory; bias: (F,) or (0,); out2: (F, N·OH·OW)
+            wk: (K, F), the kernel as it is in memory; scale, shift: (F,) or (0,);
+            out2: (F, N·OH·OW)
         """
         spin.signal(sync, started)
         kernels.im2col(xpad, sh, sw, dil_h, dil_w, n0, kh, kw, oh, ow, True, cols)
@@ -51,12 +77,12 @@ if AVAILABLE:  # pragma: no branch
                 blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, nf, bw, k, wk.ctypes.data, nf,
                           flat.ctypes.data + b0 * isz, p, zero,
                           out2.ctypes.data + (col0 + b0) * isz, ldc)
-                if bias.shape[0] > 0:
+                scaled, shifted = scale.size > 0, shift.size > 0
+                if scaled or shifted or clip:
                     for f in range(nf):
-                        row = out2[f, col0 + b0 : col0 + b0 + bw]
-                        bf = bias[f]
-                        for j in range(bw):
-                            row[j] += bf
+                        epilogue(out2[f, col0 + b0 : col0 + b0 + bw],
+                                 scale[f] if scaled else cap, shift[f] if shifted else cap,
+                                 scaled, shifted, clip, cap)
         spin.finish(sync, done, post, seen)
 
     @njit(cache=True, nogil=True)

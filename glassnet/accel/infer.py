@@ -48,6 +48,14 @@ def _fast(x: Array) -> bool:
     return not reference_active() and type(x) is np.ndarray and x.dtype.kind == "f"
 
 
+def folds(x: Array) -> bool:
+    """Whether a step may fold what follows a convolution into its epilogue for ``x``.
+
+    Not in reference mode (which runs the reference pairs one by one) nor for non-NumPy data.
+    """
+    return _fast(x)
+
+
 def _pads4(pads: Any) -> tuple[int, int, int, int]:
     (top, bottom), (left, right) = pads
     return top, bottom, left, right
@@ -109,13 +117,23 @@ class ConvStep:
         )
         self._small: dict[tuple[Any, ...], Any] = {}
 
-    def __call__(self, x: Array, w: Array, b: Array | None) -> Array:
-        """The step's output for ``x`` with the layer's current weights."""
+    def __call__(
+        self, x: Array, w: Array, b: Array | None, epilogue: fast_conv.Epilogue | None = None
+    ) -> Array:
+        """The step's output for ``x`` with the layer's current weights.
+
+        ``epilogue`` (only where :func:`folds`, with ``b`` None and no pool or Flatten): a
+        folded BatchNorm / ReLU applied as the output leaves the GEMM
+        (:class:`glassnet.accel.conv.Epilogue`).
+        """
+        if epilogue is not None and (self.pool is not None or self.flatten or not _fast(x)):
+            raise ValueError("ConvStep: an epilogue needs the fast path, no pool, no Flatten")
         if _fast(x):
             rows = self._small_kernel(x, w)
             if rows is not None:
-                return rows(x, w, b)
-            out, _ = fast_conv.conv2d_resolved(x, w, b, self.geometry, self.groups)
+                out = rows(x, w, b)
+                return out if epilogue is None else fast_conv.finish(out, epilogue)
+            out, _ = fast_conv.conv2d_resolved(x, w, b, self.geometry, self.groups, epilogue)
         else:
             geo = self.geometry
             out, _ = ref_conv.conv2d_forward(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from glassnet import arith
+from glassnet import accel, arith
 from glassnet import autodiff as A
 from glassnet.arith.explain import ParamCount
 from glassnet.backend import default_dtype, get_xp
@@ -74,6 +75,39 @@ class BatchNormalization(Layer):
         self.buffers["moving_mean"] = xp.zeros((c,), dtype=default_dtype())
         self.buffers["moving_variance"] = xp.ones((c,), dtype=default_dtype())
         super().build(input_shape, rng)
+
+    def inference_step(self, input_shape: Any) -> Callable[[Any], Any]:
+        """Normalise with the moving statistics, on arrays (no tape, nothing recorded).
+
+        Shapes:
+            the step: (C, N, H, W) or (N, C) -> same.
+        """
+        axis = 0 if len(input_shape) == 3 else 1
+
+        def step(x: Any) -> Any:
+            out, _ = accel.batch_norm_forward(
+                x, self.weights["gamma"].data, self.weights["beta"].data,
+                self.buffers["moving_mean"], self.buffers["moving_variance"],
+                axis=axis, training=False, eps=self.epsilon,
+            )
+            return out
+
+        return step
+
+    def folded(self, dtype: Any) -> tuple[Any, Any]:
+        """The inference transform as ``x·scale + shift`` per channel, in ``dtype``.
+
+        scale = γ / √(σ² + ε) and shift = β − μ·scale with the moving mean μ and variance σ²:
+        what a convolution before it folds into its epilogue (``layers.fused.ConvBN``).
+
+        Shapes:
+            -> scale: (C,), shift: (C,)
+        """
+        dt = np.dtype(dtype)
+        mean = self.buffers["moving_mean"].astype(dt)
+        var = self.buffers["moving_variance"].astype(dt)
+        scale = self.weights["gamma"].data.astype(dt) / np.sqrt(var + dt.type(self.epsilon))
+        return scale, self.weights["beta"].data.astype(dt) - mean * scale
 
     def forward(self, x: Tensor, training: bool = False) -> Tensor:
         """Shapes: x (C, N, H, W) or (N, C) -> out: same (moving stats updated in training)."""

@@ -6,8 +6,10 @@ resolved once; the kernels behind it are chosen in :mod:`glassnet.accel.infer`) 
 :meth:`~glassnet.layers.base.Layer.forward` on tensors for a layer that offers none. A plain
 chain of one-input steps runs as a list; any other graph keeps its values by uid and frees each
 after its last read. From batch 2 up the numbers equal the graph path's bit for bit (the same
-ops in the same order); at batch 1 the small-batch kernels sum in another order
-(``tests/test_infer_plan.py``).
+ops in the same order; ``tests/test_infer_plan.py``) except where a BatchNorm folds into the
+convolution before it (``layers.fused.ConvBN``: ``z·s + t`` for ``(z − μ)·σ⁻¹·γ + β``) and at
+batch 1, where the small-batch kernels sum in another order: there equal to rounding
+(``tests/test_fusion.py``).
 """
 
 from __future__ import annotations
