@@ -234,3 +234,27 @@ def test_fast_batch_norm_equals_reference(threads, shape, training, dtype, seed)
                          ref_norm.batch_norm_backward(dout, rcache), strict=True):
         assert got.dtype == want.dtype
         _close(got, want, dtype)
+
+
+@pytest.mark.parametrize("shape,w_shape,hyper", [
+    ((8, 1, 1, 1), (3, 3, 8, 16), dict(padding=1)),
+    ((8, 1, 2, 2), (3, 3, 8, 32), dict(padding=1, strides=2)),
+    ((4, 1, 3, 2), (5, 5, 4, 16), dict(padding=(2, 1, 2, 2))),
+])
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_small_batch_step_drops_dead_taps_too(threads, shape, w_shape, hyper, dt):
+    """Batch 1 with >= 16 filters takes the small-batch kernels: the crop applies there too."""
+    from glassnet.accel import small_batch
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(shape).astype(dt)
+    w = rng.standard_normal(w_shape).astype(dt)
+    b = rng.standard_normal(w_shape[3]).astype(dt)
+    geo = ref_conv.conv_geometry(shape[2:], w_shape[:2], hyper.get("strides", 1),
+                                 hyper["padding"], 1)
+    step = infer.ConvStep(geo, 1)
+    got = step(x, w, b)
+    planned = step._small_kernel(x, w)
+    if small_batch.AVAILABLE:
+        assert planned is not None and planned[1] is not None  # small kernels, with a crop
+    _close(got, ref_conv.conv2d_forward(x, w, b, **hyper)[0], dt)

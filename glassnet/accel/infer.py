@@ -129,8 +129,11 @@ class ConvStep:
         if epilogue is not None and (self.pool is not None or self.flatten or not _fast(x)):
             raise ValueError("ConvStep: an epilogue needs the fast path, no pool, no Flatten")
         if _fast(x):
-            rows = self._small_kernel(x, w)
-            if rows is not None:
+            small = self._small_kernel(x, w)
+            if small is not None:
+                rows, live = small
+                if live is not None:  # dead taps dropped, as the batch path does
+                    x, w = _live_part(x, w, live)
                 out = rows(x, w, b)
                 return out if epilogue is None else fast_conv.finish(out, epilogue)
             out, _ = fast_conv.conv2d_resolved(x, w, b, self.geometry, self.groups, epilogue)
@@ -145,7 +148,10 @@ class ConvStep:
         return basic_ops.flatten_maps(out) if self.flatten else out
 
     def _small_kernel(self, x: Array, w: Array) -> Any:
-        """The planned small-batch kernel for this input shape, or None where it does not pay."""
+        """The planned ``(small-batch kernel, live crop or None)`` for this input shape.
+
+        None where the small-batch kernels do not pay.
+        """
         n = x.shape[1]
         if n >= SMALL_BATCH or self.groups != 1 or w.dtype != x.dtype:
             return None
@@ -154,11 +160,27 @@ class ConvStep:
             ok = small_batch.usable(x, w) and small_batch.pays(
                 n, self.geometry.out_hw, w.shape[-1]
             ) and (self.pool is None or self.pool_fusable)
-            self._small[key] = small_batch.ConvRows(
-                x.shape, w.shape, self.geometry, x.dtype, relu_pool=self.pool is not None,
+            live = fast_conv.live_geometry(tuple(x.shape[2:]), tuple(w.shape[:2]), self.geometry)
+            x_shape, w_shape, geometry = x.shape, w.shape, self.geometry
+            if live is not None:
+                (u0, u1), (v0, v1) = live.rows, live.cols
+                x_shape = (*x.shape[:2], *live.size)
+                w_shape, geometry = (u1 - u0, v1 - v0, *w.shape[2:]), live.geometry
+            self._small[key] = (small_batch.ConvRows(
+                x_shape, w_shape, geometry, x.dtype, relu_pool=self.pool is not None,
                 flat=self.flatten,
-            ) if ok else None
+            ), live) if ok else None
         return self._small[key]
+
+
+def _live_part(x: Array, w: Array, live: fast_conv.LiveCrop) -> tuple[Array, Array]:
+    """The input rows/columns and the kernel taps a convolution's live crop keeps.
+
+    Shapes:
+        x: (C, N, H, W); w: (KH, KW, C, F) -> the cropped views
+    """
+    (u0, u1), (v0, v1), (r0, c0), (hk, wk) = live.rows, live.cols, live.start, live.size
+    return x[:, :, r0 : r0 + hk, c0 : c0 + wk], w[u0:u1, v0:v1]
 
 
 def dense_values(x: Array, w: Array, b: Array | None, softmax: bool = False) -> Array:
