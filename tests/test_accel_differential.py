@@ -258,3 +258,55 @@ def test_small_batch_step_drops_dead_taps_too(threads, shape, w_shape, hyper, dt
     if small_batch.AVAILABLE:
         assert planned is not None and planned[1] is not None  # small kernels, with a crop
     _close(got, ref_conv.conv2d_forward(x, w, b, **hyper)[0], dt)
+
+
+@st.composite
+def winograd_cases(draw):
+    return dict(
+        shape=(draw(st.integers(16, 20)), draw(st.integers(1, 3)), draw(st.integers(1, 9)),
+               draw(st.integers(1, 9))),
+        filters=draw(st.integers(16, 19)),
+        padding=draw(st.one_of(st.sampled_from(["valid", "same"]), st.integers(0, 2),
+                               st.tuples(*[st.integers(0, 2)] * 4))),
+        epilogue=draw(st.sampled_from(["bias", "none", "bn", "bn-relu", "bn-relu6"])),
+        dtype=draw(DTYPES), seed=draw(st.integers(0, 2**31)),
+    )
+
+
+@pytest.mark.skipif(not kernels.AVAILABLE, reason="Winograd's transforms need numba")
+@given(case=winograd_cases())
+@SETTINGS
+def test_winograd_equals_reference(threads, case):
+    """3×3 stride-1 inference by Winograd F(2×2, 3×3) (accel.winograd) against the reference
+    convolution, with a bias or a folded BatchNorm (+ ReLU / ReLU6) epilogue; every map size
+    from 1×1 (a crop, not Winograd) up, odd sizes (a half-used last tile) included."""
+    from glassnet.accel import winograd
+
+    rng = np.random.default_rng(case["seed"])
+    dt = case["dtype"]
+    c, f = case["shape"][0], case["filters"]
+    x = rng.standard_normal(case["shape"]).astype(dt)
+    w = rng.standard_normal((3, 3, c, f)).astype(dt)
+    try:
+        geo = ref_conv.conv_geometry(case["shape"][2:], (3, 3), 1, case["padding"], 1)
+    except GlassnetError:
+        return
+    kind = case["epilogue"]
+    b = rng.standard_normal(f).astype(dt) if kind == "bias" else None
+    want = ref_conv.conv2d_forward(x, w, b, padding=case["padding"])[0]
+    epilogue = None
+    if kind.startswith("bn"):
+        scale, shift = rng.uniform(0.5, 2, f).astype(dt), rng.standard_normal(f).astype(dt)
+        cap = {"bn": np.inf, "bn-relu": np.inf, "bn-relu6": 6.0}[kind]
+        epilogue = fast_conv.Epilogue(scale, shift, kind != "bn", cap)
+        want = want * scale[:, None, None, None] + shift[:, None, None, None]
+        if kind != "bn":
+            want = np.clip(want, 0, cap)
+    crop = fast_conv.live_geometry(case["shape"][2:], (3, 3), geo)
+    used = winograd.applies(x, w, geo, 1) and crop is None
+    got = fast_conv.conv2d_values(x, w, b, geo, 1, epilogue)
+    assert got.dtype == dt
+    _close(got, want, dt)
+    if used:  # also straight through the module, to be sure it was the one computing
+        ep = epilogue or fast_conv.Epilogue(None, b)
+        _close(winograd.conv2d_values(x, w, geo, ep.scale, ep.shift, ep.clip, ep.cap), want, dt)

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from glassnet.accel import blas, conv_chunks, gemm, parallel, small_batch
+from glassnet.accel import blas, conv_chunks, gemm, parallel, small_batch, winograd
 from glassnet.accel.im2col import col2im_into, im2col_cols
 from glassnet.arith.geometry import PaddingSpec, Pair, live_taps
 from glassnet.backend import get_xp
@@ -205,6 +205,37 @@ def conv2d_resolved(
     out, cache = _conv2d(x[:, :, r0 : r0 + hk, c0 : c0 + wk], w[u0:u1, v0:v1], b,
                          live.geometry, groups, epilogue)
     return out, cache._replace(crop=(live, tuple(w.shape[:2]), tuple(x.shape[2:])))
+
+
+def conv2d_values(
+    x: Array,
+    w: Array,
+    b: Array | None,
+    geometry: ConvGeometry,
+    groups: int = 1,
+    epilogue: Epilogue | None = None,
+) -> Array:
+    """The output of :func:`conv2d_resolved` alone, for inference (nothing kept for a backward).
+
+    Without a backward pass to feed, a 3×3 stride-1 convolution may run as Winograd
+    F(2×2, 3×3) (:mod:`glassnet.accel.winograd`, where :func:`winograd.applies`): 2.25× fewer
+    multiplies and no im2col. Dead taps are dropped first (:func:`live_geometry`), so a 3×3
+    kernel over a 1×1 map is a 1×1 product, not a Winograd one.
+
+    Shapes:
+        x: (C, N, H, W); w: (KH, KW, C/G, F); b: (F,) -> out: (F, N, OH, OW)
+    """
+    if epilogue is not None and b is not None:
+        raise ValueError("conv2d_values: fold the bias into the epilogue's shift")
+    live = live_geometry(tuple(x.shape[2:]), tuple(w.shape[:2]), geometry)
+    xs, ws, geo = x, w, geometry
+    if live is not None:
+        (u0, u1), (v0, v1), (r0, c0), (hk, wk) = live.rows, live.cols, live.start, live.size
+        xs, ws, geo = x[:, :, r0 : r0 + hk, c0 : c0 + wk], w[u0:u1, v0:v1], live.geometry
+    if winograd.applies(xs, ws, geo, groups):
+        ep = epilogue if epilogue is not None else Epilogue(None, b)
+        return winograd.conv2d_values(xs, ws, geo, ep.scale, ep.shift, ep.clip, ep.cap)
+    return conv2d_resolved(x, w, b, geometry, groups, epilogue)[0]
 
 
 def finish(out: Array, epilogue: Epilogue) -> Array:

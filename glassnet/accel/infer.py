@@ -136,7 +136,7 @@ class ConvStep:
                     x, w = _live_part(x, w, live)
                 out = rows(x, w, b)
                 return out if epilogue is None else fast_conv.finish(out, epilogue)
-            out, _ = fast_conv.conv2d_resolved(x, w, b, self.geometry, self.groups, epilogue)
+            out = fast_conv.conv2d_values(x, w, b, self.geometry, self.groups, epilogue)
         else:
             geo = self.geometry
             out, _ = ref_conv.conv2d_forward(

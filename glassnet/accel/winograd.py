@@ -1,0 +1,212 @@
+"""Winograd F(2×2, 3×3): a 3×3 stride-1 convolution with 2.25× fewer multiplies than im2col.
+
+Each 2×2 block of output positions (a *tile*) reads a 4×4 patch d of the padded input. With
+the fixed matrices of the minimal filtering algorithm (Lavin & Gray, 2016)::
+
+    Bᵀ = [1  0 −1  0]     G = [1    0    0 ]     Aᵀ = [1  1  1  0]
+         [0  1  1  0]         [1/2  1/2  1/2]          [0  1 −1 −1]
+         [0 −1  1  0]         [1/2 −1/2  1/2]
+         [0  1  0 −1]         [0    0    1 ]
+
+the tile's output is Aᵀ [ Σ_c (G g_{c,f} Gᵀ) ⊙ (Bᵀ d_c B) ] A, so after transforming the kernel
+(U = G g Gᵀ, 16 values per (c, f)) and every input patch (V = Bᵀ d B, 16 values per (c, tile))
+the channel sums are 16 independent GEMMs, one per position ξ of the 4×4 transform::
+
+    M[ξ] (F × tiles) = U[ξ]ᵀ (F × C) · V[ξ] (C × tiles)
+
+— 16·C·F multiply-adds per tile instead of im2col's 36·C·F (4 outputs × 9 taps). The input and
+output transforms are additions only (numba, one image plane at a time); the bias, or a folded
+BatchNorm and ReLU (:class:`glassnet.accel.conv.Epilogue`), are applied by the output
+transform. The batch is split over the threads as in :mod:`glassnet.accel.conv`.
+
+Results equal the direct convolution's to rounding (other sums; the transforms add a few
+float32 roundings: ``tests/test_accel_differential.py``). Inference only: no cache for a
+backward pass. The rule that picks it (:func:`pays`) is in :mod:`glassnet.accel.infer`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from glassnet.accel import kernels, parallel
+from glassnet.arith.geometry import Pair
+
+Array = Any
+Pads = tuple[Pair, Pair]
+
+# F(2×2, 3×3)'s kernel transform (the data and output transforms are written out in the kernels).
+G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+# Channels (in and out) from which the 16 GEMMs outweigh the transforms' passes over memory:
+# the transforms touch 16·(C + F) values per tile, the GEMMs do 16·C·F multiply-adds.
+MIN_CHANNELS = 16
+
+if kernels.AVAILABLE:  # pragma: no branch
+    from numba import njit
+
+    @njit(cache=True, nogil=True)
+    def _input_tiles(x, pt, pl, n0, n1, th, tw, v):  # type: ignore[no-untyped-def]
+        """v[ξ, c, t] = (Bᵀ d B)[ξ] of the 4×4 patch of tile t (zeros outside the input).
+
+        Tile t = ((n − n0)·TH + ty)·TW + tx reads input rows 2·ty − pt … + 3, columns
+        2·tx − pl … + 3. One row of tiles at a time: its four input rows are copied into a
+        zero-padded buffer, combined row-wise (Bᵀ d) as whole vectors, then column-wise with
+        stride-2 reads, so both passes vectorise over the tiles.
+
+        Shapes:
+            x: (C, N, H, W); v: (16, C, (n1 − n0)·TH·TW)
+        """
+        nc, h, w = x.shape[0], x.shape[2], x.shape[3]
+        wp = 2 * tw + 2
+        rows = np.zeros((4, wp), dtype=v.dtype)
+        e = np.empty((4, wp), dtype=v.dtype)
+        lo = max(0, -pl)  # columns of the buffer that hold input: [pl + lo, pl + hi)
+        hi = min(w, wp - pl)
+        for c in range(nc):
+            for n in range(n0, n1):
+                plane = x[c, n]
+                for ty in range(th):
+                    for a in range(4):
+                        r = 2 * ty - pt + a
+                        buf = rows[a]
+                        buf[:] = 0
+                        if 0 <= r < h and lo < hi:
+                            buf[pl + lo : pl + hi] = plane[r, lo:hi]
+                    r0, r1, r2, r3 = rows[0], rows[1], rows[2], rows[3]
+                    e0, e1, e2, e3 = e[0], e[1], e[2], e[3]
+                    for q in range(wp):  # Bᵀ d: whole rows
+                        e0[q] = r0[q] - r2[q]
+                        e1[q] = r1[q] + r2[q]
+                        e2[q] = r2[q] - r1[q]
+                        e3[q] = r1[q] - r3[q]
+                    t0 = ((n - n0) * th + ty) * tw
+                    for k in range(4):  # (Bᵀ d) B: columns 2tx … 2tx + 3 of row k
+                        ek = e[k]
+                        o0 = v[4 * k, c, t0 : t0 + tw]
+                        o1 = v[4 * k + 1, c, t0 : t0 + tw]
+                        o2 = v[4 * k + 2, c, t0 : t0 + tw]
+                        o3 = v[4 * k + 3, c, t0 : t0 + tw]
+                        for tx in range(tw):
+                            q = 2 * tx
+                            o0[tx] = ek[q] - ek[q + 2]
+                            o1[tx] = ek[q + 1] + ek[q + 2]
+                            o2[tx] = ek[q + 2] - ek[q + 1]
+                            o3[tx] = ek[q + 1] - ek[q + 3]
+
+    @njit(cache=True, nogil=True)
+    def _output_tiles(m, n0, n1, th, tw, scale, shift, scaled, shifted, clip, cap, out):  # type: ignore[no-untyped-def]
+        """out[f, n, 2ty + i, 2tx + j] = (Aᵀ m A)[i, j] of tile t, then the epilogue.
+
+        ``scale``/``shift`` per filter when ``scaled``/``shifted``; ``clip``: min(max(·, 0),
+        cap), NaN kept. Positions past OH, OW (an odd output size) are not written. One row of
+        tiles at a time, as whole vectors over the tiles.
+
+        Shapes:
+            m: (16, F, (n1 − n0)·TH·TW); out: (F, N, OH, OW)
+        """
+        nf, oh, ow = out.shape[0], out.shape[2], out.shape[3]
+        zero = out.dtype.type(0)
+        s = np.empty((2, 4, tw), dtype=out.dtype)  # Aᵀ m: 2 rows × 4 columns of every tile
+        y = np.empty((2, 2 * tw), dtype=out.dtype)  # the tiles' two output rows, side by side
+        for f in range(nf):
+            sf = scale[f] if scaled else zero
+            hf = shift[f] if shifted else zero
+            for n in range(n0, n1):
+                for ty in range(th):
+                    t0 = ((n - n0) * th + ty) * tw
+                    for b in range(4):
+                        m0, m1 = m[b, f, t0 : t0 + tw], m[4 + b, f, t0 : t0 + tw]
+                        m2, m3 = m[8 + b, f, t0 : t0 + tw], m[12 + b, f, t0 : t0 + tw]
+                        s0, s1 = s[0, b], s[1, b]
+                        for tx in range(tw):
+                            s0[tx] = m0[tx] + m1[tx] + m2[tx]
+                            s1[tx] = m1[tx] - m2[tx] - m3[tx]
+                    for i in range(2):
+                        a0, a1, a2, a3 = s[i, 0], s[i, 1], s[i, 2], s[i, 3]
+                        yi = y[i]
+                        for tx in range(tw):
+                            yi[2 * tx] = a0[tx] + a1[tx] + a2[tx]
+                            yi[2 * tx + 1] = a1[tx] - a2[tx] - a3[tx]
+                        if scaled:
+                            for q in range(2 * tw):
+                                yi[q] *= sf
+                        if shifted:
+                            for q in range(2 * tw):
+                                yi[q] += hf
+                        if clip:
+                            for q in range(2 * tw):
+                                t = zero if yi[q] <= zero else yi[q]
+                                yi[q] = cap if t >= cap else t
+                        row = 2 * ty + i
+                        if row < oh:
+                            out[f, n, row, :] = yi[:ow]
+
+
+def kernel_transform(w: Array) -> Array:
+    """U = G g Gᵀ for every (c, f), as the 16 GEMMs' left operands.
+
+    Shapes:
+        w: (3, 3, C, F) -> (16, C, F)
+    """
+    g = G.astype(w.dtype)
+    u = np.tensordot(g, w, axes=(1, 0))  # (4, 3, C, F): G g
+    u = np.tensordot(u, g, axes=(1, 1))  # (4, C, F, 4): (G g) Gᵀ, the last axis last
+    return np.ascontiguousarray(u.transpose(0, 3, 1, 2)).reshape(16, *w.shape[2:])
+
+
+def applies(x: Array, w: Array, geometry: Any, groups: int) -> bool:
+    """Whether Winograd F(2×2, 3×3) computes this convolution.
+
+    3×3, stride 1, no dilation, ungrouped, NumPy float data with numba, and at least
+    :data:`MIN_CHANNELS` input and output channels.
+    """
+    return (
+        groups == 1 and tuple(w.shape[:2]) == (3, 3) and geometry.strides == (1, 1)
+        and geometry.dilation == (1, 1) and kernels.enabled(x, w) and x.dtype == w.dtype
+        and x.dtype.kind == "f" and min(w.shape[2], w.shape[3]) >= MIN_CHANNELS
+    )
+
+
+def conv2d_values(
+    x: Array, w: Array, geometry: Any, scale: Array | None, shift: Array | None,
+    clip: bool = False, cap: float = float("inf"),
+) -> Array:
+    """The convolution's output (then ``·scale + shift`` and the clip), by F(2×2, 3×3).
+
+    Args:
+        x: input maps, compute layout.
+        w: 3×3 kernel.
+        geometry: the resolved geometry (stride 1, dilation 1).
+        scale: per filter, or None.
+        shift: per filter, or None (a bias is a shift).
+        clip: clip the result to [0, cap].
+        cap: the clip's upper bound (inf: ReLU).
+
+    Shapes:
+        x: (C, N, H, W); w: (3, 3, C, F) -> out: (F, N, OH, OW)
+    """
+    (oh, ow), ((pt, _), (pl, _)) = geometry.out_hw, geometry.pads
+    c, n = x.shape[:2]
+    f = w.shape[3]
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    xc = np.ascontiguousarray(x)
+    u = kernel_transform(w).transpose(0, 2, 1)  # (16, F, C) views of U[ξ]ᵀ
+    out = np.empty((f, n, oh, ow), dtype=x.dtype)
+    dt = x.dtype
+    none = np.zeros(0, dt)
+    sc = none if scale is None else np.ascontiguousarray(scale, dtype=dt)
+    sh = none if shift is None else np.ascontiguousarray(shift, dtype=dt)
+    top = dt.type(cap)
+
+    def part(lo: int, hi: int) -> None:
+        tiles = (hi - lo) * th * tw
+        v = np.empty((16, c, tiles), dtype=dt)
+        _input_tiles(xc, pt, pl, lo, hi, th, tw, v)
+        m = np.matmul(u, v)  # the 16 GEMMs (F × C)·(C × tiles)
+        _output_tiles(m, lo, hi, th, tw, sc, sh, scale is not None, shift is not None, clip,
+                      top, out)
+
+    # Work per image: the values the transforms and the GEMMs touch.
+    parallel.run(part, parallel.chunks(n, (16 * (c + f) * th * tw + f * oh * ow) * n))
+    return out
