@@ -310,3 +310,40 @@ def test_winograd_equals_reference(threads, case):
     if used:  # also straight through the module, to be sure it was the one computing
         ep = epilogue or fast_conv.Epilogue(None, b)
         _close(winograd.conv2d_values(x, w, geo, ep.scale, ep.shift, ep.clip, ep.cap), want, dt)
+
+
+@pytest.mark.skipif(not kernels.AVAILABLE, reason="Winograd's transforms need numba")
+@given(shape=st.tuples(st.integers(16, 18), st.integers(1, 4), st.integers(2, 9),
+                       st.integers(2, 9)),
+       filters=st.integers(16, 18),
+       padding=st.one_of(st.sampled_from(["valid", "same"]), st.integers(0, 2),
+                         st.tuples(*[st.integers(0, 2)] * 4)),
+       bias=st.booleans(), need_dx=st.booleans(), dtype=DTYPES, seed=st.integers(0, 2**31))
+@SETTINGS
+def test_winograd_training_equals_reference(threads, shape, filters, padding, bias, need_dx,
+                                            dtype, seed):
+    """Training through a Winograd forward: the output, dL/dx (Winograd over dL/dO with the
+    flipped kernel) and dL/dw, dL/db (from the im2col columns) against the reference pair."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((3, 3, shape[0], filters)).astype(dtype)
+    b = rng.standard_normal(filters).astype(dtype) if bias else None
+    try:
+        ref, rcache = ref_conv.conv2d_forward(x, w, b, padding=padding)
+    except GlassnetError:
+        return
+    out, cache = fast_conv.conv2d_forward(x, w, b, padding=padding)
+    geo = ref_conv.conv_geometry(shape[2:], (3, 3), 1, padding, 1)
+    assert cache.winograd == (fast_conv.live_geometry(shape[2:], (3, 3), geo) is None)
+    _close(out, ref, dtype)
+    dout = rng.standard_normal(ref.shape).astype(dtype)
+    fast = fast_conv.conv2d_backward(dout, cache, need_dx=need_dx)
+    slow = ref_conv.conv2d_backward(dout, rcache)
+    for got, want in zip(fast[1:], slow[1:], strict=True):
+        assert (got is None) == (want is None)
+        if want is not None:
+            _close(got, want, dtype)
+    if need_dx:
+        _close(fast[0], slow[0], dtype)
+    else:
+        assert fast[0] is None

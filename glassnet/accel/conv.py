@@ -51,6 +51,8 @@ class FastConv2DCache(NamedTuple):
     # Dead taps dropped by the forward (live_geometry): (its LiveCrop, the full kernel's (KH, KW),
     # the full input's (H, W)), or None; the fields above then describe the cropped convolution.
     crop: Any = None
+    # The forward ran Winograd (accel.winograd); the backward computes dL/dx that way too.
+    winograd: bool = False
 
 
 class LiveCrop(NamedTuple):
@@ -281,6 +283,14 @@ def _conv2d(
     ones = _bias_folded(b is not None, groups)
     out = xp.empty((f, n, oh, ow), dtype=xp.result_type(x, w))
     ranges = parallel.chunks(n, (c * kh * kw + f) * oh * ow * n) if xp is np else [(0, n)]
+    if epilogue is None and _winograd_trains(x, w, geometry, groups):
+        # The output by Winograd; the columns still laid out, for dL/dw in the backward.
+        cols = tuple(parallel.run(lambda lo, hi: im2col_cols(
+            x, pads, (kh, kw), s, d, lo, hi, (oh, ow), ones_row=ones, window_major=True),
+            ranges))
+        out = winograd.conv2d_values(x, w, geometry, None, b)
+        return out, FastConv2DCache(cols, tuple(ranges), w, wm, (c, n, h, wd), pads, s, d,
+                                    groups, b is not None, winograd=True)
     if ungrouped and small_batch.usable(x, w, out):
         # Each chunk in one nogil call (accel.conv_chunks): no thread waits for the GIL.
         xc = np.ascontiguousarray(x)  # read with its padding as zeros: no padded copy
@@ -362,6 +372,9 @@ def conv2d_backward(
     index = {r: k for k, r in enumerate(cache.ranges)}
 
     fold = _bias_folded(cache.has_bias, groups)
+    if cache.winograd:  # dL/dw from the columns, dL/dx as a Winograd convolution itself
+        _, dw, db = _backward_chunks(dout, cache, None, fold)
+        return (_winograd_dx(dout, cache) if need_dx else None), dw, db
     if groups == 1 and small_batch.usable(dout, wm, *cache.cols):
         return _backward_chunks(dout, cache, dx, fold)
 
@@ -400,6 +413,33 @@ def conv2d_backward(
     else:
         dw = xp.ascontiguousarray(dwk.reshape(f, cg, kh, kw).transpose(2, 3, 1, 0))
     return dx, dw, (xp.ascontiguousarray(db) if cache.has_bias else None)
+
+
+def _winograd_trains(x: Array, w: Array, geometry: ConvGeometry, groups: int) -> bool:
+    """Whether a training convolution runs Winograd.
+
+    Where inference would (:func:`winograd.applies`), the chunk kernels exist (its dL/dw), and
+    dL/dx — the full correlation of dL/dO with the flipped kernel, padding 2 − P — has
+    padding ≥ 0.
+    """
+    return (winograd.applies(x, w, geometry, groups) and small_batch.usable(x, w)
+            and max(max(p) for p in geometry.pads) <= 2)
+
+
+def _winograd_dx(dout: Array, cache: FastConv2DCache) -> Array:
+    """dL/dx of a 3×3 stride-1 convolution, by Winograd.
+
+    The 180°-rotated kernel with its channel axes swapped, run over dL/dO padded by 2 − P on
+    every side ("dL/dX = full convolution of the rotated filter with dL/dO").
+
+    Shapes:
+        dout: (F, N, OH, OW) -> dx: (C, N, H, W)
+    """
+    (pt, pb), (pl, pr) = cache.pads
+    h, wd = cache.x_shape[2:]
+    flipped = np.ascontiguousarray(cache.w[::-1, ::-1].transpose(0, 1, 3, 2))
+    geo = ConvGeometry((h, wd), ((2 - pt, 2 - pb), (2 - pl, 2 - pr)), (1, 1), (1, 1))
+    return winograd.conv2d_values(dout, flipped, geo, None, None)
 
 
 def _backward_chunks(
