@@ -347,3 +347,28 @@ def test_winograd_training_equals_reference(threads, shape, filters, padding, bi
         _close(fast[0], slow[0], dtype)
     else:
         assert fast[0] is None
+
+
+@pytest.mark.parametrize("shape,filters", [((5, 4, 3, 6), 7), ((16, 6, 8, 8), 24),
+                                           ((3, 1, 1, 1), 2)])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_pointwise_conv_uses_the_input_as_its_columns(threads, shape, filters, bias, dt):
+    """A 1×1 stride-1 unpadded convolution multiplies the maps themselves (no im2col copy):
+    output and every gradient as the reference's; the cache holds views of x."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape).astype(dt)
+    w = rng.standard_normal((1, 1, shape[0], filters)).astype(dt)
+    b = rng.standard_normal(filters).astype(dt) if bias else None
+    ref, rcache = ref_conv.conv2d_forward(x, w, b)
+    out, cache = fast_conv.conv2d_forward(x, w, b)
+    assert cache.pointwise and all(np.shares_memory(c, x) for c in cache.cols)
+    _close(out, ref, dt)
+    dout = rng.standard_normal(ref.shape).astype(dt)
+    for got, want in zip(fast_conv.conv2d_backward(dout, cache),
+                         ref_conv.conv2d_backward(dout, rcache), strict=True):
+        assert (got is None) == (want is None)
+        if want is not None:
+            _close(got, want, dt)
+    dx, _, _ = fast_conv.conv2d_backward(dout, cache, need_dx=False)
+    assert dx is None

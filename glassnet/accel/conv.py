@@ -53,6 +53,8 @@ class FastConv2DCache(NamedTuple):
     crop: Any = None
     # The forward ran Winograd (accel.winograd); the backward computes dL/dx that way too.
     winograd: bool = False
+    # A 1×1 stride-1 unpadded convolution: ``cols`` are views of the input itself.
+    pointwise: bool = False
 
 
 class LiveCrop(NamedTuple):
@@ -291,6 +293,23 @@ def _conv2d(
         out = winograd.conv2d_values(x, w, geometry, None, b)
         return out, FastConv2DCache(cols, tuple(ranges), w, wm, (c, n, h, wd), pads, s, d,
                                     groups, b is not None, winograd=True)
+    if ungrouped and _pointwise(w, geometry):
+        # A 1×1 stride-1 unpadded convolution IS a product with the maps: its columns are the
+        # input itself, each batch chunk a (C, n·H·W) view (nothing copied).
+        xc = xp.ascontiguousarray(x)
+
+        def product(lo: int, hi: int) -> Array:
+            cols, o = _batch_slice(xc, lo, hi), _batch_slice(out, lo, hi)
+            gemm.matmul_into(wm.T, cols, o)
+            if b is not None:
+                o += b[:, None]
+            return cols
+
+        views = tuple(parallel.run(product, ranges))
+        if epilogue is not None:
+            finish(out, epilogue)
+        return out, FastConv2DCache(views, tuple(ranges), w, wm, (c, n, h, wd), pads, s, d,
+                                    groups, b is not None, pointwise=True)
     if ungrouped and small_batch.usable(x, w, out):
         # Each chunk in one nogil call (accel.conv_chunks): no thread waits for the GIL.
         xc = np.ascontiguousarray(x)  # read with its padding as zeros: no padded copy
@@ -371,11 +390,11 @@ def conv2d_backward(
     dx = xp.zeros((c, n, h, wd), dtype=dout.dtype) if need_dx else None
     index = {r: k for k, r in enumerate(cache.ranges)}
 
-    fold = _bias_folded(cache.has_bias, groups)
+    fold = _bias_folded(cache.has_bias, groups) and not cache.pointwise
     if cache.winograd:  # dL/dw from the columns, dL/dx as a Winograd convolution itself
         _, dw, db = _backward_chunks(dout, cache, None, fold)
         return (_winograd_dx(dout, cache) if need_dx else None), dw, db
-    if groups == 1 and small_batch.usable(dout, wm, *cache.cols):
+    if groups == 1 and not cache.pointwise and small_batch.usable(dout, wm, *cache.cols):
         return _backward_chunks(dout, cache, dx, fold)
 
     def part(lo: int, hi: int) -> tuple[Array, Array | None]:
@@ -390,7 +409,9 @@ def conv2d_backward(
         else:
             dg = dmat.reshape(groups, f // groups, p)
             dwk = xp.matmul(dg, cols.reshape(groups, -1, p).transpose(0, 2, 1)).reshape(f, -1)
-        if dx is not None:
+        if dx is not None and cache.pointwise:  # dL/dx = W·dO, straight into its slice
+            gemm.matmul_into(wm, dmat, _batch_slice(dx, lo, hi))
+        elif dx is not None:
             if groups == 1:
                 dcols = gemm.matmul_into(wm, dmat, xp.empty((wm.shape[0], p), dmat.dtype))
             else:
@@ -413,6 +434,12 @@ def conv2d_backward(
     else:
         dw = xp.ascontiguousarray(dwk.reshape(f, cg, kh, kw).transpose(2, 3, 1, 0))
     return dx, dw, (xp.ascontiguousarray(db) if cache.has_bias else None)
+
+
+def _pointwise(w: Array, geometry: ConvGeometry) -> bool:
+    """A 1×1 kernel at stride 1 without padding: the output is W·x at every position."""
+    return (tuple(w.shape[:2]) == (1, 1) and geometry.strides == (1, 1)
+            and geometry.pads == ((0, 0), (0, 0)))
 
 
 def _winograd_trains(x: Array, w: Array, geometry: ConvGeometry, groups: int) -> bool:
