@@ -299,3 +299,20 @@ def test_runtime_errors() -> None:
     bad["state"] = {0: {"momentum_buffer": np.zeros(4)}}
     with pytest.raises(GlassnetError, match=r"'momentum_buffer' of parameter 0 has shape \[4\]"):
         optim.SGD(P1(), momentum=0.9).load_state_dict(bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_one_pass_update_equals_numpy_bit_for_bit(dtype):
+    """accel.update.descend (w -= scale·d in one numba pass, split over threads) makes the same
+    two roundings per element as NumPy's multiply-then-subtract."""
+    from glassnet.accel import kernels, update
+
+    if not kernels.AVAILABLE:
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(300_001).astype(dtype)
+    d = rng.standard_normal(300_001).astype(dtype)
+    want = w - np.multiply(d, 0.0137)
+    assert update.usable(w, d)
+    update.descend(w, d, 0.0137)
+    np.testing.assert_array_equal(w, want)

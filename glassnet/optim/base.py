@@ -167,6 +167,11 @@ class Optimizer:
         ``owned`` says ``direction`` is one of our work arrays, so it can hold the product and
         the user's gradient (or the optimizer state) is never overwritten.
         """
+        from glassnet.accel import update  # the seam; numba loads on first use
+
+        if update.usable(w, direction):
+            update.descend(w, direction, scale)
+            return
         xp = get_xp(w)
         out = direction if owned else self._tmp(i, "step", w)
         xp.multiply(direction, scale, out=out)
