@@ -36,14 +36,47 @@ from glassnet.arith.geometry import Pair
 Array = Any
 Pads = tuple[Pair, Pair]
 
-# F(2×2, 3×3)'s kernel transform (the data and output transforms are written out in the kernels).
-G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
-# Channels (in and out) from which the 16 GEMMs outweigh the transforms' passes over memory:
-# the transforms touch 16·(C + F) values per tile, the GEMMs do 16·C·F multiply-adds.
+# When Winograd pays, from its costs against im2col's (per call):
+# * per tile it saves (36 − 16)·C·F multiply-adds, and its data transforms touch 16·(C + F)
+#   values where im2col writes 36·C: from 16 channels in and out the saving dominates;
+# * the kernel transform writes 16·C·F values per call whatever the batch — as much memory
+#   traffic as saving 16·C·F·T/… multiply-adds takes tiles to repay: from 64 tiles per call
+#   (a batch of 4 at 8×8, of 16 at 4×4, never a single 4×4 map) it is a few percent of the
+#   GEMMs. Both checked with scripts/bench_winograd.py (docs/performance.md, rules table).
 MIN_CHANNELS = 16
+MIN_TILES = 64
 
 if kernels.AVAILABLE:  # pragma: no branch
     from numba import njit
+
+    @njit(cache=True, nogil=True)
+    def _kernel_tiles(g, u):  # type: ignore[no-untyped-def]
+        """u[4a + b, k] = (G g_k Gᵀ)[a, b] for every column k = (c, f) of the 3×3 kernels.
+
+        G's rows are (1, 0, 0), (½, ½, ½), (½, −½, ½), (0, 0, 1): each output is a signed half
+        sum of kernel values, one vectorised pass over the (c, f) pairs per output.
+
+        Shapes:
+            g: (9, C·F), row 3i + j = tap (i, j); u: (16, C·F)
+        """
+        half = u.dtype.type(0.5)
+        h = np.empty((4, 3, g.shape[1]), dtype=u.dtype)  # G g: rows a, columns j
+        for j in range(3):
+            r0, r1, r2 = g[j], g[3 + j], g[6 + j]
+            h0, h1, h2, h3 = h[0, j], h[1, j], h[2, j], h[3, j]
+            for k in range(g.shape[1]):
+                h0[k] = r0[k]
+                h1[k] = half * (r0[k] + r1[k] + r2[k])
+                h2[k] = half * (r0[k] - r1[k] + r2[k])
+                h3[k] = r2[k]
+        for a in range(4):  # (G g) Gᵀ
+            c0, c1, c2 = h[a, 0], h[a, 1], h[a, 2]
+            u0, u1, u2, u3 = u[4 * a], u[4 * a + 1], u[4 * a + 2], u[4 * a + 3]
+            for k in range(g.shape[1]):
+                u0[k] = c0[k]
+                u1[k] = half * (c0[k] + c1[k] + c2[k])
+                u2[k] = half * (c0[k] - c1[k] + c2[k])
+                u3[k] = c2[k]
 
     @njit(cache=True, nogil=True)
     def _input_tiles(x, pt, pl, n0, n1, th, tw, v):  # type: ignore[no-untyped-def]
@@ -149,22 +182,25 @@ def kernel_transform(w: Array) -> Array:
     Shapes:
         w: (3, 3, C, F) -> (16, C, F)
     """
-    g = G.astype(w.dtype)
-    u = np.tensordot(g, w, axes=(1, 0))  # (4, 3, C, F): G g
-    u = np.tensordot(u, g, axes=(1, 1))  # (4, C, F, 4): (G g) Gᵀ, the last axis last
-    return np.ascontiguousarray(u.transpose(0, 3, 1, 2)).reshape(16, *w.shape[2:])
+    c, f = w.shape[2:]
+    u = np.empty((16, c * f), dtype=w.dtype)
+    _kernel_tiles(np.ascontiguousarray(w).reshape(9, c * f), u)
+    return u.reshape(16, c, f)
 
 
 def applies(x: Array, w: Array, geometry: Any, groups: int) -> bool:
     """Whether Winograd F(2×2, 3×3) computes this convolution.
 
-    3×3, stride 1, no dilation, ungrouped, NumPy float data with numba, and at least
-    :data:`MIN_CHANNELS` input and output channels.
+    3×3, stride 1, no dilation, ungrouped, NumPy float data with numba, at least
+    :data:`MIN_CHANNELS` input and output channels and :data:`MIN_TILES` 2×2 output tiles.
     """
+    (oh, ow) = geometry.out_hw
+    tiles = x.shape[1] * ((oh + 1) // 2) * ((ow + 1) // 2)
     return (
         groups == 1 and tuple(w.shape[:2]) == (3, 3) and geometry.strides == (1, 1)
         and geometry.dilation == (1, 1) and kernels.enabled(x, w) and x.dtype == w.dtype
         and x.dtype.kind == "f" and min(w.shape[2], w.shape[3]) >= MIN_CHANNELS
+        and tiles >= MIN_TILES
     )
 
 
