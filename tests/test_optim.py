@@ -316,3 +316,34 @@ def test_the_one_pass_update_equals_numpy_bit_for_bit(dtype):
     assert update.usable(w, d)
     update.descend(w, d, 0.0137)
     np.testing.assert_array_equal(w, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_one_pass_adam_equals_numpy_bit_for_bit(dtype, monkeypatch):
+    """accel.update.adam (a whole Adam step per element in one pass) against the NumPy
+    sequence of optim.Adam, three steps, bit for bit."""
+    from glassnet.accel import kernels, update
+
+    if not kernels.AVAILABLE:
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(1)
+
+    class P:
+        def __init__(self):
+            self.data = rng.standard_normal(200_003).astype(dtype)
+            self.grad = None
+
+    fast, slow = P(), P()
+    slow.data[...] = fast.data
+    opt_fast = optim.Adam([fast], lr=0.01, betas=(0.8, 0.99), eps=1e-6)
+    opt_slow = optim.Adam([slow], lr=0.01, betas=(0.8, 0.99), eps=1e-6)
+    for step in range(3):
+        g = rng.standard_normal(200_003).astype(dtype)
+        fast.grad, slow.grad = g.copy(), g.copy()
+        opt_fast.step()
+        with monkeypatch.context() as mp:
+            mp.setattr(update, "usable", lambda *a: False)
+            opt_slow.step()
+        np.testing.assert_array_equal(fast.data, slow.data, err_msg=f"step {step}")
+        for key in ("exp_avg", "exp_avg_sq"):
+            np.testing.assert_array_equal(opt_fast.state[0][key], opt_slow.state[0][key])

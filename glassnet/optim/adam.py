@@ -86,6 +86,13 @@ class Adam(Optimizer):
         m, v = state["exp_avg"], state["exp_avg_sq"]
         t = self._tmp(i, "work", w)
 
+        from glassnet.accel import update  # the seam; numba loads on first use
+
+        if self.weight_decay == 0 and not self.amsgrad and update.usable(w, g, m, v):
+            update.adam(w, g, m, v, betas=self.betas, eps=self.eps,
+                        step_size=self.lr / (1.0 - beta1**step),
+                        bias_correction2_sqrt=math.sqrt(1.0 - beta2**step))
+            return
         d = g
         if self.weight_decay != 0:
             if self._DECOUPLED:
