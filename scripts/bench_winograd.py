@@ -1,0 +1,99 @@
+"""Where Winograd F(2×2, 3×3) beats im2col + GEMM: the sweep behind accel.winograd's rule.
+
+For 3×3 stride-1 "same" convolutions over a grid of channels (C = F), map sizes and batches,
+times the inference convolution both ways in the same process, interleaved, median of
+``--repeats``, and prints the ratio winograd/direct with the call's 2×2 output tiles — the
+quantity the rule (``MIN_TILES``, ``MIN_CHANNELS``) reads. Run it on a quiet machine
+(``uptime`` first); the numbers belong to the machine.
+
+    python scripts/bench_winograd.py [--channels 16,64,256] [--maps 2,4,8,16,32]
+                                     [--batches 1,8,32] [--repeats 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import time
+
+import numpy as np
+
+from glassnet.accel import compute_scope, winograd
+from glassnet.accel import conv as fast_conv
+from glassnet.ops.conv import conv_geometry
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",")]
+
+
+@contextlib.contextmanager
+def _rule(min_tiles: int, min_channels: int):
+    """Override the rule's thresholds for the block (forces one path or the other)."""
+    old = winograd.MIN_TILES, winograd.MIN_CHANNELS
+    winograd.MIN_TILES, winograd.MIN_CHANNELS = min_tiles, min_channels
+    try:
+        yield
+    finally:
+        winograd.MIN_TILES, winograd.MIN_CHANNELS = old
+
+
+def _paths(x: np.ndarray, w: np.ndarray, geo: object) -> tuple:
+    """(im2col + GEMM, Winograd): the inference convolution forced down each path."""
+
+    def direct() -> np.ndarray:
+        with _rule(1 << 62, 1 << 62):
+            return fast_conv.conv2d_values(x, w, None, geo)
+
+    def wino() -> np.ndarray:
+        with _rule(0, 0):
+            return fast_conv.conv2d_values(x, w, None, geo)
+
+    return direct, wino
+
+
+def _median_ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+def main() -> None:
+    """Parse the arguments, run the sweep, print one line per shape."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--channels", type=_ints, default=[16, 32, 64, 128, 256, 512])
+    p.add_argument("--maps", type=_ints, default=[2, 4, 8, 16, 32])
+    p.add_argument("--batches", type=_ints, default=[1, 8, 32])
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--max-macs", type=float, default=4e9, help="skip larger convolutions")
+    args = p.parse_args()
+    rng = np.random.default_rng(0)
+    print(f"load average {os.getloadavg()[0]:.2f}; ratio = winograd / im2col+GEMM (< 1: faster)")
+    print("channels map batch tiles  direct_ms  winograd_ms  ratio")
+    with compute_scope():
+        for c in args.channels:
+            for hw in args.maps:
+                for n in args.batches:
+                    if 9 * c * c * hw * hw * n > args.max_macs:
+                        continue
+                    x = rng.standard_normal((c, n, hw, hw)).astype(np.float32)
+                    w = rng.standard_normal((3, 3, c, c)).astype(np.float32)
+                    geo = conv_geometry((hw, hw), (3, 3), 1, 1, 1)
+                    tiles = n * ((hw + 1) // 2) ** 2
+                    direct, wino = _paths(x, w, geo)
+                    d, wi = [], []
+                    for _ in range(3):  # interleaved rounds
+                        d.append(_median_ms(direct, args.repeats))
+                        wi.append(_median_ms(wino, args.repeats))
+                    dm, wm = float(np.median(d)), float(np.median(wi))
+                    print(f"{c:8d} {hw:3d} {n:5d} {tiles:5d} {dm:10.3f} {wm:12.3f} "
+                          f"{wm / dm:6.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
