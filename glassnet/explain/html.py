@@ -17,9 +17,9 @@ CSS_MARK = "/*@CSS@*/"
 JS_MARK = "/*@JS@*/"
 DATA_MARK = "@DATA@"
 TITLE_MARK = "@TITLE@"
-# The engine first: it defines window.glassnet (forward, backward, the decoded data) that
-# page.js draws with.
-JS_ASSETS = ("engine.js", "page.js")
+# The engine first (ops.js: its array arithmetic; engine.js: the model, window.glassnet.forward,
+# backward and the decoded data), then the view (page.js) that draws with it.
+JS_ASSETS = ("ops.js", "engine.js", "page.js")
 # Outside strings JSON has none of these characters, so escaping them everywhere is exact.
 _SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
