@@ -28,7 +28,10 @@
   } = G.ops;
 
   // ----- the model --------------------------------------------------------------------------------
-  let LAYERS = [], WEIGHTS = {}, BY_KEY = {};
+  // NOTE: tables keyed by layer names have no prototype: a layer may be called "__proto__" or
+  // "constructor" (names come from anyone's model files) and must stay plain data.
+  const table = () => Object.create(null);
+  let LAYERS = [], WEIGHTS = table(), BY_KEY = table();
   const CACHES = new WeakMap();  // forward result -> what backward needs (argmaxes, inputs)
 
   // The weights of a layer by its name (a layer called twice embeds them once).
@@ -188,7 +191,7 @@
       throw new Error(`glassnet.forward: expected ${n} input values (${inShape.join("×")}), got ` +
         (pixels ? pixels.length : pixels));
     }
-    const vals = {}, runs = [];
+    const vals = table(), runs = [];
     const layers = LAYERS.map((l) => {
       let r;
       if (l.info.kind === "input") r = { out: Float64Array.from(pixels, Number) };
@@ -230,7 +233,7 @@
     dlogits[label] -= 1;
 
     const n = LAYERS.length, last = LAYERS[n - 1], how = finalSoftmax();
-    const grads = new Array(n), wgrad = {}, pending = {};
+    const grads = new Array(n), wgrad = table(), pending = table();
     const accumulate = (key, d) => {
       if (!pending[key]) pending[key] = Float64Array.from(d);
       else { const t = pending[key]; for (let k = 0; k < d.length; k++) t[k] += d[k]; }
@@ -264,8 +267,9 @@
   // info.bias), and compute every map the size budget left out, so each cell can be opened.
   function prepare(data) {
     LAYERS = data.layers;
-    BY_KEY = Object.fromEntries(LAYERS.map((l) => [l.key, l]));
-    WEIGHTS = {};
+    BY_KEY = table();
+    for (const l of LAYERS) BY_KEY[l.key] = l;
+    WEIGHTS = table();
     for (const l of LAYERS) {
       if (!l.weights) continue;
       for (const name of Object.keys(l.weights)) l.weights[name] = decoded(l.weights[name]);
