@@ -295,11 +295,14 @@ def test_resnet18_over_the_budget_keeps_every_cell_open(browser: Any, tmp_path: 
 
 
 def test_names_that_are_object_keys_stay_data(browser: Any, tmp_path: Path) -> None:
-    """Layers called like JS object internals run as any other (tables without prototype)."""
+    """Layers called like JS object internals run as any other (tables without prototype);
+    a layer called twice gets the sum of both calls' weight gradients."""
     inp = L.Input((5, 5, 2), name="constructor")
     a = L.Conv2D(3, 3, padding="same", activation="relu", name="__proto__")(inp)
     b = L.Conv2D(3, 1, name="toString")(inp)
     x = L.Add(name="hasOwnProperty")([a, b])
+    shared = L.Conv2D(2, 1, activation="tanh", name="shared")  # called twice: "shared:2"
+    x = L.Concatenate(name="cat")([x, shared(shared(inp))])
     x = L.Flatten(name="<img src=x onerror=\"window.__pwned=1\">")(x)
     out = L.Dense(4, activation="softmax", name="valueOf")(x)
     model = gn.Model(inp, out, name="__proto__")
