@@ -315,3 +315,29 @@ def test_names_that_are_object_keys_stay_data(browser: Any, tmp_path: Path) -> N
     assert check_backward(tab, model, x0, 1) <= GRAD_RTOL
     assert tab.js("() => window.__pwned") is None and tab.errors == []
     tab.close()
+
+
+def test_flat_float64_model(browser: Any, tmp_path: Path) -> None:
+    """A vector input, float64 weights (embedded as float64) and a model that outputs logits."""
+    from glassnet.backend import dtype_scope
+
+    model = gn.Sequential([
+        L.Input((7,)), L.Dense(9, activation="sigmoid", name="h1"), L.Dropout(0.3, name="d"),
+        L.BatchNormalization(name="bn"), L.Activation("tanh", name="t"), L.Dense(4, name="logits"),
+    ], name="mlp")
+    with dtype_scope("float64"):
+        model.build(seed=5)
+    x = np.random.default_rng(4).normal(size=7)
+    text, _ = explain_page(model, InputChoice(x.astype(np.float32), "noise", 0),
+                           model_note="float64")
+    data = page_data(text)
+    assert next(e for e in data["layers"] if e["key"] == "h1")["weights"]["kernel"][
+        "dtype"] == "float64"
+    tab = open_page(browser, text, tmp_path / "mlp.html")
+    res = tab.js(RUN, [x.tolist(), None])
+    logits = model.predict(x[None])[0]
+    np.testing.assert_allclose(res["logits"], logits, rtol=1e-12, atol=1e-12)
+    assert np.abs(np.asarray(res["p"]) - np.exp(logits) / np.exp(logits).sum()).max() < 1e-12
+    assert check_backward(tab, model, x, 2) <= GRAD_RTOL
+    assert tab.errors == []
+    tab.close()
