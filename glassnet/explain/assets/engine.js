@@ -27,7 +27,7 @@
     globalForward, globalBackward, concatForward, concatBackward, chwIndex, zeroPad, zeroCrop,
   } = G.ops;
 
-  // ----- the model --------------------------------------------------------------------------------
+  // ----- the model -------------------------------------------------------------------------------
   // NOTE: tables keyed by layer names have no prototype: a layer may be called "__proto__" or
   // "constructor" (names come from anyone's model files) and must stay plain data.
   const table = () => Object.create(null);
@@ -157,7 +157,8 @@
       case "batchnorm": {
         // Inference: μ and σ² are constants, so y = γ·x̂ + β with x̂ = (x − μ)/σ is affine in x.
         const C = last, inv = r.cache.inv, mu = w.moving_mean.data, g = w.gamma.data;
-        const dx = new Float64Array(dz.length), dg = new Float64Array(C), dbeta = new Float64Array(C);
+        const dx = new Float64Array(dz.length);
+        const dg = new Float64Array(C), dbeta = new Float64Array(C);
         for (let k = 0; k < dz.length; k++) {
           const c = k % C;
           dx[k] = dz[k] * g[c] * inv[c];
@@ -261,7 +262,7 @@
       weights: wgrad };
   }
 
-  // ----- page data ----------------------------------------------------------------------------------
+  // ----- page data -------------------------------------------------------------------------------
 
   // Decode the exact arrays, hand the view the weights where it reads them (info.kernel /
   // info.bias), and compute every map the size budget left out, so each cell can be opened.
