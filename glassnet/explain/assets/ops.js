@@ -125,35 +125,74 @@
   // ----- convolution (cross-correlation), grouped and dilated -----------------------------------
   // z[i, j, g·FG + f] = b + Σ_{u,v,c} x[i·SH + u·DH − PT, j·SW + v·DW − PL, g·CG + c]
   //                          · K[u, v, c, g·FG + f]        (x = 0 in the padding)
+  //
+  // Each output position gathers its window once (KH·KW·CG values of its group, 0 in the
+  // padding) and takes one dot product per filter with the filter's own row of the kernel,
+  // transposed once to [F, KH·KW·CG]: the running sum stays in a register.
   function convForward(x, inShape, K, bias, geo, outShape) {
     const [H, W, C] = inShape, [OH, OW, F] = outShape, [KH, KW, CG] = K.shape;
-    const k = K.data, groups = geo.groups, FG = F / groups;
+    const groups = geo.groups, FG = F / groups, n = KH * KW * CG, kt = filterRows(K);
     const [sh, sw] = geo.strides, [dh, dw] = geo.dilation;
     const pt = geo.pads[0][0], pl = geo.pads[1][0];
-    const z = new Float64Array(OH * OW * F);
+    const z = new Float64Array(OH * OW * F), win = new Float64Array(n);
     for (let i = 0; i < OH; i++) {
       for (let j = 0; j < OW; j++) {
         const o = (i * OW + j) * F;
-        if (bias) for (let f = 0; f < F; f++) z[o + f] = bias[f];
-        for (let u = 0; u < KH; u++) {
-          const r = i * sh + u * dh - pt;
-          if (r < 0 || r >= H) continue;
-          for (let v = 0; v < KW; v++) {
-            const q = j * sw + v * dw - pl;
-            if (q < 0 || q >= W) continue;
-            const xb = (r * W + q) * C, kb = (u * KW + v) * CG * F;
-            for (let g = 0; g < groups; g++) {
-              const og = o + g * FG;
-              for (let c = 0; c < CG; c++) {
-                const xv = x[xb + g * CG + c], kr = kb + c * F + g * FG;
-                for (let f = 0; f < FG; f++) z[og + f] += xv * k[kr + f];
+        for (let g = 0; g < groups; g++) {
+          let m = 0;
+          for (let u = 0; u < KH; u++) {
+            const r = i * sh + u * dh - pt, rowIn = r >= 0 && r < H;
+            for (let v = 0; v < KW; v++) {
+              const q = j * sw + v * dw - pl;
+              if (rowIn && q >= 0 && q < W) {
+                const xb = (r * W + q) * C + g * CG;
+                for (let c = 0; c < CG; c++) win[m++] = x[xb + c];
+              } else {
+                for (let c = 0; c < CG; c++) win[m++] = 0;
               }
             }
+          }
+          // Four filters at a time share each window value read (4 sums in registers).
+          const end = (g + 1) * FG;
+          let f = g * FG;
+          for (; f + 4 <= end; f += 4) {
+            const k0 = f * n, k1 = k0 + n, k2 = k1 + n, k3 = k2 + n;
+            let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+            for (let t = 0; t < n; t++) {
+              const w = win[t];
+              a0 += w * kt[k0 + t];
+              a1 += w * kt[k1 + t];
+              a2 += w * kt[k2 + t];
+              a3 += w * kt[k3 + t];
+            }
+            z[o + f] = bias ? a0 + bias[f] : a0;
+            z[o + f + 1] = bias ? a1 + bias[f + 1] : a1;
+            z[o + f + 2] = bias ? a2 + bias[f + 2] : a2;
+            z[o + f + 3] = bias ? a3 + bias[f + 3] : a3;
+          }
+          for (; f < end; f++) {
+            const kb = f * n;
+            let acc = 0;
+            for (let t = 0; t < n; t++) acc += win[t] * kt[kb + t];
+            z[o + f] = bias ? acc + bias[f] : acc;
           }
         }
       }
     }
     return z;
+  }
+
+  // K [KH, KW, CG, F] as rows [F, KH·KW·CG], made once per kernel array.
+  const ROWS = new WeakMap();
+  function filterRows(K) {
+    let rows = ROWS.get(K.data);
+    if (!rows) {
+      const k = K.data, F = K.shape[3], n = k.length / F;
+      rows = new Float64Array(k.length);
+      for (let t = 0; t < n; t++) for (let f = 0; f < F; f++) rows[f * n + t] = k[t * F + f];
+      ROWS.set(K.data, rows);
+    }
+    return rows;
   }
 
   // The same loops read backwards: dK += x·dz, dx += K·dz, db += dz.
