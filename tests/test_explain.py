@@ -79,7 +79,7 @@ def test_geometry_is_resolved(page) -> None:
     assert c1["pads"] == [[0, 1], [0, 1]] and c1["strides"] == [2, 2]  # TF "same", 8 -> 4
     assert c2["groups"] == 2 and c2["dilation"] == [2, 2] and c2["pads"] == [[1, 1], [1, 1]]
     assert layer(data, "mp")["info"]["op"] == "max"
-    assert unpack(c2["kernel"]).shape == (2, 2, 2, 4)
+    assert unpack(layer(data, "c2")["weights"]["kernel"]).shape == (2, 2, 2, 4)
 
 
 @pytest.mark.parametrize("key", ["c1", "c2"])
@@ -144,14 +144,16 @@ def test_logits_without_softmax_are_said() -> None:
 
 def test_budget_reduces_thumbnails_with_a_warning() -> None:
     model = gn.Sequential([L.Input((64, 64, 3)), L.Conv2D(24, 3, name="big"),
-                           L.Flatten(), L.Dense(2)])
+                           L.GlobalAvgPool2D(), L.Dense(2)])
     choice = InputChoice(np.zeros((64, 64, 3), np.float32), "zeros")
     page = build_page_data(model, choice, model_note="x", max_bytes=400_000)
     big = layer(page.data, "big")
-    assert not big["full"] and not big["explorable"] and "kernel" not in big["info"]
+    # the map is a thumbnail (the page computes it), the weights are always there in full
+    assert not big["full"] and not big["explorable"]
+    assert unpack(big["weights"]["kernel"]).shape == (3, 3, 3, 24)
     step = big["step"]
     assert step > 1 and big["map"]["shape"] == [-(-62 // step), -(-62 // step), 16]
-    assert page.warnings and "big" in page.warnings[0] and "--max-mb" in page.warnings[0]
+    assert page.warnings and "big" in page.warnings[-1] and "--max-mb" in page.warnings[-1]
     assert layer(page.data, "input_layer")["full"]  # the input is always embedded
 
 
@@ -189,14 +191,15 @@ def test_png_input_gray_conversion_and_errors(tmp_path: Path) -> None:
     assert choice.x.max() == pytest.approx(0.299, abs=1e-3)
     assert read_image(path, (28, 28, 3)).x.shape == (28, 28, 3)  # alpha dropped
     assert read_image(path, (784,)).x.shape == (784,)
-    with pytest.raises(GlassnetError, match=r"shape 28×28×1 but the model expects 32×32×1"):
-        read_image(path, (32, 32, 1))
+    resized = read_image(path, (32, 20, 1))  # any size: area averaging, said in the note
+    assert resized.x.shape == (32, 20, 1) and "resized from 28×28 to 32×20" in resized.note
+    assert resized.x.max() == pytest.approx(0.299, abs=1e-3)
     gray = tmp_path / "gray.png"
     mpimg.imsave(gray, np.zeros((5, 5)), cmap="gray")
     with pytest.raises(GlassnetError, match="no such file"):
         read_image(tmp_path / "missing.png", (5, 5, 1))
     with pytest.raises(GlassnetError, match="cannot be combined"):
-        choose_input((5, 5, 1), image=str(gray), data="mnist-5k")
+        choose_input((5, 5, 1), image=str(gray), index=3)
 
 
 def test_default_inputs() -> None:
@@ -259,3 +262,93 @@ def test_explain_page_reports_oversize() -> None:
     text, warnings = explain_page(model, InputChoice(np.ones(4, np.float32), "x"),
                                   model_note="x", max_bytes=1000)
     assert text.startswith("<!doctype html>") and any("MB" in w for w in warnings)
+
+
+# ----- exact arrays, resizing, example inputs, the engine's data --------------------------------
+
+
+def test_pack_exact_round_trip() -> None:
+    from glassnet.explain.numbers import exact_bytes, pack_exact
+
+    a = np.random.default_rng(0).normal(size=(3, 4, 5)).astype(np.float32)
+    packed = pack_exact(a)
+    assert packed["shape"] == [3, 4, 5] and packed["dtype"] == "float32"
+    np.testing.assert_array_equal(unpack(packed), a.astype(np.float64))  # bit-exact
+    assert len(packed["b64"]) == exact_bytes(a.size) == 320
+    b = np.array([1 / 3, -2e-300])
+    assert unpack(pack_exact(b)).tolist() == b.tolist()  # float64 stays float64
+
+
+def test_resize_area_keeps_means() -> None:
+    from glassnet.explain.inputs import area_weights, resize_area
+
+    img = np.arange(16.0).reshape(4, 4, 1)
+    blocks = img.reshape(2, 2, 2, 2).mean(axis=(1, 3))  # 2×2 block means, computed directly
+    np.testing.assert_allclose(resize_area(img, 2, 2)[:, :, 0], blocks)
+    np.testing.assert_allclose(resize_area(img[:2, :2], 4, 4)[::2, ::2, 0], img[:2, :2, 0])
+    odd = np.random.default_rng(1).random((7, 5, 3))
+    out = resize_area(odd, 3, 4)
+    assert out.shape == (3, 4, 3)
+    np.testing.assert_allclose(out.mean(axis=(0, 1)), odd.mean(axis=(0, 1)))
+    np.testing.assert_allclose(area_weights(7, 3).sum(axis=1), 1.0)
+
+
+def test_example_inputs() -> None:
+    from glassnet.explain.inputs import example_inputs
+
+    mnist = example_inputs((28, 28, 1))
+    assert [e.label for e in mnist] == list(range(10))
+    assert all(e.x.shape == (28, 28, 1) and "mnist-5k test image #" in e.note for e in mnist)
+    noise = example_inputs((6, 6, 2), seed=3)
+    assert len(noise) == 4 and all(e.label is None for e in noise)
+    assert not any(np.array_equal(e.x, choose_input((6, 6, 2), seed=3).x) for e in noise)
+
+
+def test_weights_always_embedded_exactly_with_a_warning() -> None:
+    model = gn.Sequential([L.Input((30,)), L.Dense(400, name="wide"), L.Dense(3, name="out")])
+    model.build(seed=1)
+    page = build_page_data(model, InputChoice(np.ones(30, np.float32), "ones"),
+                           model_note="x", max_bytes=20_000)
+    wide = layer(page.data, "wide")["weights"]
+    np.testing.assert_array_equal(unpack(wide["kernel"]),
+                                  model.get_layer("wide").weights["kernel"].data)
+    assert unpack(wide["bias"]).shape == (400,)
+    n = f"{model.count_params():,} weights take"
+    assert any(n in w and "all are embedded" in w for w in page.warnings)
+    assert unpack(page.data["input"]["pixels"]).tolist() == [1.0] * 30
+
+
+def test_layer_kinds_and_graph_edges() -> None:
+    inp = L.Input((6, 6, 2), name="x")
+    a = L.Conv2D(3, 3, padding="same", name="a")(inp)
+    b = L.SeparableConv2D(3, 3, padding="same", name="b")(inp)
+    s = L.Add(name="sum")([a, b])
+    c = L.Concatenate(name="cat")([s, L.BatchNormalization(name="bn")(a)])
+    out = L.Dense(2, name="out")(L.Flatten(name="fl")(L.Softmax(axis=1, name="sm")(c)))
+    model = gn.Model(inp, out)
+    data = build_page_data(model, InputChoice(np.zeros((6, 6, 2), np.float32), "zeros"),
+                           model_note="x").data
+    kinds = {e["key"]: e["info"]["kind"] for e in data["layers"]}
+    assert kinds == {"x": "input", "a": "conv", "b": "separable", "sum": "add", "bn": "batchnorm",
+                     "cat": "concat", "sm": "softmax", "fl": "flatten", "out": "dense"}
+    assert layer(data, "sum")["inputs"] == ["a", "b"] and layer(data, "cat")["inputs"] == [
+        "sum", "bn"]
+    assert layer(data, "cat")["info"]["axis"] == 2 and layer(data, "sm")["info"]["axis"] == 0
+    assert set(layer(data, "b")["weights"]) == {"depthwise_kernel", "pointwise_kernel", "bias"}
+    assert set(layer(data, "bn")["weights"]) == {"gamma", "beta", "moving_mean",
+                                                 "moving_variance"}
+
+
+def test_cli_data_builds_the_zoo_model_for_the_data() -> None:
+    model, _ = explain_cmd.load_explained_model("lenet5", 0, "mnist-5k")
+    assert model.input_shape == (28, 28, 1) and model.output_shape == (10,)
+    assert explain_cmd.load_explained_model("lenet5", 0)[0].input_shape == (32, 32, 1)
+
+
+def test_scripts_are_inlined_in_order(page) -> None:
+    from glassnet.explain.html import JS_ASSETS, asset
+
+    text = render_page(page[2])
+    starts = [text.index(asset(name).splitlines()[0]) for name in JS_ASSETS]
+    assert JS_ASSETS[-1] == "page.js" and starts == sorted(starts)
+    assert text.count("<script>") == 1  # one script element: ops, engine, then the view

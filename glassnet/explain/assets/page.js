@@ -8,7 +8,7 @@
 (function () {
   "use strict";
 
-  const DATA = JSON.parse(document.getElementById("page-data").textContent);
+  const DATA = (window.glassnet && window.glassnet.data) || JSON.parse(document.getElementById("page-data").textContent); // engine.js: decoded weights, computed maps
   const LAYERS = DATA.layers;
   const BY_KEY = Object.fromEntries(LAYERS.map((l) => [l.key, l]));
   const SHOW_CHANNELS = 16; // maps shown per overview column before "show all"
