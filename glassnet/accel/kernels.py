@@ -48,29 +48,43 @@ def set_enabled(flag: bool) -> bool:
 def max_pool_forward(xpad3, kh, kw, sh, sw, relu, out, arg, sentinel):  # type: ignore[no-untyped-def]
     """out[b,i,j] = max over the window (first maximum's offset in arg); with relu, max(·, 0).
 
+    NOTE: one output row at a time, window offsets outside and the row's positions inside, with
+    selects instead of branches: the comparisons vectorise and random data mispredicts
+    nothing (the per-position scan with an ``if`` was ~10× slower on GoogLeNet's 3×3 pools).
+    Offsets are visited row-major with a strict ``>``, so ties keep the first maximum and a
+    NaN first value stays, as before.
+
     Shapes:
         xpad3: (B, Hp, Wp) padded input; out, arg: (B, OH, OW)
     """
     nb, oh, ow = out.shape
+    zero = out.dtype.type(0)
+    span = (ow - 1) * sw + 1
     for b in range(nb):
         for i in range(oh):
             r0 = i * sh
+            best, where = out[b, i], arg[b, i]
+            first = xpad3[b, r0, 0:span:sw]
             for j in range(ow):
-                c0 = j * sw
-                best = xpad3[b, r0, c0]
-                bk = 0
-                for u in range(kh):
-                    for v in range(kw):
-                        val = xpad3[b, r0 + u, c0 + v]
-                        if val > best:  # strict: ties keep the first maximum
-                            best = val
-                            bk = u * kw + v
-                if relu and not best > 0:
-                    out[b, i, j] = 0
-                    arg[b, i, j] = sentinel
-                else:
-                    out[b, i, j] = best
-                    arg[b, i, j] = bk
+                best[j] = first[j]
+                where[j] = 0
+            for u in range(kh):
+                row = xpad3[b, r0 + u]
+                for v in range(kw):
+                    if u == 0 and v == 0:
+                        continue
+                    k = u * kw + v
+                    seg = row[v : v + span : sw]
+                    for j in range(ow):
+                        val = seg[j]
+                        take = val > best[j]  # strict: ties keep the first maximum
+                        best[j] = val if take else best[j]
+                        where[j] = k if take else where[j]
+            if relu:
+                for j in range(ow):
+                    dead = not best[j] > zero
+                    best[j] = zero if dead else best[j]
+                    where[j] = sentinel if dead else where[j]
 
 
 @njit(cache=True, nogil=True)
