@@ -79,7 +79,7 @@ def test_geometry_is_resolved(page) -> None:
     assert c1["pads"] == [[0, 1], [0, 1]] and c1["strides"] == [2, 2]  # TF "same", 8 -> 4
     assert c2["groups"] == 2 and c2["dilation"] == [2, 2] and c2["pads"] == [[1, 1], [1, 1]]
     assert layer(data, "mp")["info"]["op"] == "max"
-    assert unpack(c2["kernel"]).shape == (2, 2, 2, 4)
+    assert unpack(layer(data, "c2")["weights"]["kernel"]).shape == (2, 2, 2, 4)
 
 
 @pytest.mark.parametrize("key", ["c1", "c2"])
@@ -144,14 +144,16 @@ def test_logits_without_softmax_are_said() -> None:
 
 def test_budget_reduces_thumbnails_with_a_warning() -> None:
     model = gn.Sequential([L.Input((64, 64, 3)), L.Conv2D(24, 3, name="big"),
-                           L.Flatten(), L.Dense(2)])
+                           L.GlobalAvgPool2D(), L.Dense(2)])
     choice = InputChoice(np.zeros((64, 64, 3), np.float32), "zeros")
     page = build_page_data(model, choice, model_note="x", max_bytes=400_000)
     big = layer(page.data, "big")
-    assert not big["full"] and not big["explorable"] and "kernel" not in big["info"]
+    # the map is a thumbnail (the page computes it), the weights are always there in full
+    assert not big["full"] and not big["explorable"]
+    assert unpack(big["weights"]["kernel"]).shape == (3, 3, 3, 24)
     step = big["step"]
     assert step > 1 and big["map"]["shape"] == [-(-62 // step), -(-62 // step), 16]
-    assert page.warnings and "big" in page.warnings[0] and "--max-mb" in page.warnings[0]
+    assert page.warnings and "big" in page.warnings[-1] and "--max-mb" in page.warnings[-1]
     assert layer(page.data, "input_layer")["full"]  # the input is always embedded
 
 
@@ -189,14 +191,15 @@ def test_png_input_gray_conversion_and_errors(tmp_path: Path) -> None:
     assert choice.x.max() == pytest.approx(0.299, abs=1e-3)
     assert read_image(path, (28, 28, 3)).x.shape == (28, 28, 3)  # alpha dropped
     assert read_image(path, (784,)).x.shape == (784,)
-    with pytest.raises(GlassnetError, match=r"shape 28×28×1 but the model expects 32×32×1"):
-        read_image(path, (32, 32, 1))
+    resized = read_image(path, (32, 20, 1))  # any size: area averaging, said in the note
+    assert resized.x.shape == (32, 20, 1) and "resized from 28×28 to 32×20" in resized.note
+    assert resized.x.max() == pytest.approx(0.299, abs=1e-3)
     gray = tmp_path / "gray.png"
     mpimg.imsave(gray, np.zeros((5, 5)), cmap="gray")
     with pytest.raises(GlassnetError, match="no such file"):
         read_image(tmp_path / "missing.png", (5, 5, 1))
     with pytest.raises(GlassnetError, match="cannot be combined"):
-        choose_input((5, 5, 1), image=str(gray), data="mnist-5k")
+        choose_input((5, 5, 1), image=str(gray), index=3)
 
 
 def test_default_inputs() -> None:

@@ -17,9 +17,12 @@ from glassnet.fileio import write_text
 
 DESCRIPTION = """Write a self-contained explainer page (one HTML file: open it by double-click)
 for any glassnet model. MODEL is a .npz checkpoint (its trained weights), a zoo name or a
-YAML/JSON model file (random initial weights, --seed). The input is --input IMAGE.png (same
-size as the model's input; colour is converted to gray for one-channel models), or test image
---index of --data NAME; by default mnist-5k image 0 for 28x28x1 models, else seeded noise."""
+YAML/JSON model file (random initial weights, --seed). With --data NAME a zoo model is built
+for the data's image shape and classes, as `glassnet train` does. The input is --input
+IMAGE.png (resized to the model's input by area averaging if needed; colour is converted to
+gray for one-channel models), or test image --index of --data NAME; by default mnist-5k image
+0 for 28x28x1 models, else seeded noise. The page also offers one test image per class of the
+data (or a few seeded noise inputs) and runs the model on any of them in the browser."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -41,11 +44,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.set_defaults(func=run)
 
 
-def load_explained_model(spec: str, seed: int) -> tuple[object, str]:
+def load_explained_model(spec: str, seed: int, data: str | None = None) -> tuple[object, str]:
     """Return ``(model, note on its weights)`` for MODEL.
 
+    With ``data``, a zoo model is built for that dataset's input shape and classes, as
+    ``glassnet train`` builds it (:func:`glassnet.training.session.build_model`).
+
     Raises:
-        GlassnetError: if MODEL is no checkpoint, zoo name or model file.
+        GlassnetError: if MODEL is no checkpoint, zoo name or model file, or a zoo model cannot
+            take the data.
     """
     from glassnet.commands.summary import load_model_arg
     from glassnet.training.resolve import KERAS_SUFFIXES
@@ -57,7 +64,13 @@ def load_explained_model(spec: str, seed: int) -> tuple[object, str]:
         from glassnet.training.checkpoint import load_model
 
         return load_model(path), f"weights loaded from the checkpoint {path.name}"
-    model = load_model_arg(spec)
+    if data is not None and not path.is_file():
+        from glassnet import data as datasets
+        from glassnet.training.session import build_model
+
+        model = build_model(spec, datasets.load(data, progress=False), seed)
+    else:
+        model = load_model_arg(spec)
     if path.suffix.lower() in (*KERAS_SUFFIXES, ".onnx"):
         return model, f"weights read from {path.name}"
     model.build(seed=seed)
@@ -72,17 +85,20 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         GlassnetError: for a bad model, input, spec or option.
     """
-    from glassnet.explain import choose_input, explain_page
+    from glassnet.explain import choose_input, example_inputs, explain_page
     from glassnet.explain.tracedata import trace_section
 
     if not args.max_mb > 0:
         raise GlassnetError(f"--max-mb: expected a size > 0, got {args.max_mb}")
-    model, note = load_explained_model(args.model, args.seed)
-    choice = choose_input(tuple(model.input_shape), image=args.input, data=args.data,
-                          index=args.index, seed=args.seed)
+    model, note = load_explained_model(args.model, args.seed, args.data)
+    shape = tuple(model.input_shape)
+    choice = choose_input(shape, image=args.input, data=args.data, index=args.index,
+                          seed=args.seed)
+    examples = example_inputs(shape, data=args.data, seed=args.seed)
     trace = trace_section(args.trace) if args.trace else None
     text, warnings = explain_page(model, choice, model_note=note,
-                                  max_bytes=int(args.max_mb * 1e6), trace=trace)
+                                  max_bytes=int(args.max_mb * 1e6), trace=trace,
+                                  examples=examples)
     for line in warnings:
         print(f"glassnet explain: warning: {line}", file=sys.stderr)
     out = Path(args.out)

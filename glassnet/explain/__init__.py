@@ -13,18 +13,19 @@ from __future__ import annotations
 from typing import Any
 
 from glassnet.explain.html import render_page
-from glassnet.explain.inputs import InputChoice, choose_input
+from glassnet.explain.inputs import InputChoice, choose_input, example_inputs
 from glassnet.explain.pagedata import DEFAULT_MAX_BYTES, PageData, build_page_data
 
 __all__ = [
     "DEFAULT_MAX_BYTES", "InputChoice", "PageData", "build_page_data", "choose_input",
-    "explain_page", "render_page",
+    "example_inputs", "explain_page", "render_page",
 ]
 
 
 def explain_page(
     model: Any, choice: InputChoice, *, model_note: str,
     max_bytes: int = DEFAULT_MAX_BYTES, trace: dict[str, Any] | None = None,
+    examples: list[InputChoice] | None = None,
 ) -> tuple[str, list[str]]:
     """Return ``(html text, warnings)`` of the explainer page of ``model`` on ``choice``.
 
@@ -34,9 +35,10 @@ def explain_page(
         model_note: where the weights come from, shown on the page.
         max_bytes: size budget of the page (reduced thumbnails beyond, with a warning).
         trace: a trace section from :func:`glassnet.explain.tracedata.trace_section`.
+        examples: inputs the page offers (see :func:`glassnet.explain.inputs.example_inputs`).
     """
     page = build_page_data(model, choice, model_note=model_note, max_bytes=max_bytes,
-                           trace=trace)
+                           trace=trace, examples=examples)
     text = render_page(page.data)
     warnings = list(page.warnings)
     size = len(text.encode("utf-8"))

@@ -62,12 +62,21 @@ def _input_map(data: dict[str, Any], entry: dict[str, Any]) -> np.ndarray:
     return unpack(_layer(data, entry["inputs"][0])["map"])
 
 
+def layer_weights(data: dict[str, Any], entry: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The exact weights of ``entry``'s layer (embedded once, on the layer's first call)."""
+    for other in data["layers"]:
+        if other["name"] == entry["name"] and "weights" in other:
+            return {k: unpack(w) for k, w in other["weights"].items()}
+    return {}
+
+
 def conv_cell(data: dict[str, Any], key: str, i: int, j: int, f: int) -> ConvCell:
     """Recompute conv output cell (i, j, f) of layer ``key`` from the embedded values."""
     entry = _layer(data, key)
     info = entry["info"]
     x = _input_map(data, entry)
-    k = unpack(info["kernel"])
+    weights = layer_weights(data, entry)
+    k = weights["kernel"]
     kh, kw, cg, filters = k.shape
     group = f // (filters // info["groups"])
     channels = list(range(group * cg, (group + 1) * cg))
@@ -85,7 +94,7 @@ def conv_cell(data: dict[str, Any], key: str, i: int, j: int, f: int) -> ConvCel
     kernel = k[:, :, :, f]
     products = window * kernel
     total = float(products.sum())
-    bias = 0.0 if info["bias"] is None else float(info["bias"][f])
+    bias = float(weights["bias"][f]) if "bias" in weights else 0.0
     return ConvCell(window, padded, kernel, products, total, bias, total + bias, rows, cols,
                     channels)
 

@@ -1,7 +1,8 @@
 """Assemble the self-contained page: the template with its styles, script and data inlined.
 
 The template ``assets/page.html`` holds three markers, replaced by the contents of
-``assets/page.css``, ``assets/page.js`` and the page data as JSON. Nothing is fetched at view
+``assets/page.css``, the scripts of :data:`JS_ASSETS` (in order, in the one script element) and
+the page data as JSON. Nothing is fetched at view
 time: the file works offline, by double-click, with no server.
 """
 
@@ -16,6 +17,9 @@ CSS_MARK = "/*@CSS@*/"
 JS_MARK = "/*@JS@*/"
 DATA_MARK = "@DATA@"
 TITLE_MARK = "@TITLE@"
+# The engine first: it defines window.glassnet (forward, backward, the decoded data) that
+# page.js draws with.
+JS_ASSETS = ("engine.js", "page.js")
 # Outside strings JSON has none of these characters, so escaping them everywhere is exact.
 _SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
@@ -46,6 +50,8 @@ def render_page(data: dict[str, Any]) -> str:
     title = html.escape(f"glassnet explain — {data['model']['name']}")
     # Replace the data last: its text is never searched for markers.
     page = page.replace(TITLE_MARK, title).replace(CSS_MARK, asset("page.css"))
-    page = page.replace(JS_MARK, asset("page.js"))
+    # NOTE: a newline and ";" between the files, so a script without a final semicolon cannot
+    # run into the next one.
+    page = page.replace(JS_MARK, "\n;\n".join(asset(name) for name in JS_ASSETS))
     head, tail = page.split(DATA_MARK)
     return head + data_json(data) + tail

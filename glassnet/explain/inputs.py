@@ -1,8 +1,10 @@
-"""The one image an explainer page runs through the model: a PNG, a dataset image or noise.
+"""The images an explainer page runs through the model: a PNG, dataset images or noise.
 
-glassnet never resizes: an image must already have the model's height and width. A colour
-image is converted to grayscale when the model takes one channel; every other mismatch is an
-error that names both shapes.
+An image of another height or width than the model's is resized by area averaging (each output
+pixel is the mean of the input area it covers, with fractional overlaps: a box filter that
+neither aliases when shrinking nor invents detail when enlarging; the aspect ratio follows the
+model's), and the page's input note says so. A colour image is converted to grayscale when the
+model takes one channel; other channel mismatches are errors naming both shapes.
 """
 
 from __future__ import annotations
@@ -39,6 +41,34 @@ class InputChoice:
 
 def _shape_text(shape: tuple[int, ...]) -> str:
     return "×".join(str(s) for s in shape)
+
+
+def area_weights(n_in: int, n_out: int) -> np.ndarray:
+    """The (n_out, n_in) matrix of area resampling along one axis.
+
+    Output pixel o covers input coordinates [o·s, (o + 1)·s) with s = n_in / n_out; its weight
+    on input pixel i is the overlap of that interval with [i, i + 1), divided by s, so every
+    row sums to 1.
+
+    Shapes:
+        -> (n_out, n_in).
+    """
+    s = n_in / n_out
+    lo = np.arange(n_out)[:, None] * s
+    i = np.arange(n_in)[None, :]
+    overlap = np.clip(np.minimum(lo + s, i + 1) - np.maximum(lo, i), 0, None)
+    return overlap / s
+
+
+def resize_area(img: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize an HWC image by area averaging (see :func:`area_weights`), in float64.
+
+    Shapes:
+        img (H, W, C) -> (height, width, C).
+    """
+    rows = area_weights(img.shape[0], height)
+    cols = area_weights(img.shape[1], width)
+    return np.einsum("oh,hwc,pw->opc", rows, img.astype(np.float64), cols)
 
 
 def _fit(x: np.ndarray, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -92,6 +122,11 @@ def read_image(path: str | Path, shape: tuple[int, ...]) -> InputChoice:
             f"--input {str(p)!r} has {img.shape[2]} channel(s) but the model expects "
             f"{channels} (only colour -> grayscale is converted)"
         )
+    target = shape[:2] if len(shape) == 3 else None
+    if target is not None and img.shape[:2] != target:
+        notes.insert(0, f"resized from {img.shape[0]}×{img.shape[1]} to {target[0]}×{target[1]} "
+                        "by area averaging")
+        img = resize_area(img, *target)
     x = _fit(img.astype(np.float32), shape, f"--input {str(p)!r}")
     extra = f" ({', '.join(notes)})" if notes else ""
     return InputChoice(x, f"the image {p.name}{extra}, values scaled to [0, 1]")
@@ -117,6 +152,35 @@ def dataset_image(name: str, index: int, shape: tuple[int, ...]) -> InputChoice:
     )
 
 
+def example_inputs(shape: tuple[int, ...], *, data: str | None = None, seed: int = 0,
+                   count: int = 4) -> list[InputChoice]:
+    """The inputs a page offers: the first test image of each class of ``data``, else noise.
+
+    Without ``data``, a model taking 28×28×1 images gets ``mnist-5k``'s; any other model
+    ``count`` seeded random inputs (seeds ``seed + 1`` ... so none repeats the default input).
+
+    Raises:
+        GlassnetError: for an unknown dataset or images the model cannot take.
+    """
+    from glassnet import data as datasets
+
+    name = data or (DEFAULT_DATA if shape == MNIST_SHAPE else None)
+    if name is None:
+        return [random_input(shape, seed + k) for k in range(1, count + 1)]
+    ds = datasets.load(name, progress=False)
+    names = tuple(str(c) for c in ds.class_names)
+    labels = np.asarray(ds.y_test)
+    out = []
+    for label in range(len(names)):
+        hits = np.flatnonzero(labels == label)
+        if hits.size:
+            index = int(hits[0])
+            x = _fit(np.asarray(ds.x_test[index], dtype=np.float32), shape, f"{name} images")
+            out.append(InputChoice(x, f"{name} test image #{index} (true class {names[label]})",
+                                   label, names))
+    return out
+
+
 def random_input(shape: tuple[int, ...], seed: int = 0) -> InputChoice:
     """A seeded uniform [0, 1) input, for models that take no dataset image by default."""
     rng = np.random.default_rng(seed)
@@ -137,11 +201,12 @@ def choose_input(
     seeded random input.
 
     Raises:
-        GlassnetError: for ``--input`` together with ``--data``/``--index``, or any error of
-            the reader used.
+        GlassnetError: for ``--input`` together with ``--index``, or any error of the reader
+            used. (``--input`` with ``--data`` is fine: the data then fits the model and gives
+            the page's example inputs.)
     """
-    if image is not None and (data is not None or index is not None):
-        raise GlassnetError("--input cannot be combined with --data/--index; give one or the other")
+    if image is not None and index is not None:
+        raise GlassnetError("--input cannot be combined with --index; give one or the other")
     if image is not None:
         return read_image(image, shape)
     if data is not None or index is not None:

@@ -1,16 +1,22 @@
-"""The JSON an explainer page embeds: one forward pass of a model, every value of it.
+"""The JSON an explainer page embeds: a model the page can run, and one forward pass of it.
 
 :func:`build_page_data` runs ``model.feature_maps`` on one input and records, per layer call,
 the summary numbers (output shape, parameters, MACs), the output map (rounded to 6 significant
-digits, see :mod:`glassnet.explain.numbers`), the geometry needed to recompute a cell
-(:mod:`glassnet.explain.layerinfo`) and the weights of the layers whose cells can be opened.
-The page recomputes a clicked cell from these numbers in JavaScript; the embedded output maps
-are the reference it is checked against.
+digits, see :mod:`glassnet.explain.numbers`), the layer's kind and geometry
+(:mod:`glassnet.explain.layerinfo`), the graph edges (``inputs``: the keys of the calls it
+reads) and, on a layer's first call, all its weights exactly (``weights``: float32 base64).
+With these the page's engine (``assets/engine.js``) reruns the whole model on any input; the
+embedded maps are the Python reference the page's arithmetic is checked against. ``input``
+carries the exact input pixels and ``inputs`` a few example inputs (one per class of a dataset)
+the page offers.
 
-Size budget: everything is embedded when the estimate fits ``max_bytes``. Otherwise maps and
-weights are embedded in full, in layer order, within :data:`FULL_SHARE` of the budget, and the
-other layers share the rest as thumbnails (every ``step``-th pixel of their first channels, 3
-significant digits) whose cells cannot be opened. Each reduction is reported in ``warnings``.
+Size budget: the weights and inputs are always embedded in full: the engine needs every one,
+and a page that cannot compute is no explainer (a model whose weights alone exceed the budget
+gets a warning saying so, never a truncated page). The maps are embedded in full when they
+fit what is left; otherwise in layer order within :data:`FULL_SHARE` of it, and the other layers
+get thumbnails (every ``step``-th pixel of their first channels, 3 significant digits) for the
+first drawing, while the engine computes their full maps when the page opens, so every cell can
+still be opened. Each reduction is reported in ``warnings``.
 """
 
 from __future__ import annotations
@@ -26,12 +32,13 @@ from glassnet.explain import numbers as num
 from glassnet.explain.inputs import InputChoice
 from glassnet.explain.layerinfo import describe
 from glassnet.explain.softmax import softmax_section
+from glassnet.layers import Layer
 from glassnet.models.graph import Model, node_input_shape
 
 DEFAULT_MAX_BYTES = 5_000_000
-FORMAT_VERSION = 1
-PAGE_OVERHEAD = 80_000  # the page's own HTML, styles and script (~60 kB) plus the summary
-FULL_SHARE = 0.75  # share of the budget for full maps and weights when not all of them fit
+FORMAT_VERSION = 2  # 2: exact weights and inputs (base64) for the in-page engine, graph edges
+PAGE_OVERHEAD = 120_000  # the page's own HTML, styles and scripts (~90 kB) plus the summary
+FULL_SHARE = 0.75  # share of the map budget for full maps when not all of them fit
 THUMB_CHANNELS = 16  # a reduced layer shows at most this many channels ...
 THUMB_DIGITS = 3  # ... with 3 significant digits (thumbnails are only drawn as colours)
 THUMB_BYTES = 7  # JSON bytes per 3-digit value ("-0.123," ), generously
@@ -81,33 +88,34 @@ def thumbnail(values: np.ndarray, allowance: int) -> tuple[np.ndarray, int, int]
     return values[::step], step, 1
 
 
-def _kernel_size(node: Any) -> int:
-    kernel = node.layer.weights.get("kernel")
-    return 0 if kernel is None else int(kernel.data.size)
+def layer_arrays(layer: Layer) -> dict[str, Any]:
+    """The arrays the engine runs ``layer`` with: its weights and buffers, by glassnet's names.
+
+    Shapes:
+        as the layer stores them (e.g. kernel [KH, KW, C_in/groups, F], bias [F],
+        BatchNorm gamma/beta/moving_mean/moving_variance [C]).
+    """
+    arrays = {name: p.data for name, p in layer.weights.items()}
+    arrays.update(layer.buffers)
+    return {name: np.asarray(a) for name, a in arrays.items()}
 
 
 def plan_budget(model: Model, keys: dict[int, str], values: dict[str, np.ndarray],
-                budget: int) -> tuple[set[str], set[str], int]:
-    """Decide which maps and weights are embedded in full.
+                budget: int) -> tuple[set[str], int]:
+    """Decide which maps are embedded in full within ``budget`` bytes (weights not counted).
 
-    Everything is embedded when it fits. Otherwise maps (and the weights of layers whose
-    input is embedded too) are taken in layer order while they fit in ``FULL_SHARE`` of the
-    budget; the input is always embedded.
+    Everything is embedded when it fits. Otherwise maps are taken in layer order while they fit
+    in ``FULL_SHARE`` of the budget; the input is always embedded.
 
     Returns:
-        ``(keys of full maps, keys of layers with weights, bytes left for the thumbnails)``.
+        ``(keys of full maps, bytes left for the thumbnails)``.
     """
-    def weighs(node: Any) -> bool:
-        return describe(node.layer, node_input_shape(node))["kind"] in ("conv", "dense")
-
     nodes = model.nodes
     total = sum(num.estimate_bytes(values[keys[n.uid]].size) for n in nodes)
-    total += sum(num.estimate_bytes(_kernel_size(n)) for n in nodes[1:] if weighs(n))
     if total <= budget:
-        return set(values), {keys[n.uid] for n in nodes[1:] if weighs(n)}, 0
+        return set(values), 0
     limit = int(budget * FULL_SHARE)
     full: set[str] = set()
-    weights: set[str] = set()
     used = 0
     for node in nodes:
         key = keys[node.uid]
@@ -116,13 +124,7 @@ def plan_budget(model: Model, keys: dict[int, str], values: dict[str, np.ndarray
             continue
         full.add(key)
         used += size
-        sources = all(keys[p.uid] in full for p in node.inputs)
-        if node.inputs and sources and weighs(node):
-            cost = num.estimate_bytes(_kernel_size(node))
-            if used + cost <= limit:
-                weights.add(key)
-                used += cost
-    return full, weights, max(0, budget - used)
+    return full, max(0, budget - used)
 
 
 def _reduction(key: str, full: np.ndarray, step: int, channels: int) -> str:
@@ -132,13 +134,11 @@ def _reduction(key: str, full: np.ndarray, step: int, channels: int) -> str:
     return f"{key} ({', '.join(parts)})" if parts else key
 
 
-def _weights(layer: Any) -> dict[str, Any]:
-    kernel = layer.weights.get("kernel")
-    bias = layer.weights.get("bias")
-    return {
-        "kernel": num.pack(kernel.data),
-        "bias": None if bias is None else num.round_list(bias.data),
-    }
+def _weights_warning(model: Model, exact: int, budget: int) -> str:
+    n = sum(int(a.size) for layer in model.layers for a in layer_arrays(layer).values())
+    return (f"{model.name}'s {n:,} weights take {exact / 1e6:.1f} MB in the page, over the "
+            f"{budget / 1e6:.1f} MB budget: all are embedded anyway, since the page's engine "
+            "computes every layer from them (raise --max-mb to silence this)")
 
 
 def build_page_data(
@@ -148,21 +148,23 @@ def build_page_data(
     model_note: str,
     max_bytes: int = DEFAULT_MAX_BYTES,
     trace: dict[str, Any] | None = None,
+    examples: list[InputChoice] | None = None,
 ) -> PageData:
-    """Run the model on the chosen input and collect everything the page shows.
+    """Run the model on the chosen input and collect everything the page shows and runs.
 
     Args:
         model: the model (built on the first forward pass if needed).
         choice: the input and its description.
         model_note: one sentence on where the weights come from (checkpoint or random init).
-        max_bytes: the page budget; beyond it thumbnails are reduced (with a warning).
+        max_bytes: the page budget; beyond it maps become thumbnails (with a warning).
         trace: the trace section (see :mod:`glassnet.explain.tracedata`), or None.
+        examples: inputs the page offers to run instead (``DATA.inputs``), or None.
 
     Returns:
-        The payload and any warnings about reduced layers.
+        The payload and any warnings about reduced layers or an oversized model.
 
     Shapes:
-        choice.x: the model's input shape (HWC or (F,)).
+        choice.x and every example's x: the model's input shape (HWC or (F,)).
     """
     summary = model.summary(print_fn=None)
     assert summary is not None
@@ -172,8 +174,23 @@ def build_page_data(
     values: dict[str, np.ndarray] = {keys[model.input_node.uid]: np.asarray(choice.x)}
     values.update({k: np.asarray(t.data[0]) for k, t in maps.items()})
 
+    # Exact arrays first: they are embedded whatever the budget (see the module docstring).
+    arrays: dict[str, dict[str, Any]] = {}
+    seen: set[int] = set()
+    for node in model.nodes[1:]:
+        if id(node.layer) not in seen:
+            seen.add(id(node.layer))
+            arrays[keys[node.uid]] = {k: num.pack_exact(a)
+                                      for k, a in layer_arrays(node.layer).items()}
+    examples = list(examples or [])
+    exact = sum(len(w["b64"]) for ws in arrays.values() for w in ws.values())
+    exact += num.exact_bytes(choice.x.size) * (1 + len(examples))
+
+    warnings = []
     budget = max(0, max_bytes - PAGE_OVERHEAD)
-    full, weights, room = plan_budget(model, keys, values, budget)
+    if exact > budget:
+        warnings.append(_weights_warning(model, exact, max_bytes))
+    full, room = plan_budget(model, keys, values, max(0, budget - exact))
     n_thumbs = max(1, len(values) - len(full))
     layers: list[dict[str, Any]] = []
     reduced: list[str] = []
@@ -191,30 +208,27 @@ def build_page_data(
             {"kind": "input"},
             "full": key in full, "step": 1,
         }
+        if key in arrays and arrays[key]:
+            entry["weights"] = arrays[key]
         if key in full:
             entry["map"] = num.pack(out)
         else:
             small, step, channels = thumbnail(out, room // n_thumbs // THUMB_BYTES)
             entry["map"], entry["step"] = num.pack(small, THUMB_DIGITS), step
             reduced.append(_reduction(key, out, step, channels))
-        sources = all(k in full for k in entry["inputs"])
-        entry["explorable"] = bool(key in full and node.inputs and sources)
-        if entry["info"]["kind"] in ("conv", "dense") and entry["explorable"]:
-            if key in weights:
-                entry["info"].update(_weights(node.layer))
-            else:
-                entry["explorable"] = False
-                reduced.append(f"{key} weights")
+        # The engine (assets/engine.js) fills in the maps left out and opens those cells too.
+        entry["explorable"] = bool(key in full and node.inputs
+                                   and all(k in full for k in entry["inputs"]))
         layers.append(entry)
 
-    warnings = []
     if reduced:
         named = ", ".join(reduced[:6]) + (f" and {len(reduced) - 6} more" if len(reduced) > 6
                                          else "")
         warnings.append(
-            f"the page would exceed ~{max_bytes / 1e6:.1f} MB, so {len(reduced)} layers were "
-            f"reduced to thumbnails whose cells cannot be opened: {named}; raise --max-mb to "
-            "embed everything"
+            f"the page would exceed ~{max_bytes / 1e6:.1f} MB, so the maps of {len(reduced)} "
+            f"layers are embedded as thumbnails only: {named}; the page computes them in full "
+            "from the embedded input and weights when it opens (checked against its own forward "
+            "pass, not Python's); raise --max-mb to embed everything"
         )
     final = values[keys[model.output_node.uid]]
     data = {
@@ -226,10 +240,23 @@ def build_page_data(
             "total_macs": int(summary["total_macs"]),
             "mac_convention": str(summary.get("mac_convention", "")),
         },
-        "input": {"note": choice.note, "label": choice.label},
+        "input": {"note": choice.note, "label": choice.label,
+                  "pixels": num.pack_exact(np.asarray(choice.x, dtype=np.float32))},
+        "inputs": [example_entry(e) for e in examples],
         "layers": layers,
         "softmax": softmax_section(model, values, keys, final, choice),
         "trace": trace,
         "significant_digits": num.SIGNIFICANT,
     }
     return PageData(data, warnings)
+
+
+def example_entry(choice: InputChoice) -> dict[str, Any]:
+    """One example input of ``DATA.inputs``: exact pixels, label (or None), class, source note."""
+    label = choice.label
+    names = choice.class_names
+    return {
+        "note": choice.note, "label": label,
+        "class_name": names[label] if names is not None and label is not None else None,
+        "pixels": num.pack_exact(np.asarray(choice.x, dtype=np.float32)),
+    }
