@@ -692,8 +692,16 @@
     }));
     const far = list.filter((e) => e.span > 1);
     cols.classList.toggle("has-arcs", far.length > 0);
-    const lane = new Map(); // arcs stacked in lanes by span so nested skips do not overlap
-    [...new Set(far.map((e) => e.span))].sort((a, b) => a - b).forEach((s, n) => lane.set(s, n));
+    // Each arc gets the lowest lane free over its whole stretch, so overlapping arcs never share
+    // a horizontal line (interval colouring, shortest first).
+    const lanes = [];
+    [...far].sort((a, b) => a.span - b.span || a.from - b.from).forEach((e) => {
+      let n = 0;
+      while ((lanes[n] || []).some((o) => e.from < o.to && o.from < e.to)) n += 1;
+      (lanes[n] = lanes[n] || []).push(e);
+      e.lane = n;
+    });
+    cols.style.setProperty("--arc-room", `${20 + 11 * Math.min(lanes.length, 5)}px`);
     const place = () => {
       const g = svg("svg", { class: "edges", "aria-hidden": "true", width: cols.scrollWidth,
         height: cols.scrollHeight });
@@ -714,9 +722,9 @@
           const y = ra.top + top + 28;
           d = `M${ra.right + left},${y} L${rb.left + left},${y}`;
         } else {
-          const x0 = (ra.left + ra.right) / 2 + left, x1 = (rb.left + rb.right) / 2 + left;
-          const y = ra.top + top, rise = 10 + 9 * Math.min(lane.get(e.span), 3);
-          d = `M${x0},${y} C${x0},${y - rise} ${x1},${y - rise} ${x1},${y}`;
+          const lane = Math.min(e.lane, 4), y = ra.top + top, rise = 12 + 11 * lane;
+          const x0 = ra.left + left + 30 + 9 * lane, x1 = rb.right + left - 30 - 9 * lane;
+          d = `M${x0},${y} V${y - rise} H${x1} V${y - 1}`;
         }
         g.append(svg("path", { d, class: e.span === 1 ? "edge" : "edge skip",
           "data-from": e.src, "data-to": e.dst, "marker-end": "url(#arrowhead)" }));
