@@ -587,9 +587,21 @@
     return canvas;
   }
 
+  // With many classes (ImageNet's 1,000) only the likeliest ones get a row; the true class too.
+  const MAX_ROWS = 10;
+  function shownClasses() {
+    const n = SOFT.probs.length, all = [...Array(n).keys()];
+    if (n <= MAX_ROWS + 2) return all;
+    const top = all.sort((a, b) => SOFT.probs[b] - SOFT.probs[a]).slice(0, MAX_ROWS);
+    const y = state.trueLabel;
+    if (y !== null && y !== undefined && !top.includes(y)) top.push(y);
+    return top;
+  }
+  const rowsWith = (y) => { const r = shownClasses(); return r.includes(y) ? r : [...r, y]; };
   function probBars(l) {
-    const g = grid(l), top = predicted();
-    return el("div", { class: "bars" }, SOFT.probs.map((p, k) => el("button", {
+    const g = grid(l), top = predicted(), shown = shownClasses();
+    const rest = SOFT.probs.length - shown.length;
+    return el("div", { class: "bars" }, shown.map((k) => [k, SOFT.probs[k]]).map(([k, p]) => el("button", {
       type: "button", class: "row nav-item" + (k === top ? " pred" : "") +
         (k === state.trueLabel ? " truth" : ""), "data-layer": l.key, "data-unit": k,
       tabindex: "-1", title: `${classNames()[k]}: p = ${fmt(p, 6)} (Enter: how it is computed)`,
@@ -597,7 +609,9 @@
       el("span", { class: "cls", text: classNames()[k] }),
       el("span", { class: "track" }, el("span", { class: "fill",
         style: `display:block;width:${(100 * p).toFixed(1)}%` })),
-      el("span", { text: (100 * p).toFixed(1) + "%" }))));
+      el("span", { text: (100 * p).toFixed(1) + "%" }))),
+    rest ? el("span", { class: "note", text: `+ ${big(rest)} less likely classes (section 4)` })
+      : null);
   }
 
   function column(l, isLast) {
@@ -994,7 +1008,12 @@
     }
     return t;
   }
-  const absMax = (rows) => Math.max(1e-12, ...rows.flat().filter(Number.isFinite).map(Math.abs));
+  // The largest |value| (a loop: spreading a million values into Math.max overflows the stack).
+  function absMax(rows) {
+    let top = 1e-12;
+    for (const row of rows) for (const v of row) if (Math.abs(v) > top) top = Math.abs(v);
+    return top;
+  }
 
   function checkBadge(mine, ref) {
     const tol = 1e-4 * Math.max(1, Math.abs(ref));
@@ -1235,7 +1254,10 @@
       open: state.sumsOpen || cc.CG <= 8 },
     el("summary", { text: `Partial sums of all ${cc.CG} input channels → Σ = ` +
       `${fmt(cc.total, 7)}` }));
-    sums.addEventListener("toggle", () => { state.sumsOpen = sums.open; fillSums(); });
+    sums.addEventListener("toggle", () => {
+      if (cc.CG > 8) state.sumsOpen = sums.open; // small layers open by themselves
+      fillSums();
+    });
     const fillSums = () => {
       if (!sums.open || sums.querySelector("table")) return;
       let running = 0;
@@ -1469,12 +1491,18 @@
       `Subtracting max z = ${fmt(m, 5)} changes nothing mathematically but keeps `,
       markup`e<sup>z</sup> from overflowing.`) }));
     const rowCls = (k) => (k === top ? "pred " : "") + (k === label ? "truth" : "");
+    const shown = shownClasses(), hidden = z.map((_, k) => k).filter((k) => !shown.includes(k));
+    const restSum = (f) => hidden.reduce((acc, k) => acc + f(k), 0);
+    const restRow = (cells) => (hidden.length ? el("tr", { class: "rest" }, el("td", {
+      class: "cls", text: `other ${big(hidden.length)}` }), cells) : null);
     const scores = el("table", { class: "smax", id: "softmax-scores" },
       el("thead", {}, el("tr", {}, ["class", "logit z", "z − max z", "e^(z − max z)"].map((h, k) =>
         el("th", { class: k === 0 ? "cls" : null, text: h })))),
-      el("tbody", {}, z.map((zk, k) => el("tr", { class: rowCls(k) },
-        el("td", { class: "cls", text: names[k] }), el("td", { text: fmt(zk, 5) }),
-        el("td", { text: fmt(zk - m, 5) }), el("td", { text: fmt(e[k], 5) })))),
+      el("tbody", {}, shown.map((k) => el("tr", { class: rowCls(k) },
+        el("td", { class: "cls", text: names[k] }), el("td", { text: fmt(z[k], 5) }),
+        el("td", { text: fmt(z[k] - m, 5) }), el("td", { text: fmt(e[k], 5) }))),
+      restRow([el("td", { text: "…" }), el("td", { text: "…" }),
+        el("td", { text: fmt(restSum((k) => e[k]), 5) })])),
       el("tfoot", {}, el("tr", {}, el("td", { class: "cls", text: "Σ" }), el("td"), el("td"),
         el("td", { id: "softmax-sum", "data-value": sum, text: fmt(sum, 6) }))));
     const heads = ["class", "p = e / Σ", ""];
@@ -1482,13 +1510,16 @@
     const probs = el("table", { class: "smax", id: "softmax-table" },
       el("thead", {}, el("tr", {}, heads.map((h, k) => el("th", { class: k === 0 ? "cls" : null,
         text: h })))),
-      el("tbody", {}, p.map((pk, k) => el("tr", { class: rowCls(k) },
+      el("tbody", {}, shown.map((k) => [k, p[k]]).map(([k, pk]) => el("tr", { class: rowCls(k) },
         el("td", { class: "cls", text: names[k] }),
         el("td", { text: fmt(pk, 5), "data-value": pk }),
         el("td", { class: "barcell" }, el("div", { class: "track" }, el("div", { class: "fill",
           style: `width:${(100 * pk).toFixed(1)}%` }))),
         label !== null ? [el("td", { text: k === label ? 1 : 0 }),
-          el("td", { text: fmt(pk - (k === label ? 1 : 0), 5) })] : null))),
+          el("td", { text: fmt(pk - (k === label ? 1 : 0), 5) })] : null)),
+      restRow([el("td", { text: fmt(restSum((k) => p[k]), 5) }), el("td"),
+        label !== null ? [el("td", { text: 0 }), el("td", { text: fmt(restSum((k) => p[k]), 5) })]
+          : null])),
       el("tfoot", {}, el("tr", {}, el("td", { class: "cls", text: "Σ" }),
         el("td", { text: fmt(p.reduce((a, b) => a + b, 0), 6) }), el("td"),
         label !== null ? [el("td", { text: "1" }), el("td")] : null)));
@@ -1554,10 +1585,10 @@
     const dtab = el("table", { class: "smax", id: "bp-dlogits" },
       el("thead", {}, el("tr", {}, ["class", "p", "y", "dL/dz = p − y"].map((h, k) =>
         el("th", { class: k === 0 ? "cls" : null, text: h })))),
-      el("tbody", {}, dl.map((d, k) => el("tr", { class: k === y ? "truth" : null },
-        el("td", { class: "cls", text: names[k] }), el("td", { text: fmt(p[k], 5) }),
-        el("td", { text: k === y ? 1 : 0 }),
-        el("td", { "data-value": d, style: tint(d, 1), text: fmt(d, 5) })))));
+      el("tbody", {}, rowsWith(y).map((k) => [k, dl[k]]).map(([k, d]) => el("tr", {
+        class: k === y ? "truth" : null }, el("td", { class: "cls", text: names[k] }),
+      el("td", { text: fmt(p[k], 5) }), el("td", { text: k === y ? 1 : 0 }),
+      el("td", { "data-value": d, style: tint(d, 1), text: fmt(d, 5) })))));
     const worst = Math.max(...dl.map((d, k) => Math.abs(d - (p[k] - (k === y ? 1 : 0)))));
     body.append(el("div", { class: "scrolls" }, dtab), el("p", {}, el("span", {
       class: "check " + (worst <= 1e-6 ? "ok" : "no"), id: "bp-dlogits-check",
@@ -1625,7 +1656,7 @@
       for (let n = 0; n < fin; n++) worst = Math.max(worst, Math.abs(col[n] - x[n] * dzk));
       const g = gridOf({ shape: [fin], data: col });
       const canvas = el("canvas", { class: "mapcanvas", "aria-hidden": "true" });
-      drawGrid(canvas, g, 0, cellSize(g, roomFor()), { scale: absMax([Array.from(col)]) });
+      drawGrid(canvas, g, 0, cellSize(g, roomFor()), { scale: absMax([col]) });
       wrap.append(el("figure", {}, el("figcaption", { text: `dL/dW[:, ${f}]: ${fin} values ` +
         `wrapped in rows of ${g.w}` }), canvas),
       resultTable([[`dL/dz[${f}]${gb ? " = dL/db[" + f + "]" : ""}`, fmt(dzk, 6),
@@ -1677,7 +1708,7 @@
       wrap.append(el("p", { class: "note", text: `(the first ${shownCh} of ${CG} input ` +
         "channels are shown and checked)" }));
     }
-    const scale = absMax([Array.from(dW)]);
+    const scale = absMax([dW]);
     const rows = [];
     if (gb) rows.push([`dL/db[${f}] = Σ<sub>i,j</sub> dL/dz[i, j, ${f}]`, fmt(gb.values[f], 6),
       { id: "bp-db", "data-value": gb.values[f] }]);
