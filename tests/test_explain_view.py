@@ -26,6 +26,7 @@ import glassnet as gn
 from glassnet import layers as L
 from glassnet import zoo
 from glassnet.explain import choose_input, example_inputs, explain_page
+from glassnet.explain.inputs import read_image
 
 PROB_TOL = 1e-4  # the bound: in-page probabilities vs Python's predict
 
@@ -133,6 +134,24 @@ def test_gallery_image_runs_in_the_page(desktop: Tab, mnist) -> None:
         data["softmax"]["class_names"][label]
     loss = float(desktop.page.get_attribute("#softmax-loss", "data-value"))
     assert loss == pytest.approx(-math.log(python_p[label]), rel=1e-4)
+
+
+def test_uploaded_image_is_read_like_the_command_line(desktop: Tab, mnist,
+                                                     tmp_path: Path) -> None:
+    from PIL import Image
+
+    model = mnist[0]
+    rgb = np.random.default_rng(5).integers(0, 256, size=(37, 45, 3), dtype=np.uint8)
+    path = tmp_path / "photo.png"
+    Image.fromarray(rgb).save(path)
+    desktop.page.set_input_files("#upload", str(path))
+    desktop.page.wait_for_function("() => (window.glassnet.state.inputNote || '')"
+                                   ".startsWith('the uploaded image')")
+    pixels = np.asarray(desktop.js("() => window.glassnet.input()"))
+    cli = read_image(path, (28, 28, 1)).x.reshape(-1).astype(np.float64)
+    assert np.max(np.abs(pixels - cli)) <= 1e-6  # gray, /255, area-resized 45×37 -> 28×28
+    page_p = np.asarray(desktop.js("() => window.glassnet.probabilities()"))
+    assert np.max(np.abs(page_p - predict(model, list(pixels)))) <= PROB_TOL
 
 
 def test_kernel_animation_has_one_step_per_output_cell(desktop: Tab, mnist) -> None:

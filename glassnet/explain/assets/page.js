@@ -401,9 +401,9 @@
         "aria-label": "upload an image", onchange: (ev) => upload(ev.target.files[0]) }),
       el("label", { class: "note" }, el("input", { type: "checkbox", id: "invert" }),
         " invert (dark ink on light paper → light on dark, like MNIST)"),
-      el("p", { class: "note", id: "upload-note", text: `It is centre-cropped to the model's ` +
-        `aspect, scaled to ${IN_W}×${IN_H}` + (IN_C === 1 ? ", converted to gray " +
-        "(0.299·R + 0.587·G + 0.114·B)" : "") + " and divided by 255 (values 0…1)." })));
+      el("p", { class: "note", id: "upload-note", text: "As `glassnet explain --input` reads " +
+        `it: divided by 255 (values 0…1)` + (IN_C === 1 ? ", made gray (0.299·R + 0.587·G + " +
+        "0.114·B)" : "") + `, resized to ${IN_W}×${IN_H} by area averaging.` })));
     body.append(el("div", { class: "inparts" }, parts));
     inputPreview();
   }
@@ -512,37 +512,73 @@
     return out;
   }
 
+  // Area resampling along one axis, as `glassnet explain --input` does (inputs.area_weights):
+  // output pixel o covers input [o·s, (o + 1)·s), s = n_in / n_out, and weighs each input pixel
+  // by its overlap / s. Returns, per output pixel, [first input index, weights...].
+  function areaWeights(nIn, nOut) {
+    const s = nIn / nOut, rows = [];
+    for (let o = 0; o < nOut; o++) {
+      const lo = o * s, hi = lo + s, first = Math.floor(lo), w = [];
+      for (let i = first; i < Math.min(nIn, Math.ceil(hi)); i++) {
+        w.push(Math.max(0, Math.min(hi, i + 1) - Math.max(lo, i)) / s);
+      }
+      rows.push([first, w]);
+    }
+    return rows;
+  }
+  // An H×W×K image resized to IN_H×IN_W by area averaging (rows, then columns).
+  function resizeArea(img, h, w, k) {
+    const R = areaWeights(h, IN_H), C = areaWeights(w, IN_W);
+    const mid = new Float64Array(IN_H * w * k);
+    R.forEach(([first, ws], o) => ws.forEach((a, n) => {
+      const src = (first + n) * w * k, dst = o * w * k;
+      for (let q = 0; q < w * k; q++) mid[dst + q] += a * img[src + q];
+    }));
+    const out = new Float64Array(IN_H * IN_W * k);
+    for (let o = 0; o < IN_H; o++) {
+      C.forEach(([first, ws], p) => ws.forEach((a, n) => {
+        for (let c = 0; c < k; c++) {
+          out[(o * IN_W + p) * k + c] += a * mid[(o * w + first + n) * k + c];
+        }
+      }));
+    }
+    return out;
+  }
+
+  // An uploaded image becomes the model's input the way `glassnet explain --input` reads one:
+  // values / 255, gray by 0.299·R + 0.587·G + 0.114·B for one channel, area-resized to the
+  // model's height and width (optionally inverted, for dark ink on light paper).
   function upload(file) {
     if (!file) return;
     const url = URL.createObjectURL(file);
     const img = new Image();
     img.onload = () => {
       const c = document.createElement("canvas");
-      c.width = IN_W; c.height = IN_H;
+      const h = img.naturalHeight, w = img.naturalWidth;
+      c.width = w; c.height = h;
       const ctx = c.getContext("2d");
-      // Centre-crop to the model's aspect ratio, then scale (the browser's smoothing).
-      const want = IN_W / IN_H, have = img.width / img.height;
-      const sw = have > want ? img.height * want : img.width;
-      const sh = have > want ? img.height : img.width / want;
-      ctx.imageSmoothingQuality = "high";
-      ctx.drawImage(img, (img.width - sw) / 2, (img.height - sh) / 2, sw, sh, 0, 0, IN_W, IN_H);
+      ctx.drawImage(img, 0, 0);
       URL.revokeObjectURL(url);
-      const rgba = ctx.getImageData(0, 0, IN_W, IN_H).data;
+      const rgba = ctx.getImageData(0, 0, w, h).data;
+      const k = IN_C === 1 ? 1 : 3;
+      const px = new Float64Array(h * w * k);
+      for (let q = 0; q < h * w; q++) {
+        const r = rgba[4 * q] / 255, g = rgba[4 * q + 1] / 255, b = rgba[4 * q + 2] / 255;
+        if (k === 1) px[q] = 0.299 * r + 0.587 * g + 0.114 * b;
+        else { px[3 * q] = r; px[3 * q + 1] = g; px[3 * q + 2] = b; }
+      }
       const invert = byId("invert").checked;
-      const x = new Float64Array(IN_H * IN_W * IN_C);
-      for (let p = 0; p < IN_H * IN_W; p++) {
-        const [r, g, b] = [rgba[4 * p], rgba[4 * p + 1], rgba[4 * p + 2]].map((v) => v / 255);
-        if (IN_C === 1) {
-          const y = 0.299 * r + 0.587 * g + 0.114 * b;
-          x[p] = invert ? 1 - y : y;
-        } else {
-          [r, g, b].forEach((v, c) => { if (c < IN_C) x[p * IN_C + c] = invert ? 1 - v : v; });
-        }
+      let x = h === IN_H && w === IN_W ? px : resizeArea(px, h, w, k);
+      if (invert) x = x.map((v) => 1 - v);
+      if (IN_C !== k) { // a model with other than 1 or 3 channels: gray copied to each
+        const y = new Float64Array(IN_H * IN_W * IN_C);
+        for (let q = 0; q < IN_H * IN_W; q++) for (let ch = 0; ch < IN_C; ch++) y[q * IN_C + ch] = x[q * k];
+        x = y;
       }
       state.trueLabel = null;
       stopAnimation();
-      setInput(x, `the uploaded image (${img.width}×${img.height} → ${IN_W}×${IN_H}` +
-        `${IN_C === 1 ? ", gray" : ""}${invert ? ", inverted" : ""}, values 0…1)`);
+      setInput(x, `the uploaded image (${w}×${h} → ${IN_W}×${IN_H} by area averaging` +
+        `${k === 1 ? ", gray" : ""}${invert ? ", inverted" : ""}, values 0…1)`);
     };
     img.onerror = () => { byId("upload-note").textContent = "That file is not an image the " +
       "browser can read."; };
