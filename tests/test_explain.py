@@ -262,3 +262,84 @@ def test_explain_page_reports_oversize() -> None:
     text, warnings = explain_page(model, InputChoice(np.ones(4, np.float32), "x"),
                                   model_note="x", max_bytes=1000)
     assert text.startswith("<!doctype html>") and any("MB" in w for w in warnings)
+
+
+# ----- exact arrays, resizing, example inputs, the engine's data --------------------------------
+
+
+def test_pack_exact_round_trip() -> None:
+    from glassnet.explain.numbers import exact_bytes, pack_exact
+
+    a = np.random.default_rng(0).normal(size=(3, 4, 5)).astype(np.float32)
+    packed = pack_exact(a)
+    assert packed["shape"] == [3, 4, 5] and packed["dtype"] == "float32"
+    np.testing.assert_array_equal(unpack(packed), a.astype(np.float64))  # bit-exact
+    assert len(packed["b64"]) == exact_bytes(a.size) == 320
+    b = np.array([1 / 3, -2e-300])
+    assert unpack(pack_exact(b)).tolist() == b.tolist()  # float64 stays float64
+
+
+def test_resize_area_keeps_means() -> None:
+    from glassnet.explain.inputs import area_weights, resize_area
+
+    img = np.arange(16.0).reshape(4, 4, 1)
+    blocks = img.reshape(2, 2, 2, 2).mean(axis=(1, 3))  # 2×2 block means, computed directly
+    np.testing.assert_allclose(resize_area(img, 2, 2)[:, :, 0], blocks)
+    np.testing.assert_allclose(resize_area(img[:2, :2], 4, 4)[::2, ::2, 0], img[:2, :2, 0])
+    odd = np.random.default_rng(1).random((7, 5, 3))
+    out = resize_area(odd, 3, 4)
+    assert out.shape == (3, 4, 3)
+    np.testing.assert_allclose(out.mean(axis=(0, 1)), odd.mean(axis=(0, 1)))
+    np.testing.assert_allclose(area_weights(7, 3).sum(axis=1), 1.0)
+
+
+def test_example_inputs() -> None:
+    from glassnet.explain.inputs import example_inputs
+
+    mnist = example_inputs((28, 28, 1))
+    assert [e.label for e in mnist] == list(range(10))
+    assert all(e.x.shape == (28, 28, 1) and "mnist-5k test image #" in e.note for e in mnist)
+    noise = example_inputs((6, 6, 2), seed=3)
+    assert len(noise) == 4 and all(e.label is None for e in noise)
+    assert not any(np.array_equal(e.x, choose_input((6, 6, 2), seed=3).x) for e in noise)
+
+
+def test_weights_always_embedded_exactly_with_a_warning() -> None:
+    model = gn.Sequential([L.Input((30,)), L.Dense(400, name="wide"), L.Dense(3, name="out")])
+    model.build(seed=1)
+    page = build_page_data(model, InputChoice(np.ones(30, np.float32), "ones"),
+                           model_note="x", max_bytes=20_000)
+    wide = layer(page.data, "wide")["weights"]
+    np.testing.assert_array_equal(unpack(wide["kernel"]),
+                                  model.get_layer("wide").weights["kernel"].data)
+    assert unpack(wide["bias"]).shape == (400,)
+    n = f"{model.count_params():,} weights take"
+    assert any(n in w and "all are embedded" in w for w in page.warnings)
+    assert unpack(page.data["input"]["pixels"]).tolist() == [1.0] * 30
+
+
+def test_layer_kinds_and_graph_edges() -> None:
+    inp = L.Input((6, 6, 2), name="x")
+    a = L.Conv2D(3, 3, padding="same", name="a")(inp)
+    b = L.SeparableConv2D(3, 3, padding="same", name="b")(inp)
+    s = L.Add(name="sum")([a, b])
+    c = L.Concatenate(name="cat")([s, L.BatchNormalization(name="bn")(a)])
+    out = L.Dense(2, name="out")(L.Flatten(name="fl")(L.Softmax(axis=1, name="sm")(c)))
+    model = gn.Model(inp, out)
+    data = build_page_data(model, InputChoice(np.zeros((6, 6, 2), np.float32), "zeros"),
+                           model_note="x").data
+    kinds = {e["key"]: e["info"]["kind"] for e in data["layers"]}
+    assert kinds == {"x": "input", "a": "conv", "b": "separable", "sum": "add", "bn": "batchnorm",
+                     "cat": "concat", "sm": "softmax", "fl": "flatten", "out": "dense"}
+    assert layer(data, "sum")["inputs"] == ["a", "b"] and layer(data, "cat")["inputs"] == [
+        "sum", "bn"]
+    assert layer(data, "cat")["info"]["axis"] == 2 and layer(data, "sm")["info"]["axis"] == 0
+    assert set(layer(data, "b")["weights"]) == {"depthwise_kernel", "pointwise_kernel", "bias"}
+    assert set(layer(data, "bn")["weights"]) == {"gamma", "beta", "moving_mean",
+                                                 "moving_variance"}
+
+
+def test_cli_data_builds_the_zoo_model_for_the_data() -> None:
+    model, _ = explain_cmd.load_explained_model("lenet5", 0, "mnist-5k")
+    assert model.input_shape == (28, 28, 1) and model.output_shape == (10,)
+    assert explain_cmd.load_explained_model("lenet5", 0)[0].input_shape == (32, 32, 1)

@@ -40,8 +40,9 @@ RUN = """([x, label]) => {
     const b = g.backward(r, label);
     Object.assign(out, {loss: b.loss, dlogits: b.dlogits,
       grads: b.grads.map((l) => ({name: l.name, shape: l.shape, values: list(l.values)})),
-      weights: Object.fromEntries(Object.entries(b.weights).map(([k, w]) =>
-        [k, {shape: w.shape, values: list(w.values)}]))});
+      // pairs, not an object: Playwright would drop a key "__proto__" on the way to Python
+      weights: Object.entries(b.weights).map(([k, w]) =>
+        [k, {shape: w.shape, values: list(w.values)}])});
   }
   return out;
 }"""
@@ -123,6 +124,7 @@ def assert_close_maps(js: list[dict[str, Any]], ref: dict[str, np.ndarray], rtol
 def check_backward(tab: Tab, model: gn.Model, x: np.ndarray, label: int) -> float:
     """Compare the page's backward pass with Python's; return the worst relative difference."""
     res = tab.js(RUN, [x.reshape(-1).tolist(), label])
+    res["weights"] = dict(res["weights"])
     ref = backward_pass(model, x, label)
     assert res["loss"] == pytest.approx(ref.loss, rel=1e-9)
     np.testing.assert_allclose(res["dlogits"], ref.dlogits, rtol=1e-9, atol=1e-12)
@@ -290,3 +292,52 @@ def test_resnet18_over_the_budget_keeps_every_cell_open(browser: Any, tmp_path: 
     assert tab.errors == []
     tab.close()
     print(f"resnet18 32×32×3 page: {size / 1e6:.1f} MB")
+
+
+def test_names_that_are_object_keys_stay_data(browser: Any, tmp_path: Path) -> None:
+    """Layers called like JS object internals run as any other (tables without prototype);
+    a layer called twice gets the sum of both calls' weight gradients."""
+    inp = L.Input((5, 5, 2), name="constructor")
+    a = L.Conv2D(3, 3, padding="same", activation="relu", name="__proto__")(inp)
+    b = L.Conv2D(3, 1, name="toString")(inp)
+    x = L.Add(name="hasOwnProperty")([a, b])
+    shared = L.Conv2D(2, 1, activation="tanh", name="shared")  # called twice: "shared:2"
+    x = L.Concatenate(name="cat")([x, shared(shared(inp))])
+    x = L.Flatten(name="<img src=x onerror=\"window.__pwned=1\">")(x)
+    out = L.Dense(4, activation="softmax", name="valueOf")(x)
+    model = gn.Model(inp, out, name="__proto__")
+    model.build(seed=2)
+    x0 = np.random.default_rng(3).normal(size=(5, 5, 2)).astype(np.float32)
+    text, _ = explain_page(model, InputChoice(x0, "noise", 1), model_note="random")
+    tab = open_page(browser, text, tmp_path / "names.html")
+    res = tab.js(RUN, [x0.reshape(-1).tolist(), None])
+    assert np.abs(np.asarray(res["p"]) - model.predict(x0[None])[0]).max() <= PROB_TOL
+    assert check_backward(tab, model, x0, 1) <= GRAD_RTOL
+    assert tab.js("() => window.__pwned") is None and tab.errors == []
+    tab.close()
+
+
+def test_flat_float64_model(browser: Any, tmp_path: Path) -> None:
+    """A vector input, float64 weights (embedded as float64) and a model that outputs logits."""
+    from glassnet.backend import dtype_scope
+
+    model = gn.Sequential([
+        L.Input((7,)), L.Dense(9, activation="sigmoid", name="h1"), L.Dropout(0.3, name="d"),
+        L.BatchNormalization(name="bn"), L.Activation("tanh", name="t"), L.Dense(4, name="logits"),
+    ], name="mlp")
+    with dtype_scope("float64"):
+        model.build(seed=5)
+    x = np.random.default_rng(4).normal(size=7)
+    text, _ = explain_page(model, InputChoice(x.astype(np.float32), "noise", 0),
+                           model_note="float64")
+    data = page_data(text)
+    assert next(e for e in data["layers"] if e["key"] == "h1")["weights"]["kernel"][
+        "dtype"] == "float64"
+    tab = open_page(browser, text, tmp_path / "mlp.html")
+    res = tab.js(RUN, [x.tolist(), None])
+    logits = model.predict(x[None])[0]
+    np.testing.assert_allclose(res["logits"], logits, rtol=1e-12, atol=1e-12)
+    assert np.abs(np.asarray(res["p"]) - np.exp(logits) / np.exp(logits).sum()).max() < 1e-12
+    assert check_backward(tab, model, x, 2) <= GRAD_RTOL
+    assert tab.errors == []
+    tab.close()

@@ -17,11 +17,11 @@ CSS_MARK = "/*@CSS@*/"
 JS_MARK = "/*@JS@*/"
 DATA_MARK = "@DATA@"
 TITLE_MARK = "@TITLE@"
-# The engine first: it defines window.glassnet (forward, backward, the decoded data) that
-# page.js draws with.
-JS_ASSETS = ("engine.js", "page.js")
+# The engine first (ops.js: its array arithmetic; engine.js: the model, window.glassnet.forward,
+# backward and the decoded data), then the view (page.js) that draws with it.
+JS_ASSETS = ("ops.js", "engine.js", "page.js")
 # Outside strings JSON has none of these characters, so escaping them everywhere is exact.
-_SCRIPT_SAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
+_SCRIPT_SAFE = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"))
 
 
 def asset(name: str) -> str:
@@ -38,7 +38,11 @@ def data_json(data: dict[str, Any]) -> str:
     has no NaN (the data uses null).
     """
     text = json.dumps(data, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
-    return text.translate(_SCRIPT_SAFE)
+    # NOTE: three str.replace calls, not str.translate: on a 60 MB page (resnet18's weights)
+    # translate took 7.6 s, the replaces 0.02 s.
+    for char, escaped in _SCRIPT_SAFE:
+        text = text.replace(char, escaped)
+    return text
 
 
 def render_page(data: dict[str, Any]) -> str:

@@ -77,8 +77,8 @@ def unpack(packed: dict[str, Any]) -> np.ndarray:
 
 
 def exact_bytes(n_values: int) -> int:
-    """The base64 text of ``n_values`` float32 values: 4 bytes each, 4/3 for base64."""
-    return math.ceil(n_values * 4 / 3) + 4
+    """The base64 text of ``n_values`` float32 values: 4 bytes each, 4 characters per 3 bytes."""
+    return 4 * math.ceil(4 * n_values / 3)
 
 
 def value_range(values: Any) -> list[float]:

@@ -127,8 +127,14 @@ def plan_budget(model: Model, keys: dict[int, str], values: dict[str, np.ndarray
     return full, max(0, budget - used)
 
 
+def ordinal(n: int) -> str:
+    """``2nd``, ``3rd``, ``11th``, ``21st``."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def _reduction(key: str, full: np.ndarray, step: int, channels: int) -> str:
-    parts = [f"every {step}th row and column"] if step > 1 else []
+    parts = [f"every {ordinal(step)} row and column"] if step > 1 else []
     if full.ndim == 3 and channels < full.shape[2]:
         parts.append(f"{channels} of {full.shape[2]} channels")
     return f"{key} ({', '.join(parts)})" if parts else key
@@ -221,6 +227,12 @@ def build_page_data(
                                    and all(k in full for k in entry["inputs"]))
         layers.append(entry)
 
+    unknown = [f"{e['key']} ({e['type']})" for e in layers if e["info"]["kind"] == "other"]
+    if unknown:
+        warnings.append(
+            "the page cannot run these layers in the browser, so it cannot rerun the model on "
+            f"another input: {', '.join(unknown)}"
+        )
     if reduced:
         named = ", ".join(reduced[:6]) + (f" and {len(reduced) - 6} more" if len(reduced) > 6
                                          else "")
