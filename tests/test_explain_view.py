@@ -27,6 +27,7 @@ from glassnet import layers as L
 from glassnet import zoo
 from glassnet.explain import choose_input, example_inputs, explain_page
 from glassnet.explain.inputs import read_image
+from glassnet.models.summary import summarize
 
 PROB_TOL = 1e-4  # the bound: in-page probabilities vs Python's predict
 
@@ -209,6 +210,19 @@ def test_dense_terms_and_rest_close_the_sum(desktop: Tab) -> None:
     assert sum(products) + rest == pytest.approx(total, rel=1e-9, abs=1e-12)
     assert "1,592" in desktop.page.inner_text("#dense-terms tr.rest")
     assert desktop.page.get_attribute("#check", "class").endswith("ok")
+
+
+def test_formulas_are_the_ones_summary_explain_prints(desktop: Tab, mnist) -> None:
+    model = mnist[0]
+    python = {row["name"]: row["explain"] for row in summarize(model, explain=True)["layers"]}
+    for key in ("conv2d", "max_pooling2d", "conv2d_1", "flatten", "dense"):
+        desktop.js("(key) => window.glassnet.select(key, 0, [0, 0])", key)
+        shown = desktop.page.eval_on_selector_all("#summary-formulas .formula",
+                                                  "(ds) => ds.map((d) => d.textContent)")
+        # Every line the page shows is one `glassnet summary --explain` prints, and only the
+        # padding-mode sentence is left out.
+        want = [t for t in python[key] if "padding" not in t]
+        assert shown == want, key
 
 
 def test_backprop_view(desktop: Tab, mnist) -> None:

@@ -1100,37 +1100,51 @@
     return el("p", { class: "hint what", text });
   }
 
-  // The size / parameter / MAC formulas with this layer's numbers put in (the same ones
-  // `glassnet summary MODEL --explain` prints), computed from the embedded geometry.
+  // The size / parameter / MAC formulas with this layer's numbers put in, worded as
+  // `glassnet summary MODEL --explain` prints them (glassnet/arith): the page data's own lines
+  // when it carries them (l.explain), else rebuilt here from the embedded geometry.
+  function sizeLine(name, I, p, k, d, st, conv, O) {
+    const sym = p[0] === p[1], pad = sym ? "2P" : "P_b + P_a";
+    const padNums = sym ? big(2 * p[0]) : `${big(p[0])} + ${big(p[1])}`;
+    const span = conv ? `D·(K−1) − 1` : "K";
+    const spanNum = conv ? `${big(d * (k - 1))} − 1` : big(k);
+    return `${name}: O = floor((I + ${pad} − ${span})/S) + 1 = floor((${big(I)} + ${padNums} − ` +
+      `${spanNum})/${big(st)}) + 1 = ${big(O)}`;
+  }
   function summaryLines(l) {
+    if (Array.isArray(l.explain)) return l.explain.map(String);
     const i = l.info, lines = [];
     const src = l.inputs.length ? layerOf(l.inputs[0]) : null;
     const inShape = src ? src.shape : null;
     const out = l.shape;
+    const counts = (w, b, macs, wText, macText) => {
+      lines.push(`${wText} = ${big(w)}`, b ? `b = ${b[0]} = ${big(b[1])}` : "b = 0 (bias=False)",
+        `P = W + b = ${big(w)} + ${big(b ? b[1] : 0)} = ${big(w + (b ? b[1] : 0))}`,
+        `${macText} = ${big(macs)}`, `FLOPs = 2·MACs = 2·${big(macs)} = ${big(2 * macs)}`);
+    };
     if ((i.kind === "conv" || i.kind === "pool") && inShape && inShape.length === 3) {
       const conv = i.kind === "conv";
       const k = conv ? i.kernel_size : i.pool_size, d = conv ? i.dilation : [1, 1];
-      ["OH", "OW"].forEach((name, a) => {
-        const p = i.pads[a][0] + i.pads[a][1], I = inShape[a];
-        const span = d[a] > 1 ? `${d[a]}·(${k[a]}−1)` : `(${k[a]}−1)`;
-        lines.push(`${name} = floor((I + P_total − D·(K−1) − 1)/S) + 1 = floor((${I} + ${p} − ` +
-          `${span} − 1)/${i.strides[a]}) + 1 = ${out[a]}`);
-      });
+      const dims = [0, 1].map((a) => sizeLine("", inShape[a], i.pads[a], k[a], d[a],
+        i.strides[a], conv, out[a]));
+      if (dims[0] === dims[1]) lines.push("OH = OW" + dims[0]);
+      else lines.push("OH" + dims[0], "OW" + dims[1]);
       if (conv) {
-        const cin = inShape[2] / i.groups, f = out[2];
-        const w = k[0] * k[1] * cin * f, b = i.bias || (l.params > w) ? f : 0;
-        lines.push(`W = K_h·K_w·(C_in/groups)·F = ${k[0]}·${k[1]}·${cin}·${f} = ${big(w)}` +
-          (b ? `; b = F = ${f}; params = ${big(w + b)}` : ""));
-        lines.push(`MACs = OH·OW·K_h·K_w·(C_in/groups)·F = ${out[0]}·${out[1]}·${k[0]}·${k[1]}·` +
-          `${cin}·${f} = ${big(out[0] * out[1] * w)}`);
+        const cin = inShape[2], f = out[2], g = i.groups;
+        const cText = g > 1 ? `(C_in/groups)` : "C_in", cNum = g > 1 ? `(${big(cin)}/${g})` : big(cin);
+        const w = k[0] * k[1] * (cin / g) * f;
+        const hasBias = Boolean(weightsOf(l) && weightsOf(l).bias) || l.params > w;
+        counts(w, hasBias ? ["N", f] : null, out[0] * out[1] * w,
+          `W = K_h·K_w·${cText}·N = ${k[0]}·${k[1]}·${cNum}·${big(f)}`,
+          `MACs = OH·OW·K_h·K_w·${cText}·N = ${big(out[0])}·${big(out[1])}·${k[0]}·${k[1]}·` +
+          `${cNum}·${big(f)}`);
       }
     } else if (i.kind === "dense" && inShape) {
-      const nin = prod(inShape), nout = out[0];
-      lines.push(`W = n_in·n_out = ${nin}·${nout} = ${big(nin * nout)}` +
-        (l.params > nin * nout ? `; b = n_out = ${nout}; params = ${big(l.params)}` : ""));
-      lines.push(`MACs = n_in·n_out = ${nin}·${nout} = ${big(nin * nout)}`);
+      const nin = prod(inShape), nout = out[0], w = nin * nout;
+      counts(w, l.params > w ? ["n_out", nout] : null, w,
+        `W = n_in·n_out = ${big(nin)}·${big(nout)}`, `MACs = n_in·n_out = ${big(nin)}·${big(nout)}`);
     } else if (i.kind === "flatten" && inShape) {
-      lines.push(`F = H·W·C = ${inShape.join("·")} = ${big(prod(inShape))}`);
+      lines.push(`F = H·W·C = ${inShape.map(big).join("·")} = ${big(prod(inShape))}`);
     }
     return lines;
   }
