@@ -266,6 +266,17 @@ def test_phone_hides_no_column(phone: Tab) -> None:
         return !(box && hint && hint.classList.contains("scroll-hint"));
       }).map((c) => c.closest("table").id || c.closest("table").className)""")
     assert cut == []
+    # Every formula fits, or it (or the box it sits in) scrolls and says so.
+    for key in ("conv2d", "max_pooling2d", "dense"):
+        phone.js("(key) => window.glassnet.select(key, 0, [1, 1])", key)
+        page.click("#summary-formulas summary")
+        hidden = page.evaluate("""() => [...document.querySelectorAll(".formula")].filter((f) => {
+            const box = f.closest(".scrolls") || f;
+            if (box.scrollWidth <= box.clientWidth + 2) return false;
+            const hint = box.nextElementSibling;
+            return !(hint && hint.classList.contains("scroll-hint"));
+          }).map((f) => f.textContent)""")
+        assert hidden == [], key
     page.screenshot(path=str(ARTIFACTS / "explain-view-390x844-full.png"), full_page=True)
 
 

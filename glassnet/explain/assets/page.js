@@ -214,7 +214,7 @@
 
   // Wherever content scrolls sideways (wide formulas and matrices on a phone), say so.
   function hintScrollers() {
-    document.querySelectorAll(".scrolls").forEach((box_) => {
+    document.querySelectorAll(".scrolls, .formula:not(.scrolls > .formula)").forEach((box_) => {
       const next = box_.nextElementSibling;
       const has = next && next.classList.contains("scroll-hint");
       const over = box_.scrollWidth > box_.clientWidth + 2;
@@ -788,9 +788,9 @@
   window.addEventListener("resize", () => edges(byId("columns")));
 
   function markSelection() {
-    document.querySelectorAll(".layer").forEach((c) =>
+    document.querySelectorAll("#columns .layer").forEach((c) =>
       c.classList.toggle("current", c.dataset.layer === state.key));
-    document.querySelectorAll(".thumb").forEach((b) => b.setAttribute("aria-pressed",
+    document.querySelectorAll("#columns .thumb").forEach((b) => b.setAttribute("aria-pressed",
       String(b.dataset.layer === state.key && Number(b.dataset.channel) === state.ch)));
   }
 
@@ -1017,7 +1017,7 @@
     hintScrollers();
     if (hadFocus && byId(hadFocus)) byId(hadFocus).focus({ preventScroll: true });
     const ref = byId("cell-ref");
-    say(`${l.key} cell ${state.i}, ${state.j}: ${ref ? ref.textContent : ""}`);
+    if (state.playing === null) say(`${l.key} cell ${state.i}, ${state.j}: ${ref ? ref.textContent : ""}`);
   }
 
   function refValue(l, g) {
