@@ -358,6 +358,7 @@ def test_overview_draws_skip_and_branch_edges(browser: Any, tmp_path: Path) -> N
     inp = L.Input((8, 8, 1), name="image")
     a = L.Conv2D(3, 3, padding="same", activation="relu", name="a")(inp)
     b = L.Conv2D(3, 3, padding="same", activation="relu", name="b")(a)
+    b = L.BatchNormalization(name="bn")(b)
     c = L.Conv2D(2, 1, activation="relu", name="c")(a)
     s = L.Add(name="skip_add")([a, b])
     x = L.Concatenate(name="branch_cat")([s, c])
@@ -376,6 +377,11 @@ def test_overview_draws_skip_and_branch_edges(browser: Any, tmp_path: Path) -> N
     for f, t, skip in got:
         assert skip == (order.index(t) - order.index(f) > 1)
     assert any(skip for _, _, skip in got)
+    # The merge layers' cells are explained too, and checked: a + b, which input a channel is.
+    for key, cell in (("skip_add", [2, 3]), ("branch_cat", [4, 1]), ("bn", [1, 1])):
+        for channel in range(5 if key == "branch_cat" else 3):
+            tab.js("([key, ch, cell]) => window.glassnet.select(key, ch, cell)", [key, channel, cell])
+            assert tab.page.get_attribute("#check", "class").endswith("ok"), (key, channel)
     tab.page.locator("#overview").screenshot(path=str(ARTIFACTS / "explain-graph-edges.png"))
     assert tab.errors == []
     tab.close()

@@ -283,7 +283,7 @@
     renderAll();
     return result;
   }
-  GN.setInput = (pixels) => { stopAnimation(); setInput(pixels, "set by setInput"); };
+  GN.setInput = (pixels) => { stopAnimation(); return setInput(pixels, "set by setInput"); };
   GN.input = () => (state.pixels ? Array.from(state.pixels)
     : Array.from(VALUES.get(INPUT.key).data));
   GN.probabilities = () => (SOFT ? SOFT.probs.slice() : null);
@@ -1092,6 +1092,16 @@
       "fastest). No arithmetic.",
     elementwise: "An activation layer applies one function to each number by itself.",
     identity: "This layer passes its input through unchanged at inference.",
+    add: "Add sums its inputs position by position: with a skip connection, what a block " +
+      "computed plus what went around it.",
+    concat: "Concatenate stacks its inputs side by side along one axis (usually the " +
+      "channels): each output number is one input's number, moved.",
+    batchnorm: "Batch normalization (at inference) shifts and scales each channel with " +
+      "numbers fixed in training.",
+    rescaling: "Rescaling multiplies every input by a constant and adds an offset.",
+    zeropad: "Zero padding puts a frame of zeros around the map.",
+    gmp: "Global max pooling keeps the largest value of each channel.",
+    reshape: "Reshape changes the shape, not the numbers or their order.",
   };
   function whatYouSee(l) {
     const text = WHAT[l.info.kind] || (l.inputs.length > 1 ? `${l.type} combines ` +
@@ -1484,12 +1494,18 @@
     if (n >= g.n) return;
     const ref = refValue(l, g);
     if (X.flat) { calc.append(valueLine(l, g)); return; }
-    const c = n % X.c, w = Math.floor(n / X.c) % X.w, h = Math.floor(n / (X.c * X.w));
+    // Keras order (channels fastest), or PyTorch's (C, H, W) order for imported models.
+    const chw = l.info.order === "chw";
+    const c = chw ? Math.floor(n / (X.h * X.w)) : n % X.c;
+    const w = chw ? n % X.w : Math.floor(n / X.c) % X.w;
+    const h = chw ? Math.floor(n / X.w) % X.h : Math.floor(n / (X.c * X.w));
     const x = X.get(h, w, c);
     maps.prepend(inputFigure(l, c, [[h, w]], markup`<b>Input</b> ${l.inputs[0]} — channel ${c}`));
-    calc.append(el("div", { class: "formula", text: "a[n] = X[h, w, c] with n = (h·W + w)·C + c" }),
-      el("div", { class: "formula filled", text: `a[${n}] = X[${h}, ${w}, ${c}]: ` +
-        `${n} = (${h}·${X.w} + ${w})·${X.c} + ${c}` }),
+    calc.append(el("div", { class: "formula", text: chw
+      ? "a[n] = X[h, w, c] with n = (c·H + h)·W + w (PyTorch's channel-first order)"
+      : "a[n] = X[h, w, c] with n = (h·W + w)·C + c" }),
+    el("div", { class: "formula filled", text: `a[${n}] = X[${h}, ${w}, ${c}]: ` + (chw
+      ? `${n} = (${c}·${X.h} + ${h})·${X.w} + ${w}` : `${n} = (${h}·${X.w} + ${w})·${X.c} + ${c}`) }),
       resultTable([[`X[${h}, ${w}, ${c}]`, fmt(x, 7), { id: "flat-src", "data-value": x }],
         [`a[${n}]`, el("span", {}, el("b", { id: "cell-ref", "data-value": ref, text: fmt(ref, 7) }),
           " ", checkBadge(x, ref)), {}, "final"]]));
@@ -1518,6 +1534,90 @@
       : (z) => ACT[name](z, l.info.leaky_slope);
     sameIndex(l, g, calc, maps, fn,
       markup`a = ${name}(z) = ${ACT_TEXT[name] || `min(max(0, z), ${cap})`}`);
+  };
+
+  // The layers that combine or rescale values at one position: the output index and, per
+  // input, the value it reads there (merge layers read several inputs).
+  const here = (g) => (g.flat ? [flatIndex(g)] : [state.i, state.j, state.ch]);
+  function valueAt(key, pos) {
+    const v = VALUES.get(key), sh = v.shape;
+    let n = 0;
+    for (let a = 0; a < sh.length; a++) n = n * sh[a] + pos[a];
+    return v.data[n];
+  }
+  const posText = (pos) => `[${pos.join(", ")}]`;
+  function checkedRows(rows, value, ref) {
+    return resultTable([...rows, ["result", fmt(value, 7), { id: "cell-value", "data-value": value }],
+      ["forward pass", el("span", {}, el("b", { id: "cell-ref", "data-value": ref,
+        text: fmt(ref, 7) }), " ", checkBadge(value, ref)), {}, "final"]]);
+  }
+  EXPLAINERS.add = function (l, g, calc) {
+    const pos = here(g), xs = l.inputs.map((k) => valueAt(k, pos));
+    const value = xs.reduce((a, b) => a + b, 0);
+    calc.append(el("div", { class: "formula", text: `a${posText(pos)} = ` +
+      l.inputs.map((k) => `${k}${posText(pos)}`).join(" + ") }),
+    checkedRows(l.inputs.map((k, n) => [`${k}${posText(pos)}`, fmt(xs[n], 7), {}]), value,
+      refValue(l, g)));
+  };
+  EXPLAINERS.concat = function (l, g, calc) {
+    const pos = here(g), axis = l.info.axis < 0 ? pos.length + l.info.axis : l.info.axis;
+    let at = pos[axis], k = 0;
+    while (k < l.inputs.length - 1 && at >= VALUES.get(l.inputs[k]).shape[axis]) {
+      at -= VALUES.get(l.inputs[k]).shape[axis]; k += 1;
+    }
+    const src = pos.slice();
+    src[axis] = at;
+    const x = valueAt(l.inputs[k], src);
+    calc.append(el("div", { class: "formula", text: `Concatenate along axis ${axis}: ` +
+      l.inputs.map((key) => `${key} (${VALUES.get(key).shape[axis]})`).join(" | ") }),
+    checkedRows([[`index ${pos[axis]} falls in ${l.inputs[k]} at ${at}: ` +
+      `${l.inputs[k]}${posText(src)}`, fmt(x, 7), {}]], x, refValue(l, g)));
+  };
+  EXPLAINERS.batchnorm = function (l, g, calc) {
+    const w = l.weights || {}, pos = here(g), c = pos[pos.length - 1];
+    const get = (name, dflt) => (w[name] && w[name].data && typeof w[name].data !== "string"
+      ? w[name].data[c] : dflt);
+    const gamma = get("gamma", 1), beta = get("beta", 0), mean = get("moving_mean", NaN);
+    const vr = get("moving_variance", NaN), eps = l.info.epsilon;
+    const x = valueAt(l.inputs[0], pos);
+    const value = (gamma * (x - mean)) / Math.sqrt(vr + eps) + beta;
+    calc.append(el("div", { class: "formula", text: "a = γ·(x − μ)/√(σ² + ε) + β (the " +
+      "moving mean μ and variance σ² learned in training; ε = " + eps + ")" }),
+    checkedRows([["x", fmt(x, 7), {}], [`γ[${c}]`, fmt(gamma, 7), {}], [`β[${c}]`, fmt(beta, 7), {}],
+      [`μ[${c}]`, fmt(mean, 7), {}], [`σ²[${c}]`, fmt(vr, 7), {}]], value, refValue(l, g)));
+  };
+  EXPLAINERS.rescaling = function (l, g, calc) {
+    const pos = here(g), x = valueAt(l.inputs[0], pos);
+    const value = x * l.info.scale + l.info.offset;
+    calc.append(el("div", { class: "formula", text: `a = x·${l.info.scale} + ${l.info.offset}` }),
+      checkedRows([["x", fmt(x, 7), {}]], value, refValue(l, g)));
+  };
+  EXPLAINERS.zeropad = function (l, g, calc) {
+    const pos = here(g), [[t], [lf]] = l.info.pads, X = grid(layerOf(l.inputs[0]));
+    const r = pos[0] - t, q = pos[1] - lf, inside = r >= 0 && q >= 0 && r < X.h && q < X.w;
+    const value = inside ? X.get(r, q, pos[2]) : 0;
+    calc.append(el("div", { class: "formula", text: `a[i, j, c] = X[i − ${t}, j − ${lf}, c], ` +
+      "0 outside X" }), checkedRows([[inside ? `X[${r}, ${q}, ${pos[2]}]` : "padding",
+      fmt(value, 7), {}]], value, refValue(l, g)));
+  };
+  EXPLAINERS.gmp = function (l, g, calc, maps) {
+    const c = flatIndex(g), X = grid(layerOf(l.inputs[0]));
+    if (c >= g.n) return;
+    let best = -Infinity, at = [0, 0];
+    for (let i = 0; i < X.h; i++) {
+      for (let j = 0; j < X.w; j++) if (X.get(i, j, c) > best) { best = X.get(i, j, c); at = [i, j]; }
+    }
+    maps.prepend(inputFigure(l, c, [at], markup`<b>Input</b> ${l.inputs[0]} — channel ${c}`));
+    calc.append(el("div", { class: "formula", html: markup`a[c] = max<sub>i,j</sub> X[i, j, c]` }),
+      checkedRows([[`winner X[${at[0]}, ${at[1]}, ${c}]`, fmt(best, 7), {}]], best,
+        refValue(l, g)));
+  };
+  EXPLAINERS.reshape = function (l, g, calc) {
+    const n = flatIndex(g), pos = here(g);
+    const x = VALUES.get(l.inputs[0]).data[g.flat ? n : ((pos[0] * g.w + pos[1]) * g.c + pos[2])];
+    calc.append(el("div", { class: "formula", text: "Reshape keeps the row-major order: the " +
+      "n-th number stays the n-th number" }), checkedRows([["input, same position in order",
+      fmt(x, 7), {}]], x, refValue(l, g)));
   };
 
   // ----- 4. softmax ---------------------------------------------------------------------
@@ -1649,7 +1749,7 @@
         "change per unit change of that activation (blue: increasing it lowers the loss). " +
         "The channel with the largest gradient is shown; click a layer with weights to see " +
         "its weight gradients below." }));
-    const strip = el("div", { class: "columns gcols", id: "grad-maps" });
+    const strip = el("div", { class: "columns gcols scrolls", id: "grad-maps" });
     const withW = new Set(Object.keys(bw.weights || {}).filter((k) => !k.endsWith("/bias")));
     if (!state.bpKey || !withW.has(state.bpKey)) state.bpKey = [...withW].pop() || null;
     [...LAYERS].reverse().forEach((l) => {
