@@ -380,7 +380,8 @@ def test_overview_draws_skip_and_branch_edges(browser: Any, tmp_path: Path) -> N
     # The merge layers' cells are explained too, and checked: a + b, which input a channel is.
     for key, cell in (("skip_add", [2, 3]), ("branch_cat", [4, 1]), ("bn", [1, 1])):
         for channel in range(5 if key == "branch_cat" else 3):
-            tab.js("([key, ch, cell]) => window.glassnet.select(key, ch, cell)", [key, channel, cell])
+            tab.js("([key, ch, cell]) => window.glassnet.select(key, ch, cell)",
+                   [key, channel, cell])
             assert tab.page.get_attribute("#check", "class").endswith("ok"), (key, channel)
     tab.page.locator("#overview").screenshot(path=str(ARTIFACTS / "explain-graph-edges.png"))
     assert tab.errors == []
