@@ -355,7 +355,7 @@ def test_keyboard_reaches_sections_detail_and_bars(desktop: Tab, mnist) -> None:
 
 
 def test_overview_draws_skip_and_branch_edges(browser: Any, tmp_path: Path) -> None:
-    inp = L.Input((8, 8, 1), name="image")
+    inp = L.Input((6, 10, 1), name="image")
     a = L.Conv2D(3, 3, padding="same", activation="relu", name="a")(inp)
     b = L.Conv2D(3, 3, padding="same", activation="relu", name="b")(a)
     b = L.BatchNormalization(name="bn")(b)
@@ -364,7 +364,7 @@ def test_overview_draws_skip_and_branch_edges(browser: Any, tmp_path: Path) -> N
     x = L.Concatenate(name="branch_cat")([s, c])
     out = L.Dense(3, activation="softmax", name="out")(L.Flatten(name="flat")(x))
     model = gn.Model(inp, out).build(seed=0)
-    text, _ = explain_page(model, choose_input((8, 8, 1)), model_note="random")
+    text, _ = explain_page(model, choose_input((6, 10, 1)), model_note="random")
     path = tmp_path / "graph.html"
     path.write_text(text, encoding="utf-8")
     tab = open_tab(browser, path)
@@ -377,6 +377,11 @@ def test_overview_draws_skip_and_branch_edges(browser: Any, tmp_path: Path) -> N
     for f, t, skip in got:
         assert skip == (order.index(t) - order.index(f) > 1)
     assert any(skip for _, _, skip in got)
+    # Thumbnails keep the maps' aspect ratio (6×10 here).
+    for key in ("image", "a", "branch_cat"):
+        box = tab.page.locator(f'#columns button.thumb[data-layer="{key}"] canvas').first
+        size = box.bounding_box()
+        assert size["width"] / size["height"] == pytest.approx(10 / 6, rel=0.05), key
     # The merge layers' cells are explained too, and checked: a + b, which input a channel is.
     for key, cell in (("skip_add", [2, 3]), ("branch_cat", [4, 1]), ("bn", [1, 1])):
         for channel in range(5 if key == "branch_cat" else 3):
