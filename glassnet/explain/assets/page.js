@@ -1736,7 +1736,7 @@
       el("thead", {}, el("tr", {}, ["class", "p", "y", "dL/dz = p − y"].map((h, k) =>
         el("th", { class: k === 0 ? "cls" : null, text: h })))),
       el("tbody", {}, rowsWith(y).map((k) => [k, dl[k]]).map(([k, d]) => el("tr", {
-        class: k === y ? "truth" : null }, el("td", { class: "cls", text: names[k] }),
+        class: k === y ? "label" : null }, el("td", { class: "cls", text: names[k] }),
       el("td", { text: fmt(p[k], 5) }), el("td", { text: k === y ? 1 : 0 }),
       el("td", { "data-value": d, style: tint(d, 1), text: fmt(d, 5) })))));
     const worst = Math.max(...dl.map((d, k) => Math.abs(d - (p[k] - (k === y ? 1 : 0)))));
