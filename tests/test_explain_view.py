@@ -174,7 +174,7 @@ def test_kernel_animation_has_one_step_per_output_cell(desktop: Tab, mnist) -> N
     desktop.page.click("#anim-play")
     desktop.page.wait_for_function("() => window.glassnet.state.i * 100 + window.glassnet.state.j"
                                    " >= 5")
-    desktop.page.click("#anim-play")  # pause
+    desktop.page.click("#anim-play", timeout=2000)  # pause: a real click, while it plays
     k = int(desktop.page.get_attribute("#conv-anim", "data-step"))
     desktop.page.wait_for_timeout(150)
     assert int(desktop.page.get_attribute("#conv-anim", "data-step")) == k  # paused

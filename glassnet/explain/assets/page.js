@@ -1224,35 +1224,45 @@
     state.stepped = true;
     renderDetail();
   }
-  function animControls(g) {
-    const n = g.h * g.w, k = state.i * g.w + state.j;
-    const playing = state.playing !== null;
-    const play = () => {
-      if (state.playing !== null) { stopAnimation(); renderDetail(); return; }
-      state.playing = setInterval(() => {
-        const cur = state.i * g.w + state.j;
-        if (cur + 1 >= n) { stopAnimation(); state.stepped = false; renderDetail(); return; }
-        stepTo(cur + 1, g);
-      }, 1000 / state.speed);
-      renderDetail();
-    };
-    return el("div", { class: "anim", id: "conv-anim", "data-steps": n, "data-step": k,
-      role: "group", "aria-label": "kernel animation" },
-    el("button", { type: "button", class: "btn", id: "anim-first", "aria-label": "first position",
-      text: "|◀", onclick: () => { stopAnimation(); stepTo(0, g); } }),
-    el("button", { type: "button", class: "btn", id: "anim-back", "aria-label": "step back",
-      text: "◀", onclick: () => { stopAnimation(); stepTo(k - 1, g); } }),
-    el("button", { type: "button", class: "btn play", id: "anim-play",
-      "aria-label": playing ? "pause" : "play", text: playing ? "⏸ pause" : "▶ play",
-      onclick: play }),
-    el("button", { type: "button", class: "btn", id: "anim-step", "aria-label": "step forward",
-      text: "▶|", onclick: () => { stopAnimation(); stepTo(k + 1, g); } }),
-    el("label", { class: "note" }, "speed ", el("select", { id: "anim-speed",
-      onchange: (ev) => { state.speed = Number(ev.target.value); if (playing) { stopAnimation(); play(); } } },
-    [1, 4, 12, 40].map((s) => el("option", { value: s, selected: s === state.speed,
-      text: `${s}/s` })))),
-    el("span", { class: "note", id: "anim-pos", text: `position ${k + 1} of ${n} = ` +
-      `${g.h}·${g.w} (OH·OW): output cell (${state.i}, ${state.j})` }));
+  // The controls are built once per layer and moved into each re-render (updated, not
+  // replaced), so a click on pause lands even while the detail redraws 40 times a second.
+  function animControls(l, g) {
+    const n = g.h * g.w, cur = () => state.i * g.w + state.j;
+    if (!state.anim || state.anim.key !== l.key) {
+      const play = () => {
+        if (state.playing !== null) { stopAnimation(); renderDetail(); return; }
+        state.playing = setInterval(() => {
+          if (cur() + 1 >= n) { stopAnimation(); state.stepped = false; renderDetail(); return; }
+          stepTo(cur() + 1, g);
+        }, 1000 / state.speed);
+        renderDetail();
+      };
+      const btn = (id, label, text, onclick) => el("button", { type: "button", class: "btn",
+        id, "aria-label": label, text, onclick });
+      const playBtn = btn("anim-play", "play", "▶ play", play);
+      playBtn.classList.add("play");
+      const pos = el("span", { class: "note", id: "anim-pos" });
+      const node = el("div", { class: "anim", id: "conv-anim", "data-steps": n, role: "group",
+        "aria-label": "kernel animation" },
+      btn("anim-first", "first position", "|◀", () => { stopAnimation(); stepTo(0, g); }),
+      btn("anim-back", "step back", "◀", () => { stopAnimation(); stepTo(cur() - 1, g); }),
+      playBtn,
+      btn("anim-step", "step forward", "▶|", () => { stopAnimation(); stepTo(cur() + 1, g); }),
+      el("label", { class: "note" }, "speed ", el("select", { id: "anim-speed",
+        onchange: (ev) => {
+          state.speed = Number(ev.target.value);
+          if (state.playing !== null) { stopAnimation(); play(); }
+        } }, [1, 4, 12, 40].map((v) => el("option", { value: v, selected: v === state.speed,
+        text: `${v}/s` })))), pos);
+      state.anim = { key: l.key, node, playBtn, pos };
+    }
+    const a = state.anim, playing = state.playing !== null;
+    a.node.dataset.step = cur();
+    a.playBtn.textContent = playing ? "⏸ pause" : "▶ play";
+    a.playBtn.setAttribute("aria-label", playing ? "pause" : "play");
+    a.pos.textContent = `position ${cur() + 1} of ${n} = ${g.h}·${g.w} (OH·OW): output cell ` +
+      `(${state.i}, ${state.j})`;
+    return a.node;
   }
 
   EXPLAINERS.conv = function (l, g, calc, maps, hooks) {
@@ -1295,7 +1305,7 @@
       hoverNote.textContent = a === null ? "" : `hover: O[${a}, ${b}, ${f}] = ` +
         `${fmt(g.get(a, b, f), 6)} reads the dashed window`;
     };
-    maps.append(animControls(g), hoverNote);
+    maps.append(animControls(l, g), hoverNote);
     // The shown channel: window × kernel slice = products, heat-coloured.
     const card = cc.cards.find((c) => c.ch === state.inCh) || cc.cards[0];
     const kscale = absMax(card.ker), xscale = scaleOf(layerOf(l.inputs[0]));
