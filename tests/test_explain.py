@@ -343,3 +343,12 @@ def test_cli_data_builds_the_zoo_model_for_the_data() -> None:
     model, _ = explain_cmd.load_explained_model("lenet5", 0, "mnist-5k")
     assert model.input_shape == (28, 28, 1) and model.output_shape == (10,)
     assert explain_cmd.load_explained_model("lenet5", 0)[0].input_shape == (32, 32, 1)
+
+
+def test_scripts_are_inlined_in_order(page) -> None:
+    from glassnet.explain.html import JS_ASSETS, asset
+
+    text = render_page(page[2])
+    starts = [text.index(asset(name).splitlines()[0]) for name in JS_ASSETS]
+    assert JS_ASSETS[-1] == "page.js" and starts == sorted(starts)
+    assert text.count("<script>") == 1  # one script element: ops, engine, then the view

@@ -2,7 +2,8 @@
 
 Write one self-contained HTML page (no server, no network) showing the model's own forward
 pass: every layer's feature maps, each conv/pool cell's arithmetic, the softmax, and with
-``--trace`` the value-by-value trace of a small network.
+``--trace`` the value-by-value trace of a small network. The page carries the model's exact
+weights and reruns it (forward and backward) in the browser on any input.
 """
 
 from __future__ import annotations
@@ -30,15 +31,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser("explain", help="self-contained HTML page of a model's numbers",
                               description=DESCRIPTION)
     p.add_argument("model", metavar="MODEL", help="checkpoint .npz, zoo name or model file")
-    p.add_argument("--input", metavar="IMAGE", help="an image file (PNG) to run the model on")
-    p.add_argument("--data", metavar="NAME", help="dataset to take a test image from")
+    p.add_argument("--input", metavar="IMAGE",
+                   help="an image file (PNG) to run the model on, resized if needed")
+    p.add_argument("--data", metavar="NAME",
+                   help="dataset: a zoo model is built for it; test images from it")
     p.add_argument("--index", type=argtypes.NON_NEGATIVE, metavar="I",
                    help="test image index (default 0)")
     p.add_argument("--trace", metavar="SPEC", help="add the value-by-value trace of a spec")
     p.add_argument("--seed", type=argtypes.SEED, default=0,
                    help="seed of random weights and of a random input (default 0)")
     p.add_argument("--max-mb", type=float, default=5.0, metavar="MB",
-                   help="size budget; larger models get reduced thumbnails (default 5)")
+                   help="size budget (default 5): maps beyond it are embedded as thumbnails and "
+                   "computed in the page; the weights are always embedded in full (a warning "
+                   "says when they alone exceed it)")
     p.add_argument("--out", default="explain.html", type=argtypes.out_file, metavar="FILE",
                    help="the page to write (default explain.html)")
     p.set_defaults(func=run)

@@ -16,7 +16,10 @@
        layer + "/" + weight name (gamma, beta, depthwise_kernel, ...). A layer called twice
        gets the sum over its calls, as the model's own gradient.
      glassnet.data: the page data with every embedded exact array decoded (weights as
-       {shape, data: Float64Array}) and maps not embedded (size budget) computed here.
+       {shape, data: Float64Array}); maps not embedded (size budget) are computed here at
+       load for models up to FILL_AT_LOAD_MACS multiply-adds, else by glassnet.fillMaps()
+       (or the view's own forward pass of the input).
+     glassnet.error: set when the page data holds a layer the engine cannot run.
 */
 (function () {
   "use strict";
@@ -27,7 +30,7 @@
     globalForward, globalBackward, concatForward, concatBackward, chwIndex, zeroPad, zeroCrop,
   } = G.ops;
 
-  // ----- the model --------------------------------------------------------------------------------
+  // ----- the model -------------------------------------------------------------------------------
   // NOTE: tables keyed by layer names have no prototype: a layer may be called "__proto__" or
   // "constructor" (names come from anyone's model files) and must stay plain data.
   const table = () => Object.create(null);
@@ -157,7 +160,8 @@
       case "batchnorm": {
         // Inference: μ and σ² are constants, so y = γ·x̂ + β with x̂ = (x − μ)/σ is affine in x.
         const C = last, inv = r.cache.inv, mu = w.moving_mean.data, g = w.gamma.data;
-        const dx = new Float64Array(dz.length), dg = new Float64Array(C), dbeta = new Float64Array(C);
+        const dx = new Float64Array(dz.length);
+        const dg = new Float64Array(C), dbeta = new Float64Array(C);
         for (let k = 0; k < dz.length; k++) {
           const c = k % C;
           dx[k] = dz[k] * g[c] * inv[c];
@@ -261,7 +265,7 @@
       weights: wgrad };
   }
 
-  // ----- page data ----------------------------------------------------------------------------------
+  // ----- page data -------------------------------------------------------------------------------
 
   // Decode the exact arrays, hand the view the weights where it reads them (info.kernel /
   // info.bias), and compute every map the size budget left out, so each cell can be opened.
@@ -290,26 +294,40 @@
       LAYERS[0].map = { shape: LAYERS[0].shape.slice(), data: data.input.pixels.data };
     }
     for (const s of data.inputs || []) s.pixels = decoded(s.pixels);
-    if (pix && LAYERS.some((l) => !l.full)) {
-      try {
-        const r = forward(data.input.pixels.data);
-        r.layers.forEach((e, k) => {
-          const l = LAYERS[k];
-          if (l.full) return;
-          l.map = { shape: l.shape.slice(), data: e.values };
-          Object.assign(l, { full: true, step: 1, computed: true });
-        });
-        for (const l of LAYERS) {
-          l.explorable = l.info.kind !== "input" && l.inputs.every((key) => BY_KEY[key].full);
-        }
-      } catch (err) {
-        G.error = String(err && err.message);  // the thumbnails stay; the view can say why
-      }
+    // A cheap model is run at once (resnet18 at 32×32: 0.1 s); a costly one is left to the
+    // view, which reruns the input after its first drawing anyway (no pass done twice).
+    const other = LAYERS.filter((l) => l.info.kind === "other");
+    if (other.length) {
+      G.error = "the page cannot run " + other.map((l) => `${l.key} (${l.type})`).join(", ");
     }
+    if (pix && data.model.total_macs <= FILL_AT_LOAD_MACS) fillMaps(data);
     return data;
+  }
+  const FILL_AT_LOAD_MACS = 2e8;
+
+  // Replace every thumbnail (a map the size budget left out) by the engine's full map of the
+  // page's input; then every cell whose inputs are full can be opened. Returns whether it ran.
+  function fillMaps(data) {
+    if (!LAYERS.some((l) => !l.full)) return true;
+    try {
+      const r = forward(data.input.pixels.data);
+      r.layers.forEach((e, k) => {
+        const l = LAYERS[k];
+        if (l.full) return;
+        l.map = { shape: l.shape.slice(), data: e.values };
+        Object.assign(l, { full: true, step: 1, computed: true });
+      });
+      for (const l of LAYERS) {
+        l.explorable = l.info.kind !== "input" && l.inputs.every((key) => BY_KEY[key].full);
+      }
+      return true;
+    } catch (err) {
+      G.error = String(err && err.message);  // the thumbnails stay; the view can say why
+      return false;
+    }
   }
 
   const block = document.getElementById("page-data");
   if (block) G.data = prepare(JSON.parse(block.textContent));
-  Object.assign(G, { forward, backward, prepare, decode });
+  Object.assign(G, { forward, backward, prepare, fillMaps: () => fillMaps(G.data), decode });
 })();

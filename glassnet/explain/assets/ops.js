@@ -19,8 +19,14 @@
     const bin = atob(packed.b64);
     const bytes = new Uint8Array(bin.length);
     for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
-    const view = new DataView(bytes.buffer);
     const wide = packed.dtype === "float64";
+    // A typed-array view reads the bytes in the machine's order: right on a little-endian one
+    // (every current browser platform) and 4× faster than DataView; DataView otherwise.
+    if (LITTLE_ENDIAN) {
+      return wide ? new Float64Array(bytes.buffer)
+        : Float64Array.from(new Float32Array(bytes.buffer));
+    }
+    const view = new DataView(bytes.buffer);
     const n = bytes.length / (wide ? 8 : 4);
     const out = new Float64Array(n);
     for (let k = 0; k < n; k++) {
@@ -28,6 +34,7 @@
     }
     return out;
   }
+  const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   const decoded = (packed) => ({ shape: packed.shape, data: decode(packed) });
   const size = (shape) => shape.reduce((a, b) => a * b, 1);
 
@@ -118,35 +125,74 @@
   // ----- convolution (cross-correlation), grouped and dilated -----------------------------------
   // z[i, j, g·FG + f] = b + Σ_{u,v,c} x[i·SH + u·DH − PT, j·SW + v·DW − PL, g·CG + c]
   //                          · K[u, v, c, g·FG + f]        (x = 0 in the padding)
+  //
+  // Each output position gathers its window once (KH·KW·CG values of its group, 0 in the
+  // padding) and takes one dot product per filter with the filter's own row of the kernel,
+  // transposed once to [F, KH·KW·CG]: the running sum stays in a register.
   function convForward(x, inShape, K, bias, geo, outShape) {
     const [H, W, C] = inShape, [OH, OW, F] = outShape, [KH, KW, CG] = K.shape;
-    const k = K.data, groups = geo.groups, FG = F / groups;
+    const groups = geo.groups, FG = F / groups, n = KH * KW * CG, kt = filterRows(K);
     const [sh, sw] = geo.strides, [dh, dw] = geo.dilation;
     const pt = geo.pads[0][0], pl = geo.pads[1][0];
-    const z = new Float64Array(OH * OW * F);
+    const z = new Float64Array(OH * OW * F), win = new Float64Array(n);
     for (let i = 0; i < OH; i++) {
       for (let j = 0; j < OW; j++) {
         const o = (i * OW + j) * F;
-        if (bias) for (let f = 0; f < F; f++) z[o + f] = bias[f];
-        for (let u = 0; u < KH; u++) {
-          const r = i * sh + u * dh - pt;
-          if (r < 0 || r >= H) continue;
-          for (let v = 0; v < KW; v++) {
-            const q = j * sw + v * dw - pl;
-            if (q < 0 || q >= W) continue;
-            const xb = (r * W + q) * C, kb = (u * KW + v) * CG * F;
-            for (let g = 0; g < groups; g++) {
-              const og = o + g * FG;
-              for (let c = 0; c < CG; c++) {
-                const xv = x[xb + g * CG + c], kr = kb + c * F + g * FG;
-                for (let f = 0; f < FG; f++) z[og + f] += xv * k[kr + f];
+        for (let g = 0; g < groups; g++) {
+          let m = 0;
+          for (let u = 0; u < KH; u++) {
+            const r = i * sh + u * dh - pt, rowIn = r >= 0 && r < H;
+            for (let v = 0; v < KW; v++) {
+              const q = j * sw + v * dw - pl;
+              if (rowIn && q >= 0 && q < W) {
+                const xb = (r * W + q) * C + g * CG;
+                for (let c = 0; c < CG; c++) win[m++] = x[xb + c];
+              } else {
+                for (let c = 0; c < CG; c++) win[m++] = 0;
               }
             }
+          }
+          // Four filters at a time share each window value read (4 sums in registers).
+          const end = (g + 1) * FG;
+          let f = g * FG;
+          for (; f + 4 <= end; f += 4) {
+            const k0 = f * n, k1 = k0 + n, k2 = k1 + n, k3 = k2 + n;
+            let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+            for (let t = 0; t < n; t++) {
+              const w = win[t];
+              a0 += w * kt[k0 + t];
+              a1 += w * kt[k1 + t];
+              a2 += w * kt[k2 + t];
+              a3 += w * kt[k3 + t];
+            }
+            z[o + f] = bias ? a0 + bias[f] : a0;
+            z[o + f + 1] = bias ? a1 + bias[f + 1] : a1;
+            z[o + f + 2] = bias ? a2 + bias[f + 2] : a2;
+            z[o + f + 3] = bias ? a3 + bias[f + 3] : a3;
+          }
+          for (; f < end; f++) {
+            const kb = f * n;
+            let acc = 0;
+            for (let t = 0; t < n; t++) acc += win[t] * kt[kb + t];
+            z[o + f] = bias ? acc + bias[f] : acc;
           }
         }
       }
     }
     return z;
+  }
+
+  // K [KH, KW, CG, F] as rows [F, KH·KW·CG], made once per kernel array.
+  const ROWS = new WeakMap();
+  function filterRows(K) {
+    let rows = ROWS.get(K.data);
+    if (!rows) {
+      const k = K.data, F = K.shape[3], n = k.length / F;
+      rows = new Float64Array(k.length);
+      for (let t = 0; t < n; t++) for (let f = 0; f < F; f++) rows[f * n + t] = k[t * F + f];
+      ROWS.set(K.data, rows);
+    }
+    return rows;
   }
 
   // The same loops read backwards: dK += x·dz, dx += K·dz, db += dz.
@@ -188,7 +234,7 @@
     return { dx, dk, db };
   }
 
-  // ----- dense ------------------------------------------------------------------------------------
+  // ----- dense -----------------------------------------------------------------------------------
   function denseForward(x, Wt, bias) {
     const [FIN, U] = Wt.shape, w = Wt.data;
     const z = bias ? Float64Array.from(bias) : new Float64Array(U);
@@ -250,7 +296,10 @@
               } else sum += val;
             }
           }
-          if (isMax) { out[o + c] = best; arg[o + c] = at; } else out[o + c] = sum / div[i * OW + j];
+          if (isMax) {
+            out[o + c] = best;
+            arg[o + c] = at;
+          } else out[o + c] = sum / div[i * OW + j];
         }
       }
     }
@@ -308,7 +357,7 @@
     return dx;
   }
 
-  // ----- layout helpers ----------------------------------------------------------------------------
+  // ----- layout helpers --------------------------------------------------------------------------
   // outer = product of the dims before `axis`, inner = product after it (row-major).
   const split = (shape, axis) => [size(shape.slice(0, axis)), shape[axis],
     size(shape.slice(axis + 1))];
@@ -339,7 +388,8 @@
     });
   }
 
-  // ONNX/PyTorch flatten order (C, H, W) from an NHWC map: out[(c·H + r)·W + q] = x[(r·W + q)·C + c].
+  // ONNX/PyTorch flatten order (C, H, W) from an NHWC map:
+  // out[(c·H + r)·W + q] = x[(r·W + q)·C + c].
   function chwIndex([H, W, C]) {
     const idx = new Int32Array(H * W * C);
     for (let r = 0; r < H; r++) {
@@ -352,7 +402,9 @@
 
   function zeroPad(x, [H, W, C], pads, [OH, OW]) {
     const out = new Float64Array(OH * OW * C), t = pads[0][0], l = pads[1][0];
-    for (let r = 0; r < H; r++) out.set(x.subarray(r * W * C, (r + 1) * W * C), ((r + t) * OW + l) * C);
+    for (let r = 0; r < H; r++) {
+      out.set(x.subarray(r * W * C, (r + 1) * W * C), ((r + t) * OW + l) * C);
+    }
     return out;
   }
 
