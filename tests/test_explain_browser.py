@@ -28,6 +28,8 @@ from glassnet.explain.tracedata import trace_section
 CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
 TRACE = CASES / "trace_cnn_3x3_softmax2.json"
 MAP_RTOL = 2e-5  # the embedded Python maps keep 6 significant digits
+# The view's selection (not the whole state object, which holds every layer's values).
+STATE = "() => { const s = window.glassnet.state; return {key: s.key, ch: s.ch, i: s.i, j: s.j}; }"
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +62,7 @@ class Tab(BaseTab):
         cell = float(self.page.get_attribute("#out-canvas", "data-cell"))
         self.page.click("#out-canvas", position={"x": (j + 0.5) * cell + 1,
                                                  "y": (i + 0.5) * cell + 1})
-        state = self.page.evaluate("() => window.GLASSNET.state")
+        state = self.page.evaluate(STATE)
         assert (state["key"], state["ch"], state["i"], state["j"]) == (key, channel, i, j)
 
     def value(self, selector: str) -> float:
@@ -118,7 +120,7 @@ def test_keyboard_navigation(desktop: Tab, page_file) -> None:
     desktop.page.keyboard.press("ArrowDown")
     desktop.page.keyboard.press("ArrowRight")
     desktop.page.keyboard.press("]")
-    state = desktop.page.evaluate("() => window.GLASSNET.state")
+    state = desktop.page.evaluate(STATE)
     assert (state["i"], state["j"], state["ch"]) == (6, 6, 1)
     assert desktop.value("#cell-ref") == pytest.approx(
         unpack(layer(data, "conv2d")["map"])[6, 6, 1], rel=MAP_RTOL, abs=1e-6)

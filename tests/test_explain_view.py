@@ -30,6 +30,8 @@ from glassnet.explain.inputs import read_image
 from glassnet.models.summary import summarize
 
 PROB_TOL = 1e-4  # the bound: in-page probabilities vs Python's predict
+# The view's selection (not the whole state object, which holds every layer's values).
+STATE = "() => { const s = window.glassnet.state; return {key: s.key, ch: s.ch, i: s.i, j: s.j}; }"
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +115,7 @@ def test_drawn_digit_is_prepared_like_mnist_and_predicted_like_python(desktop: T
     assert np.max(np.abs(np.asarray(shown) - python_p)) <= PROB_TOL
     # Every view follows: the open conv cell shows the new input's feature map value.
     maps = model.feature_maps(np.asarray(pixels, dtype=np.float32).reshape(1, 28, 28, 1))
-    st = desktop.js("() => window.glassnet.state")
+    st = desktop.js(STATE)
     ref = float(np.asarray(maps[st["key"]].data)[0, st["i"], st["j"], st["ch"]])
     assert desktop.page.get_attribute("#check", "class").endswith("ok")
     assert float(desktop.page.get_attribute("#cell-ref", "data-value")) == pytest.approx(
@@ -163,11 +165,11 @@ def test_kernel_animation_has_one_step_per_output_cell(desktop: Tab, mnist) -> N
         assert int(desktop.page.get_attribute("#conv-anim", "data-steps")) == oh * ow
         assert desktop.js("() => window.glassnet.animationSteps()") == oh * ow
     desktop.page.click("#anim-step")
-    st = desktop.js("() => window.glassnet.state")
+    st = desktop.js(STATE)
     assert (st["i"], st["j"]) == (0, 1)
     desktop.page.click("#anim-back")
     desktop.page.click("#anim-back")  # wraps round to the last cell
-    st = desktop.js("() => window.glassnet.state")
+    st = desktop.js(STATE)
     assert (st["i"], st["j"]) == (oh - 1, ow - 1)
     desktop.page.click("#anim-first")
     desktop.page.select_option("#anim-speed", "40")
