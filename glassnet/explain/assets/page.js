@@ -1724,7 +1724,13 @@
     if (state.label === null || state.label === undefined) state.label = predicted();
     const y = state.label;
     if (!state.backward || state.backward.label !== y || state.backward.result !== state.result) {
-      state.backward = { label: y, result: state.result, out: GN.backward(state.result, y) };
+      try {
+        state.backward = { label: y, result: state.result, out: GN.backward(state.result, y) };
+      } catch (err) { // a layer the engine cannot differentiate: say so, keep the rest working
+        body.append(el("p", { class: "warn", text: "The in-page backward pass could not run " +
+          `on this model: ${err.message}` }));
+        return;
+      }
     }
     const bw = state.backward.out;
     const pick = el("select", { id: "bp-label", onchange: (ev) => {
@@ -1972,6 +1978,10 @@
     setTimeout(() => {
       try {
         setInput(pixelsOf(DATA.input) || VALUES.get(INPUT.key).data);
+      } catch (err) { // the embedded maps stay; the page says why nothing is recomputed
+        byId("input-body").prepend(el("p", { class: "warn", id: "engine-error",
+          text: `The in-page forward pass could not run this model: ${err.message}. The page ` +
+            "shows the numbers computed in Python." }));
       } finally {
         ready();
       }
