@@ -408,6 +408,13 @@
     inputPreview();
   }
 
+  // An input whose class nobody knows: backprop keeps the label the student picked, else it
+  // starts from the predicted class (chosen once the forward pass has run).
+  function unknownLabel() {
+    state.trueLabel = null;
+    if (!state.picked) state.label = null;
+  }
+
   function inputPreview() {
     const box_ = byId("input-preview");
     if (!box_) return;
@@ -417,8 +424,10 @@
   function chooseSample(k) {
     const s = samples()[k];
     const label = s.label === undefined ? null : s.label;
-    if (label !== null && SOFT) { state.label = label; state.trueLabel = label; }
-    else state.trueLabel = null;
+    if (label !== null && SOFT) {
+      state.label = label; state.trueLabel = label; state.picked = false;
+    }
+    else unknownLabel();
     stopAnimation();
     setInput(pixelsOf(s), s.note || `embedded test image ${k}` +
       (label !== null && SOFT ? ` (true class ${classNames()[label]})` : ""));
@@ -450,7 +459,7 @@
     const end = () => {
       if (!last) return;
       last = null;
-      state.trueLabel = null;
+      unknownLabel();
       stopAnimation();
       setInput(mnistLike(canvas), "your drawing, cropped, scaled and centred like MNIST");
     };
@@ -479,7 +488,9 @@
       for (let x = 0; x < S; x++) {
         const v = rgba[4 * (y * S + x)] / 255;
         src[y * S + x] = v;
-        if (v > 0.02) { y0 = Math.min(y0, y); y1 = Math.max(y1, y); x0 = Math.min(x0, x); x1 = Math.max(x1, x); }
+        if (v > 0.02) {
+          y0 = Math.min(y0, y); y1 = Math.max(y1, y); x0 = Math.min(x0, x); x1 = Math.max(x1, x);
+        }
       }
     }
     const out = new Float64Array(IN_H * IN_W * IN_C);
@@ -491,9 +502,12 @@
     const small = new Float64Array(th * tw);
     let mass = 0, my = 0, mx = 0;
     for (let ty = 0; ty < th; ty++) {
-      const ya = y0 + Math.floor((ty * h) / th), yb = y0 + Math.max(Math.floor(((ty + 1) * h) / th), Math.floor((ty * h) / th) + 1);
+      // Source rows [ya, yb) under target row ty (at least one row each).
+      const ya = y0 + Math.floor((ty * h) / th);
+      const yb = Math.max(y0 + Math.floor(((ty + 1) * h) / th), ya + 1);
       for (let tx = 0; tx < tw; tx++) {
-        const xa = x0 + Math.floor((tx * w) / tw), xb = x0 + Math.max(Math.floor(((tx + 1) * w) / tw), Math.floor((tx * w) / tw) + 1);
+        const xa = x0 + Math.floor((tx * w) / tw);
+        const xb = Math.max(x0 + Math.floor(((tx + 1) * w) / tw), xa + 1);
         let sum = 0;
         for (let y = ya; y < yb; y++) for (let x = xa; x < xb; x++) sum += src[y * S + x];
         const v = sum / ((yb - ya) * (xb - xa));
@@ -506,7 +520,8 @@
     const ox = Math.max(0, Math.min(IN_W - tw, Math.round((IN_W - 1) / 2 - cx)));
     for (let ty = 0; ty < th; ty++) {
       for (let tx = 0; tx < tw; tx++) {
-        for (let c = 0; c < IN_C; c++) out[((ty + oy) * IN_W + tx + ox) * IN_C + c] = small[ty * tw + tx];
+        const at = ((ty + oy) * IN_W + tx + ox) * IN_C;
+        for (let c = 0; c < IN_C; c++) out[at + c] = small[ty * tw + tx];
       }
     }
     return out;
@@ -572,10 +587,12 @@
       if (invert) x = x.map((v) => 1 - v);
       if (IN_C !== k) { // a model with other than 1 or 3 channels: gray copied to each
         const y = new Float64Array(IN_H * IN_W * IN_C);
-        for (let q = 0; q < IN_H * IN_W; q++) for (let ch = 0; ch < IN_C; ch++) y[q * IN_C + ch] = x[q * k];
+        for (let q = 0; q < IN_H * IN_W; q++) {
+          for (let ch = 0; ch < IN_C; ch++) y[q * IN_C + ch] = x[q * k];
+        }
         x = y;
       }
-      state.trueLabel = null;
+      unknownLabel();
       stopAnimation();
       setInput(x, `the uploaded image (${w}×${h} → ${IN_W}×${IN_H} by area averaging` +
         `${k === 1 ? ", gray" : ""}${invert ? ", inverted" : ""}, values 0…1)`);
@@ -637,7 +654,8 @@
   function probBars(l) {
     const g = grid(l), top = predicted(), shown = shownClasses();
     const rest = SOFT.probs.length - shown.length;
-    return el("div", { class: "bars" }, shown.map((k) => [k, SOFT.probs[k]]).map(([k, p]) => el("button", {
+    const rows = shown.map((k) => [k, SOFT.probs[k]]);
+    return el("div", { class: "bars" }, rows.map(([k, p]) => el("button", {
       type: "button", class: "row nav-item" + (k === top ? " pred" : "") +
         (k === state.trueLabel ? " truth" : ""), "data-layer": l.key, "data-unit": k,
       tabindex: "-1", title: `${classNames()[k]}: p = ${fmt(p, 6)} (Enter: how it is computed)`,
@@ -898,7 +916,9 @@
         paint(at);
         opts.hover(at[0], at[1]);
       });
-      canvas.addEventListener("mouseleave", () => { state.hover = null; paint(null); opts.hover(null); });
+      canvas.addEventListener("mouseleave", () => {
+        state.hover = null; paint(null); opts.hover(null);
+      });
     }
     canvas.addEventListener("keydown", (ev) => {
       const d = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
@@ -914,7 +934,8 @@
       }
     });
     const what = g.flat ? `all ${g.n} values` : `channel ${state.ch} of ${g.c}`;
-    return el("figure", {}, el("figcaption", { html: markup`<b>Output</b> of ${l.key} — ${what}` }),
+    const caption = markup`<b>Output</b> of ${l.key} — ${what}`;
+    return el("figure", {}, el("figcaption", { html: caption }),
       canvas, el("div", { class: "keys", text: g.flat ? "click a value or use the arrow keys"
         : "click a cell · arrow keys move · [ ] change channel" +
           (opts && opts.hover ? " · hover: see its window" : "") }));
@@ -1017,7 +1038,9 @@
     hintScrollers();
     if (hadFocus && byId(hadFocus)) byId(hadFocus).focus({ preventScroll: true });
     const ref = byId("cell-ref");
-    if (state.playing === null) say(`${l.key} cell ${state.i}, ${state.j}: ${ref ? ref.textContent : ""}`);
+    if (state.playing === null) {
+      say(`${l.key} cell ${state.i}, ${state.j}: ${ref ? ref.textContent : ""}`);
+    }
   }
 
   function refValue(l, g) {
@@ -1118,8 +1141,8 @@
     const padNums = sym ? big(2 * p[0]) : `${big(p[0])} + ${big(p[1])}`;
     const span = conv ? `D·(K−1) − 1` : "K";
     const spanNum = conv ? `${big(d * (k - 1))} − 1` : big(k);
-    return `${name}: O = floor((I + ${pad} − ${span})/S) + 1 = floor((${big(I)} + ${padNums} − ` +
-      `${spanNum})/${big(st)}) + 1 = ${big(O)}`;
+    return `${name}: O = floor((I + ${pad} − ${span})/S) + 1 = ` +
+      `floor((${big(I)} + ${padNums} − ${spanNum})/${big(st)}) + 1 = ${big(O)}`;
   }
   function summaryLines(l) {
     if (Array.isArray(l.explain)) return l.explain.map(String);
@@ -1141,18 +1164,20 @@
       else lines.push("OH" + dims[0], "OW" + dims[1]);
       if (conv) {
         const cin = inShape[2], f = out[2], g = i.groups;
-        const cText = g > 1 ? `(C_in/groups)` : "C_in", cNum = g > 1 ? `(${big(cin)}/${g})` : big(cin);
+        const cText = g > 1 ? `(C_in/groups)` : "C_in";
+        const cNum = g > 1 ? `(${big(cin)}/${g})` : big(cin);
         const w = k[0] * k[1] * (cin / g) * f;
         const hasBias = Boolean(weightsOf(l) && weightsOf(l).bias) || l.params > w;
         counts(w, hasBias ? ["N", f] : null, out[0] * out[1] * w,
           `W = K_h·K_w·${cText}·N = ${k[0]}·${k[1]}·${cNum}·${big(f)}`,
-          `MACs = OH·OW·K_h·K_w·${cText}·N = ${big(out[0])}·${big(out[1])}·${k[0]}·${k[1]}·` +
-          `${cNum}·${big(f)}`);
+          `MACs = OH·OW·K_h·K_w·${cText}·N = ` +
+          `${big(out[0])}·${big(out[1])}·${k[0]}·${k[1]}·${cNum}·${big(f)}`);
       }
     } else if (i.kind === "dense" && inShape) {
       const nin = prod(inShape), nout = out[0], w = nin * nout;
       counts(w, l.params > w ? ["n_out", nout] : null, w,
-        `W = n_in·n_out = ${big(nin)}·${big(nout)}`, `MACs = n_in·n_out = ${big(nin)}·${big(nout)}`);
+        `W = n_in·n_out = ${big(nin)}·${big(nout)}`,
+        `MACs = n_in·n_out = ${big(nin)}·${big(nout)}`);
     } else if (i.kind === "flatten" && inShape) {
       lines.push(`F = H·W·C = ${inShape.map(big).join("·")} = ${big(prod(inShape))}`);
     }
@@ -1181,8 +1206,9 @@
     const X = grid(layerOf(l.inputs[0]));
     const group = Math.floor(f / (F / info.groups));
     const rows = [], cols = [];
-    for (let u = 0; u < KH; u++) rows.push(i * info.strides[0] + u * info.dilation[0] - info.pads[0][0]);
-    for (let v = 0; v < KW; v++) cols.push(j * info.strides[1] + v * info.dilation[1] - info.pads[1][0]);
+    const [sh, sw] = info.strides, [dh, dw] = info.dilation;
+    for (let u = 0; u < KH; u++) rows.push(i * sh + u * dh - info.pads[0][0]);
+    for (let v = 0; v < KW; v++) cols.push(j * sw + v * dw - info.pads[1][0]);
     const cards = [];
     let total = 0;
     for (let c = 0; c < CG; c++) {
@@ -1363,7 +1389,8 @@
     ];
     if (info.activation !== "linear") {
       rows.push([markup`${info.activation}(z) = ${ACT_TEXT[info.activation] || "over channels"}`,
-        act ? fmt(out, 7) : "(softmax needs every channel)", { id: "conv-out", "data-value": out }]);
+        act ? fmt(out, 7) : "(softmax needs every channel)",
+        { id: "conv-out", "data-value": out }]);
     }
     rows.push([`forward pass O[${i}, ${j}, ${f}]`, el("span", {},
       el("b", { id: "cell-ref", "data-value": ref, text: fmt(ref, 7) }), " ",
@@ -1404,7 +1431,8 @@
       w.rows.forEach((r) => w.cols.forEach((q) => out.push([r, q])));
       return out;
     };
-    const fig = inputFigure(l, c, cellsOf(i, j), markup`<b>Input</b> ${l.inputs[0]} — channel ${c}`);
+    const fig = inputFigure(l, c, cellsOf(i, j),
+      markup`<b>Input</b> ${l.inputs[0]} — channel ${c}`);
     maps.prepend(fig);
     hooks.hover = (a, b) => fig.paint(a === null ? null : cellsOf(a, b));
     calc.append(el("div", { class: "formula", html: concat(
@@ -1462,7 +1490,8 @@
       true));
     const bias = wts.bias ? num(wts.bias[k]) : 0, z = total + bias;
     const act = ACT[info.activation];
-    calc.append(el("div", { class: "formula", html: markup`z[k] = Σ<sub>i</sub> x[i] · W[i, k] + b[k]` }),
+    calc.append(el("div", { class: "formula",
+      html: markup`z[k] = Σ<sub>i</sub> x[i] · W[i, k] + b[k]` }),
       el("div", { class: "formula filled", html: concat(markup`z[${k}] = Σ<sub>i&lt;${fin}</sub> `,
         `x[i] · W[i, ${k}]${wts.bias ? ` + b[${k}]` : ""}`) }));
     const pscale = absMax([top.map((t) => t[3])]);
@@ -1515,9 +1544,11 @@
       ? "a[n] = X[h, w, c] with n = (c·H + h)·W + w (PyTorch's channel-first order)"
       : "a[n] = X[h, w, c] with n = (h·W + w)·C + c" }),
     el("div", { class: "formula filled", text: `a[${n}] = X[${h}, ${w}, ${c}]: ` + (chw
-      ? `${n} = (${c}·${X.h} + ${h})·${X.w} + ${w}` : `${n} = (${h}·${X.w} + ${w})·${X.c} + ${c}`) }),
+      ? `${n} = (${c}·${X.h} + ${h})·${X.w} + ${w}`
+      : `${n} = (${h}·${X.w} + ${w})·${X.c} + ${c}`) }),
       resultTable([[`X[${h}, ${w}, ${c}]`, fmt(x, 7), { id: "flat-src", "data-value": x }],
-        [`a[${n}]`, el("span", {}, el("b", { id: "cell-ref", "data-value": ref, text: fmt(ref, 7) }),
+        [`a[${n}]`, el("span", {},
+          el("b", { id: "cell-ref", "data-value": ref, text: fmt(ref, 7) }),
           " ", checkBadge(x, ref)), {}, "final"]]));
   };
 
@@ -1557,7 +1588,8 @@
   }
   const posText = (pos) => `[${pos.join(", ")}]`;
   function checkedRows(rows, value, ref) {
-    return resultTable([...rows, ["result", fmt(value, 7), { id: "cell-value", "data-value": value }],
+    return resultTable([...rows,
+      ["result", fmt(value, 7), { id: "cell-value", "data-value": value }],
       ["forward pass", el("span", {}, el("b", { id: "cell-ref", "data-value": ref,
         text: fmt(ref, 7) }), " ", checkBadge(value, ref)), {}, "final"]]);
   }
@@ -1593,7 +1625,8 @@
     const value = (gamma * (x - mean)) / Math.sqrt(vr + eps) + beta;
     calc.append(el("div", { class: "formula", text: "a = γ·(x − μ)/√(σ² + ε) + β (the " +
       "moving mean μ and variance σ² learned in training; ε = " + eps + ")" }),
-    checkedRows([["x", fmt(x, 7), {}], [`γ[${c}]`, fmt(gamma, 7), {}], [`β[${c}]`, fmt(beta, 7), {}],
+    checkedRows([["x", fmt(x, 7), {}], [`γ[${c}]`, fmt(gamma, 7), {}],
+      [`β[${c}]`, fmt(beta, 7), {}],
       [`μ[${c}]`, fmt(mean, 7), {}], [`σ²[${c}]`, fmt(vr, 7), {}]], value, refValue(l, g)));
   };
   EXPLAINERS.rescaling = function (l, g, calc) {
@@ -1615,7 +1648,9 @@
     if (c >= g.n) return;
     let best = -Infinity, at = [0, 0];
     for (let i = 0; i < X.h; i++) {
-      for (let j = 0; j < X.w; j++) if (X.get(i, j, c) > best) { best = X.get(i, j, c); at = [i, j]; }
+      for (let j = 0; j < X.w; j++) {
+        if (X.get(i, j, c) > best) { best = X.get(i, j, c); at = [i, j]; }
+      }
     }
     maps.prepend(inputFigure(l, c, [at], markup`<b>Input</b> ${l.inputs[0]} — channel ${c}`));
     calc.append(el("div", { class: "formula", html: markup`a[c] = max<sub>i,j</sub> X[i, j, c]` }),
@@ -1647,7 +1682,8 @@
     body.append(el("p", { class: "hint", html: concat(
       markup`The last layer gives one score (a <i>logit</i>) z per class (${source}). `,
       markup`Softmax turns the scores into probabilities that add up to 1: p<sub>k</sub> = `,
-      markup`e<sup>z<sub>k</sub> − max z</sup> / Σ<sub>j</sub> e<sup>z<sub>j</sub> − max z</sup>. `,
+      markup`e<sup>z<sub>k</sub> − max z</sup> / `,
+      markup`Σ<sub>j</sub> e<sup>z<sub>j</sub> − max z</sup>. `,
       `Subtracting max z = ${fmt(m, 5)} changes nothing mathematically but keeps `,
       markup`e<sup>z</sup> from overflowing.`) }));
     const rowCls = (k) => (k === top ? "pred " : "") + (k === label ? "truth" : "");
@@ -1656,7 +1692,8 @@
     const restRow = (cells) => (hidden.length ? el("tr", { class: "rest" }, el("td", {
       class: "cls", text: `other ${big(hidden.length)}` }), cells) : null);
     const scores = el("table", { class: "smax", id: "softmax-scores" },
-      el("thead", {}, el("tr", {}, ["class", "logit z", "z − max z", "e^(z − max z)"].map((h, k) =>
+      el("thead", {}, el("tr", {}, ["class", "logit z", "z − max z", "e^(z − max z)"].map((h,
+        k) =>
         el("th", { class: k === 0 ? "cls" : null, text: h })))),
       el("tbody", {}, shown.map((k) => el("tr", { class: rowCls(k) },
         el("td", { class: "cls", text: names[k] }), el("td", { text: fmt(z[k], 5) }),
@@ -1696,7 +1733,8 @@
         markup`loss is L = −log p<sub>y</sub> = −log ${fmt(p[label], 5)} = `,
         markup`<b id="softmax-loss" data-value="${-Math.log(p[label])}">`,
         markup`${fmt(-Math.log(p[label]), 5)}</b>, and its gradient with respect to the logits `,
-        "is dL/dz = p − y (the last column): that is where backpropagation starts (section 5).") }));
+        "is dL/dz = p − y (the last column): that is where backpropagation starts " +
+        "(section 5).") }));
     }
   }
 
@@ -1717,7 +1755,8 @@
     byId("nav-backprop").hidden = !usable;
     if (!usable) return;
     if (!state.result) {
-      body.append(el("p", { class: "note", text: "Computing the forward pass in your browser…" }));
+      body.append(el("p", { class: "note",
+        text: "Computing the forward pass in your browser…" }));
       return;
     }
     const names = classNames();
@@ -1734,7 +1773,7 @@
     }
     const bw = state.backward.out;
     const pick = el("select", { id: "bp-label", onchange: (ev) => {
-      state.label = Number(ev.target.value); backpropSection(); } },
+      state.label = Number(ev.target.value); state.picked = true; backpropSection(); } },
     names.map((n, k) => el("option", { value: k, selected: k === y, text: n })));
     body.append(el("p", { class: "hint", text: "Backpropagation asks how the loss changes " +
       "with every number in the network, for this one input and the label below. It starts " +
@@ -1745,7 +1784,8 @@
         ? `(the true class is ${names[state.trueLabel]})` : "(the true class is not known: " +
         "pick the one you mean)" })));
     const p = SOFT.probs;
-    body.append(el("p", { html: concat(markup`loss L = −log p<sub>y</sub> = −log ${fmt(p[y], 5)} = `,
+    body.append(el("p", { html: concat(
+      markup`loss L = −log p<sub>y</sub> = −log ${fmt(p[y], 5)} = `,
       markup`<b id="bp-loss" data-value="${bw.loss}">${fmt(bw.loss, 6)}</b>`) }));
     const dl = Array.from(bw.dlogits);
     const dtab = el("table", { class: "smax", id: "bp-dlogits" },
@@ -1758,7 +1798,8 @@
     const worst = Math.max(...dl.map((d, k) => Math.abs(d - (p[k] - (k === y ? 1 : 0)))));
     body.append(el("div", { class: "scrolls" }, dtab), el("p", {}, el("span", {
       class: "check " + (worst <= 1e-6 ? "ok" : "no"), id: "bp-dlogits-check",
-      text: worst <= 1e-6 ? "✓ the engine's dL/dz equals p − y" : `✗ differs by ${fmt(worst, 3)}` })));
+      text: worst <= 1e-6 ? "✓ the engine's dL/dz equals p − y"
+        : `✗ differs by ${fmt(worst, 3)}` })));
     // Gradient maps dL/d(output) of every layer, last layer first.
     body.append(el("h3", { text: "dL/d(output) of every layer (last first)" }),
       el("p", { class: "note", text: "Each map shows, for one channel, how much the loss would " +
@@ -1785,9 +1826,11 @@
       strip.append(el("div", { class: "layer" + (l.key === state.bpKey ? " current" : ""),
         "data-layer": l.key, "data-maxgrad": scale },
       el("div", { class: "lname", text: l.key }),
-      el("div", { class: "lmeta", text: `${shapeText(gr.shape)}${g.flat ? "" : ` · channel ${bestCh}`}` +
+      el("div", { class: "lmeta", text: shapeText(gr.shape) +
+        `${g.flat ? "" : ` · channel ${bestCh}`}` +
         ` · max |g| = ${fmt(scale, 3)}` }),
-      has ? el("button", { type: "button", class: "thumb", "aria-label": `weight gradients of ${l.key}`,
+      has ? el("button", { type: "button", class: "thumb",
+        "aria-label": `weight gradients of ${l.key}`,
         onclick: () => { state.bpKey = l.key; state.bpUnit = 0; backpropSection(); } }, canvas)
         : el("div", { class: "thumb" }, canvas)));
     });
@@ -1807,7 +1850,8 @@
     const wrap = el("div", { class: "wgrad", id: "weight-grads" });
     const unitPick = el("select", { id: "bp-unit", onchange: (ev) => {
       state.bpUnit = Number(ev.target.value); backpropSection(); } },
-    Array.from({ length: F }, (_, k) => el("option", { value: k, selected: k === f, text: String(k) })));
+    Array.from({ length: F }, (_, k) => el("option", { value: k, selected: k === f,
+      text: String(k) })));
     wrap.append(el("h3", {}, `dL/dW of ${l.key}, `, el("label", {},
       l.info.kind === "conv" ? "filter " : "unit ", unitPick)));
     // dz = dL/da · act'(z): the gradient at the pre-activation.
@@ -1838,7 +1882,8 @@
     const [OH, OW] = l.shape;
     const group = Math.floor(f / (F / info.groups));
     wrap.append(el("div", { class: "scrolls" }, el("div", { class: "formula",
-      html: markup`dL/dK[u, v, c, ${f}] = Σ<sub>i,j</sub> dL/dz[i, j, ${f}] · X[i·S + u − P, j·S + v − P, c]` }),
+      html: concat(markup`dL/dK[u, v, c, ${f}] = Σ<sub>i,j</sub> dL/dz[i, j, ${f}] · `,
+        "X[i·S + u − P, j·S + v − P, c]") }),
     el("div", { class: "formula", text: `dL/dz = dL/da · ${info.activation}'(z)` })));
     const cards = el("div", { class: "channels" });
     let worst = 0;
@@ -1937,7 +1982,9 @@
     nav.append(...buttons);
     nav.addEventListener("keydown", (ev) => {
       const at = buttons.findIndex((b) => b.getAttribute("aria-selected") === "true");
-      if (ev.key === "ArrowRight" && at < buttons.length - 1) { ev.preventDefault(); show(at + 1, true); }
+      if (ev.key === "ArrowRight" && at < buttons.length - 1) {
+        ev.preventDefault(); show(at + 1, true);
+      }
       if (ev.key === "ArrowLeft" && at > 0) { ev.preventDefault(); show(at - 1, true); }
     });
     function show(k, focus) {
