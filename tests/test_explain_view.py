@@ -124,6 +124,32 @@ def test_drawn_digit_is_prepared_like_mnist_and_predicted_like_python(desktop: T
     desktop.page.locator("#input").screenshot(path=str(ARTIFACTS / "explain-drawn-digit.png"))
 
 
+def test_a_finger_draws_on_a_phone(browser: Any, mnist) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True,
+                                  is_mobile=True)
+    page = context.new_page()
+    page.goto(mnist[1].as_uri())
+    page.wait_for_selector("body[data-ready]")
+    page.locator("#draw-canvas").scroll_into_view_if_needed()
+    box = page.locator("#draw-canvas").bounding_box()
+    cdp = context.new_cdp_session(page)
+    points = [(0.5, 0.15), (0.5, 0.45), (0.5, 0.85)]  # a "1", by touch events
+    for n, (x, y) in enumerate(points):
+        kind = "touchStart" if n == 0 else "touchMove"
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [
+            {"x": box["x"] + x * box["width"], "y": box["y"] + y * box["height"]}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    page.wait_for_function("() => (window.glassnet.state.inputNote || '').startsWith('your')")
+    pixels = page.evaluate("() => window.glassnet.input()")
+    page_p = np.asarray(page.evaluate("() => window.glassnet.probabilities()"))
+    assert np.max(np.abs(page_p - predict(mnist[0], pixels))) <= PROB_TOL
+    x = np.asarray(pixels).reshape(28, 28)
+    ink = np.argwhere(x > 0)
+    height, width = ink.max(axis=0) - ink.min(axis=0) + 1
+    assert height == 20 and width <= 4  # the whole stroke, not a dot where the finger landed
+    context.close()
+
+
 def test_gallery_image_runs_in_the_page(desktop: Tab, mnist) -> None:
     model, _, data = mnist
     k = 3
