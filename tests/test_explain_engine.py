@@ -341,3 +341,30 @@ def test_flat_float64_model(browser: Any, tmp_path: Path) -> None:
     assert check_backward(tab, model, x, 2) <= GRAD_RTOL
     assert tab.errors == []
     tab.close()
+
+
+class Doubler(L.Layer):
+    """A layer the page does not know (kind "other"): 2·x."""
+
+    base_name = "doubler"
+
+    def forward(self, x: Any, training: bool = False) -> Any:
+        from glassnet import autodiff as A
+
+        return A.scale(x, 2.0)
+
+
+def test_an_unknown_layer_is_named_not_run(browser: Any, tmp_path: Path) -> None:
+    model = gn.Sequential([L.Input((4, 4, 1)), L.Conv2D(2, 3, name="c"), Doubler(name="twice"),
+                           L.Flatten(), L.Dense(3, activation="softmax")])
+    model.build(seed=0)
+    x = np.ones((4, 4, 1), np.float32)
+    page = explain_page(model, InputChoice(x, "ones"), model_note="x", max_bytes=125_000)
+    assert any("cannot run these layers" in w and "twice" in w for w in page[1])
+    tab = open_page(browser, page[0], tmp_path / "unknown.html")
+    assert "the page cannot run twice" in tab.js("() => window.glassnet.error")
+    msg = tab.js("() => { try { window.glassnet.forward(Array(16).fill(1)); } "
+                 "catch (e) { return e.message; } }")
+    assert '"twice"' in msg and "not supported" in msg
+    assert tab.errors == []
+    tab.close()

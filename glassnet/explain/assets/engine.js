@@ -322,7 +322,7 @@
       }
       return true;
     } catch (err) {
-      G.error = String(err && err.message);  // the thumbnails stay; the view can say why
+      G.error = G.error || String(err && err.message);  // the thumbnails stay; the view says why
       return false;
     }
   }
