@@ -419,3 +419,32 @@ def test_overview_draws_skip_and_branch_edges(browser: Any, tmp_path: Path) -> N
     tab.page.locator("#overview").screenshot(path=str(ARTIFACTS / "explain-graph-edges.png"))
     assert tab.errors == []
     tab.close()
+
+
+class Tripler(L.Layer):
+    """A layer the in-page engine does not know: 3·x."""
+
+    base_name = "tripler"
+
+    def forward(self, x: Any, training: bool = False) -> Any:
+        from glassnet import autodiff as A
+
+        return A.scale(x, 3.0)
+
+
+def test_a_model_the_engine_cannot_run_says_so(browser: Any, tmp_path: Path) -> None:
+    model = gn.Sequential([L.Input((4, 4, 1)), L.Conv2D(2, 3, name="c"), Tripler(name="thrice"),
+                           L.Flatten(), L.Dense(3, activation="softmax")])
+    model.build(seed=0)
+    text, _ = explain_page(model, choose_input((4, 4, 1)), model_note="random")
+    path = tmp_path / "unknown.html"
+    path.write_text(text, encoding="utf-8")
+    tab = open_tab(browser, path)
+    # The Python numbers stay on screen; no input control that could only fail is offered.
+    assert "thrice" in tab.page.inner_text("#engine-error")
+    assert tab.page.locator("#input .inparts").count() == 0
+    assert "cannot run this model" in tab.page.inner_text("#backprop-body")
+    tab.js("() => window.glassnet.select('c', 1, [1, 1])")
+    assert tab.page.get_attribute("#check", "class").endswith("ok")
+    assert tab.errors == []
+    tab.close()

@@ -1755,8 +1755,10 @@
     byId("nav-backprop").hidden = !usable;
     if (!usable) return;
     if (!state.result) {
-      body.append(el("p", { class: "note",
-        text: "Computing the forward pass in your browser…" }));
+      body.append(el("p", { class: state.engineFailed ? "warn" : "note",
+        text: state.engineFailed ? "The in-page engine cannot run this model (see section 1), " +
+          "so there is no backward pass to show."
+          : "Computing the forward pass in your browser…" }));
       return;
     }
     const names = classNames();
@@ -2007,9 +2009,21 @@
   }
 
   // ----- start --------------------------------------------------------------------------
+  function engineError(message) {
+    state.engineFailed = true;
+    backpropSection();
+    const parts = document.querySelector("#input-body .inparts");
+    if (parts) parts.remove(); // no input controls that could only fail
+    if (byId("engine-error")) return;
+    byId("input-body").prepend(el("p", { class: "warn", id: "engine-error",
+      text: `The in-page forward pass cannot run this model (${message}), so other inputs ` +
+        "cannot be tried here; the page shows the numbers computed in Python." }));
+  }
+
   function start() {
     header();
     inputSection();
+    if (GN.error) engineError(GN.error);
     overview();
     byId("columns").addEventListener("keydown", overviewKeys);
     const first = LAYERS.find((l) => l.info.kind === "conv" && canOpen(l)) ||
@@ -2026,9 +2040,7 @@
       try {
         setInput(pixelsOf(DATA.input) || VALUES.get(INPUT.key).data);
       } catch (err) { // the embedded maps stay; the page says why nothing is recomputed
-        byId("input-body").prepend(el("p", { class: "warn", id: "engine-error",
-          text: `The in-page forward pass could not run this model: ${err.message}. The page ` +
-            "shows the numbers computed in Python." }));
+        engineError(err.message);
       } finally {
         ready();
       }
