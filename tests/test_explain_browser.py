@@ -5,20 +5,19 @@ Python recomputation (``glassnet.explain.cells``) of the same embedded numbers, 
 navigation and the console, and saves screenshots under ``test-artifacts/``.
 
 Skipped when Chromium or the ``playwright`` package is missing, except in CI (``CI=true``),
-where that is a failure. Chromium: ``$GLASSNET_CHROMIUM`` or ``/usr/bin/chromium``.
+where that is a failure (``tests/browser.py``).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from browser import ARTIFACTS, chromium, page_data
+from browser import Tab as BaseTab
 
 from glassnet import zoo
 from glassnet.explain import choose_input, explain_page
@@ -26,27 +25,11 @@ from glassnet.explain.cells import conv_cell, pool_cell
 from glassnet.explain.numbers import unpack
 from glassnet.explain.tracedata import trace_section
 
-CHROMIUM = Path(os.environ.get("GLASSNET_CHROMIUM", "/usr/bin/chromium"))
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 CASES = Path(__file__).resolve().parents[2] / "shared" / "cases"
 TRACE = CASES / "trace_cnn_3x3_softmax2.json"
-
-
-def _playwright() -> Any:
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "the playwright package is not installed (pip install playwright)"
-    if reason is None and not CHROMIUM.exists():
-        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser tests must run in CI: {reason}")
-        pytest.skip(reason)
-    return sync_playwright
+MAP_RTOL = 2e-5  # the embedded Python maps keep 6 significant digits
+# The view's selection (not the whole state object, which holds every layer's values).
+STATE = "() => { const s = window.glassnet.state; return {key: s.key, ch: s.ch, i: s.i, j: s.j}; }"
 
 
 @pytest.fixture(scope="module")
@@ -59,38 +42,27 @@ def page_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
                            trace=trace)
     path = tmp_path_factory.mktemp("explain") / "page.html"
     path.write_text(text, encoding="utf-8")
-    block = re.search(r'id="page-data">(.*?)</script>', text, re.S)
-    assert block
-    return path, json.loads(block.group(1))
+    return path, page_data(text)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_playwright = _playwright()
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield b
-        b.close()
+    yield from chromium()
 
 
-class Tab:
-    """One page at one viewport size, collecting console errors."""
+class Tab(BaseTab):
+    """A page whose in-page forward pass has run (``body[data-ready]``)."""
 
     def __init__(self, browser: Any, path: Path, width: int, height: int) -> None:
-        self.page = browser.new_page(viewport={"width": width, "height": height})
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error"
-                     else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(path.as_uri())
-        self.page.wait_for_selector("#out-canvas")
+        super().__init__(browser, path, width, height)
+        self.page.wait_for_selector("body[data-ready]")
 
     def open_cell(self, key: str, channel: int, i: int, j: int) -> None:
         self.page.click(f'button.thumb[data-layer="{key}"][data-channel="{channel}"]')
         cell = float(self.page.get_attribute("#out-canvas", "data-cell"))
         self.page.click("#out-canvas", position={"x": (j + 0.5) * cell + 1,
                                                  "y": (i + 0.5) * cell + 1})
-        state = self.page.evaluate("() => window.GLASSNET.state")
+        state = self.page.evaluate(STATE)
         assert (state["key"], state["ch"], state["i"], state["j"]) == (key, channel, i, j)
 
     def value(self, selector: str) -> float:
@@ -124,7 +96,9 @@ def test_conv_cell_sum_computed_by_the_page(desktop: Tab, page_file, key: str,
     shown = desktop.value("#conv-sum")
     assert abs(shown - ref.total) <= 1e-4 * max(abs(ref.total), 1e-12)
     assert desktop.value("#conv-z") == pytest.approx(ref.z, rel=1e-4)
-    assert desktop.value("#cell-ref") == unpack(layer(data, key)["map"])[i, j, channel]
+    # The page shows its own float64 forward pass; Python's embedded map agrees to 6 digits.
+    assert desktop.value("#cell-ref") == pytest.approx(
+        unpack(layer(data, key)["map"])[i, j, channel], rel=MAP_RTOL, abs=1e-6)
     assert "ok" in desktop.page.get_attribute("#check", "class")
 
 
@@ -146,9 +120,10 @@ def test_keyboard_navigation(desktop: Tab, page_file) -> None:
     desktop.page.keyboard.press("ArrowDown")
     desktop.page.keyboard.press("ArrowRight")
     desktop.page.keyboard.press("]")
-    state = desktop.page.evaluate("() => window.GLASSNET.state")
+    state = desktop.page.evaluate(STATE)
     assert (state["i"], state["j"], state["ch"]) == (6, 6, 1)
-    assert desktop.value("#cell-ref") == unpack(layer(data, "conv2d")["map"])[6, 6, 1]
+    assert desktop.value("#cell-ref") == pytest.approx(
+        unpack(layer(data, "conv2d")["map"])[6, 6, 1], rel=MAP_RTOL, abs=1e-6)
     desktop.page.focus('button.thumb[data-layer="conv2d"][data-channel="0"]')
     desktop.page.keyboard.press("ArrowRight")
     focused = desktop.page.evaluate("() => document.activeElement.dataset.layer")
@@ -167,6 +142,12 @@ def test_softmax_and_trace_sections(desktop: Tab, page_file) -> None:
         tabs.nth(0).focus()
         desktop.page.keyboard.press("ArrowRight")
         assert "forward" in desktop.page.inner_text("#trace-panel h3")
+        # The worked example says it is its own small network, and its loss step has one label.
+        assert "separate worked example, not the model above" in desktop.page.inner_text(
+            "#trace-note")
+        desktop.page.click('.step-nav button.phase-loss')
+        heading = desktop.page.inner_text("#trace-panel h3")
+        assert heading.startswith("loss: ") and heading.count("loss:") == 1
 
 
 def test_screenshots_and_no_console_errors(browser: Any, desktop: Tab, page_file) -> None:

@@ -5,28 +5,26 @@ opened in a real headless Chromium (Playwright, as in ``test_explain_browser.py`
 is selected so every caption and formula that names a layer is drawn, and the page must show the
 names as text with no script run (``window.__pwned`` stays undefined) and no element injected.
 
-Skipped when Chromium or ``playwright`` is missing, except in CI (``CI=true``), where that fails.
+Skipped when Chromium or ``playwright`` is missing, except in CI (``CI=true``), where that fails
+(``tests/browser.py``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from browser import Tab, chromium
 
 import glassnet as gn
 from glassnet import layers as L
-from glassnet.explain import choose_input, explain_page
+from glassnet.explain import InputChoice, explain_page
 from glassnet.explain.html import data_json
-
-CHROMIUM = Path(os.environ.get("GLASSNET_CHROMIUM", "/usr/bin/chromium"))
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 IMG = '<img src=x onerror="window.__pwned=1">'
 SCRIPT = "</script><script>window.__pwned=2</script>"
@@ -50,8 +48,14 @@ def hostile_model() -> gn.Sequential:
 @pytest.fixture(scope="module")
 def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = hostile_model()
-    text, _ = explain_page(model, choose_input(tuple(model.input_shape)),
-                           model_note="random initial weights (seed 0)")
+    rng = np.random.default_rng(0)
+    # Class names and input notes are text from files too: hostile as well.
+    classes = (IMG, SCRIPT, QUOTES)
+    choice = InputChoice(rng.random((6, 6, 1)).astype(np.float32), COMMENT, 1, classes)
+    examples = [InputChoice(rng.random((6, 6, 1)).astype(np.float32), name, k % 3, classes)
+                for k, name in enumerate(HOSTILE)]
+    text, _ = explain_page(model, choice, model_note="random initial weights (seed 0)",
+                           examples=examples)
     path = tmp_path_factory.mktemp("hostile") / "page.html"
     path.write_text(text, encoding="utf-8")
     return path
@@ -59,25 +63,11 @@ def page_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def tab(page_file: Path) -> Iterator[tuple[Any, list[str]]]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "the playwright package is not installed (pip install playwright)"
-    else:
-        reason = None if CHROMIUM.exists() else f"no Chromium at {CHROMIUM}"
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser tests must run in CI: {reason}")
-        pytest.skip(reason)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(page_file.as_uri())
-        page.wait_for_selector("#out-canvas")
-        yield page, errors
-        browser.close()
+    for browser in chromium():
+        t = Tab(browser, page_file)
+        t.page.wait_for_selector("body[data-ready]")  # the in-page engine ran on these names
+        yield t.page, t.errors
+        t.close()
 
 
 def test_no_script_runs_and_the_names_are_text(tab: tuple[Any, list[str]]) -> None:
@@ -91,6 +81,15 @@ def test_no_script_runs_and_the_names_are_text(tab: tuple[Any, list[str]]) -> No
         assert page.evaluate("() => window.GLASSNET.state.key") == name
         assert page.evaluate("() => document.getElementById('detail-body').innerText").count(
             name) >= 1
+    # Every example input, every label of the backprop view, every gradient map.
+    for k in range(len(HOSTILE)):
+        page.click(f'.sample[data-sample="{k}"]')
+        for label in range(3):
+            page.select_option("#bp-label", str(label))
+    for button in page.locator("#grad-maps button").all():
+        button.click()
+    assert page.evaluate("() => document.getElementById('backprop-body').innerText").count(
+        IMG) >= 2
     page.wait_for_timeout(300)  # an injected <img onerror> would fire once its load fails
     assert page.evaluate("() => typeof window.__pwned") == "undefined"
     assert page.evaluate("() => document.querySelectorAll('img, script:not([id])').length") == 1
