@@ -172,7 +172,7 @@ def build_page_data(
     Shapes:
         choice.x and every example's x: the model's input shape (HWC or (F,)).
     """
-    summary = model.summary(print_fn=None)
+    summary = model.summary(explain=True, print_fn=None)  # with each layer's formula lines
     assert summary is not None
     with reference_mode():  # the page's cell arithmetic re-checks these numbers: the readable core
         maps = model.feature_maps(choice.x[None].astype(model.dtype or np.float32))
@@ -216,6 +216,8 @@ def build_page_data(
         }
         if key in arrays and arrays[key]:
             entry["weights"] = arrays[key]
+        if "explain" in row:  # the lines `glassnet summary --explain` prints for this layer
+            entry["explain"] = [str(line) for line in row["explain"]]
         if key in full:
             entry["map"] = num.pack(out)
         else:
