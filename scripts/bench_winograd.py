@@ -3,7 +3,7 @@
 For 3×3 stride-1 "same" convolutions over a grid of channels (C = F), map sizes and batches,
 times the inference convolution both ways in the same process, interleaved, median of
 ``--repeats``, and prints the ratio winograd/direct with the call's 2×2 output tiles — the
-quantity the rule (``MIN_TILES``, ``MIN_CHANNELS``) reads. Run it on a quiet machine
+quantity the rule (``MIN_CHANNELS``, ``KERNEL_VALUES_PER_TILE``) reads. Run it on a quiet machine
 (``uptime`` first); the numbers belong to the machine.
 
     python scripts/bench_winograd.py [--channels 16,64,256] [--maps 2,4,8,16,32]
@@ -29,25 +29,25 @@ def _ints(text: str) -> list[int]:
 
 
 @contextlib.contextmanager
-def _rule(min_tiles: int, min_channels: int):
+def _rule(min_channels: int, values_per_tile: int):
     """Override the rule's thresholds for the block (forces one path or the other)."""
-    old = winograd.MIN_TILES, winograd.MIN_CHANNELS
-    winograd.MIN_TILES, winograd.MIN_CHANNELS = min_tiles, min_channels
+    old = winograd.MIN_CHANNELS, winograd.KERNEL_VALUES_PER_TILE
+    winograd.MIN_CHANNELS, winograd.KERNEL_VALUES_PER_TILE = min_channels, values_per_tile
     try:
         yield
     finally:
-        winograd.MIN_TILES, winograd.MIN_CHANNELS = old
+        winograd.MIN_CHANNELS, winograd.KERNEL_VALUES_PER_TILE = old
 
 
 def _paths(x: np.ndarray, w: np.ndarray, geo: object) -> tuple:
     """(im2col + GEMM, Winograd): the inference convolution forced down each path."""
 
     def direct() -> np.ndarray:
-        with _rule(1 << 62, 1 << 62):
+        with _rule(1 << 62, 1):
             return fast_conv.conv2d_values(x, w, None, geo)
 
     def wino() -> np.ndarray:
-        with _rule(0, 0):
+        with _rule(0, 1 << 62):
             return fast_conv.conv2d_values(x, w, None, geo)
 
     return direct, wino

@@ -280,10 +280,10 @@ def test_winograd_equals_reference(threads, monkeypatch, case):
     """3×3 stride-1 inference by Winograd F(2×2, 3×3) (accel.winograd) against the reference
     convolution, with a bias or a folded BatchNorm (+ ReLU / ReLU6) epilogue; every map size
     from 1×1 (a crop, not Winograd) up, odd sizes (a half-used last tile) included. (Any tile
-    count: the rule's minimum is lowered so small maps exercise the path.)"""
+    count: the rule's tile minimum is lowered so small maps exercise the path.)"""
     from glassnet.accel import winograd
 
-    monkeypatch.setattr(winograd, "MIN_TILES", 1)
+    monkeypatch.setattr(winograd, "KERNEL_VALUES_PER_TILE", 1 << 30)
     rng = np.random.default_rng(case["seed"])
     dt = case["dtype"]
     c, f = case["shape"][0], case["filters"]
@@ -326,10 +326,10 @@ def test_winograd_training_equals_reference(threads, monkeypatch, shape, filters
                                             bias, need_dx, dtype, seed):
     """Training through a Winograd forward: the output, dL/dx (Winograd over dL/dO with the
     flipped kernel) and dL/dw, dL/db (from the im2col columns) against the reference pair.
-    (Any tile count: the rule's minimum is lowered so small maps exercise the path.)"""
+    (Any tile count: the rule's tile minimum is lowered so small maps exercise the path.)"""
     from glassnet.accel import winograd
 
-    monkeypatch.setattr(winograd, "MIN_TILES", 1)
+    monkeypatch.setattr(winograd, "KERNEL_VALUES_PER_TILE", 1 << 30)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape).astype(dtype)
     w = rng.standard_normal((3, 3, shape[0], filters)).astype(dtype)
@@ -382,7 +382,8 @@ def test_pointwise_conv_uses_the_input_as_its_columns(threads, shape, filters, b
 
 @pytest.mark.skipif(not kernels.AVAILABLE, reason="Winograd's transforms need numba")
 def test_winograd_rule_reads_only_shapes():
-    """accel.winograd.applies: 3×3 stride-1 ungrouped, >= 16 channels each way, >= 64 tiles."""
+    """accel.winograd.applies: 3×3 stride-1 ungrouped, >= 8 channels each way, and tiles ·
+    8192 >= C·F (the kernel transform repaid)."""
     from glassnet.accel import winograd
 
     def case(c, f, n, hw, strides=1, dt=np.float32):
@@ -390,8 +391,8 @@ def test_winograd_rule_reads_only_shapes():
         geo = ref_conv.conv_geometry((hw, hw), (3, 3), strides, 1, 1)
         return winograd.applies(x, w, geo, 1)
 
-    assert case(16, 16, 16, 4)  # 16 images × 4 tiles = 64
-    assert not case(16, 16, 15, 4)  # 60 tiles: the kernel transform would not pay
-    assert not case(15, 64, 64, 8)  # too few input channels
+    assert case(16, 16, 1, 2)  # one tile repays a 16×16 kernel
+    assert case(512, 512, 8, 4)  # 8 images × 4 tiles = 32 = 512·512 / 8192
+    assert not case(512, 512, 7, 4)  # 28 tiles: the kernel transform would not pay
+    assert not case(7, 64, 64, 8)  # too few input channels
     assert not case(64, 64, 64, 8, strides=2)
-    assert case(64, 64, 1, 16)  # one 16×16 map: 64 tiles

@@ -36,15 +36,17 @@ from glassnet.arith.geometry import Pair
 Array = Any
 Pads = tuple[Pair, Pair]
 
-# When Winograd pays, from its costs against im2col's (per call):
-# * per tile it saves (36 − 16)·C·F multiply-adds, and its data transforms touch 16·(C + F)
-#   values where im2col writes 36·C: from 16 channels in and out the saving dominates;
-# * the kernel transform writes 16·C·F values per call whatever the batch — as much memory
-#   traffic as saving 16·C·F·T/… multiply-adds takes tiles to repay: from 64 tiles per call
-#   (a batch of 4 at 8×8, of 16 at 4×4, never a single 4×4 map) it is a few percent of the
-#   GEMMs. Both checked with scripts/bench_winograd.py (docs/performance.md, rules table).
-MIN_CHANNELS = 16
-MIN_TILES = 64
+# When Winograd pays, from its costs against im2col + GEMM (per call), measured with
+# scripts/bench_winograd.py (docs/performance.md, rules table):
+# * per 2×2 output tile it saves (36 − 16)·C·F multiply-adds and its data transforms touch
+#   fewer values than im2col writes (16·C per tile against 36·C): it won from 8 channels up
+#   (0.52–0.65× at 8 channels, every map size and batch measured);
+# * the kernel transform writes 16·C·F values per call, whatever the batch: the tiles must
+#   repay it. Break-even came at about C·F / 8192 tiles (512×512 kernels: 1.16× slower at 16
+#   tiles, 0.75× at 32; 256×256: 1.0× at 1 tile, 0.63× at 16; 64×64 faster from 1 tile).
+MIN_CHANNELS = 8
+KERNEL_VALUES_PER_TILE = 8192
+
 
 if kernels.AVAILABLE:  # pragma: no branch
     from numba import njit
@@ -192,15 +194,17 @@ def applies(x: Array, w: Array, geometry: Any, groups: int) -> bool:
     """Whether Winograd F(2×2, 3×3) computes this convolution.
 
     3×3, stride 1, no dilation, ungrouped, NumPy float data with numba, at least
-    :data:`MIN_CHANNELS` input and output channels and :data:`MIN_TILES` 2×2 output tiles.
+    :data:`MIN_CHANNELS` input and output channels, and enough 2×2 output tiles to repay the
+    kernel transform: tiles · :data:`KERNEL_VALUES_PER_TILE` ≥ C·F.
     """
     (oh, ow) = geometry.out_hw
     tiles = x.shape[1] * ((oh + 1) // 2) * ((ow + 1) // 2)
+    c, f = w.shape[2], w.shape[3]
     return (
         groups == 1 and tuple(w.shape[:2]) == (3, 3) and geometry.strides == (1, 1)
         and geometry.dilation == (1, 1) and kernels.enabled(x, w) and x.dtype == w.dtype
-        and x.dtype.kind == "f" and min(w.shape[2], w.shape[3]) >= MIN_CHANNELS
-        and tiles >= MIN_TILES
+        and x.dtype.kind == "f" and min(c, f) >= MIN_CHANNELS
+        and tiles * KERNEL_VALUES_PER_TILE >= c * f
     )
 
 
