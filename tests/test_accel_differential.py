@@ -315,44 +315,21 @@ def test_winograd_equals_reference(threads, monkeypatch, case):
 
 
 @pytest.mark.skipif(not kernels.AVAILABLE, reason="Winograd's transforms need numba")
-@given(shape=st.tuples(st.integers(16, 18), st.integers(1, 4), st.integers(2, 9),
-                       st.integers(2, 9)),
-       filters=st.integers(16, 18),
-       padding=st.one_of(st.sampled_from(["valid", "same"]), st.integers(0, 2),
-                         st.tuples(*[st.integers(0, 2)] * 4)),
-       bias=st.booleans(), need_dx=st.booleans(), dtype=DTYPES, seed=st.integers(0, 2**31))
-@SETTINGS
-def test_winograd_training_equals_reference(threads, monkeypatch, shape, filters, padding,
-                                            bias, need_dx, dtype, seed):
-    """Training through a Winograd forward: the output, dL/dx (Winograd over dL/dO with the
-    flipped kernel) and dL/dw, dL/db (from the im2col columns) against the reference pair.
-    (Any tile count: the rule's tile minimum is lowered so small maps exercise the path.)"""
+def test_winograd_rule_reads_only_shapes():
+    """accel.winograd.applies: 3×3 stride-1 ungrouped, >= 8 channels each way, and tiles ·
+    8192 >= C·F (the kernel transform repaid)."""
     from glassnet.accel import winograd
 
-    monkeypatch.setattr(winograd, "KERNEL_VALUES_PER_TILE", 1 << 30)
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal(shape).astype(dtype)
-    w = rng.standard_normal((3, 3, shape[0], filters)).astype(dtype)
-    b = rng.standard_normal(filters).astype(dtype) if bias else None
-    try:
-        ref, rcache = ref_conv.conv2d_forward(x, w, b, padding=padding)
-    except GlassnetError:
-        return
-    out, cache = fast_conv.conv2d_forward(x, w, b, padding=padding)
-    geo = ref_conv.conv_geometry(shape[2:], (3, 3), 1, padding, 1)
-    assert cache.winograd == (fast_conv.live_geometry(shape[2:], (3, 3), geo) is None)
-    _close(out, ref, dtype)
-    dout = rng.standard_normal(ref.shape).astype(dtype)
-    fast = fast_conv.conv2d_backward(dout, cache, need_dx=need_dx)
-    slow = ref_conv.conv2d_backward(dout, rcache)
-    for got, want in zip(fast[1:], slow[1:], strict=True):
-        assert (got is None) == (want is None)
-        if want is not None:
-            _close(got, want, dtype)
-    if need_dx:
-        _close(fast[0], slow[0], dtype)
-    else:
-        assert fast[0] is None
+    def case(c, f, n, hw, strides=1, dt=np.float32):
+        x, w = np.zeros((c, n, hw, hw), dt), np.zeros((3, 3, c, f), dt)
+        geo = ref_conv.conv_geometry((hw, hw), (3, 3), strides, 1, 1)
+        return winograd.applies(x, w, geo, 1)
+
+    assert case(16, 16, 1, 2)  # one tile repays a 16×16 kernel
+    assert case(512, 512, 8, 4)  # 8 images × 4 tiles = 32 = 512·512 / 8192
+    assert not case(512, 512, 7, 4)  # 28 tiles: the kernel transform would not pay
+    assert not case(7, 64, 64, 8)  # too few input channels
+    assert not case(64, 64, 64, 8, strides=2)
 
 
 @pytest.mark.parametrize("shape,filters", [((5, 4, 3, 6), 7), ((16, 6, 8, 8), 24),
@@ -379,20 +356,3 @@ def test_pointwise_conv_uses_the_input_as_its_columns(threads, shape, filters, b
     dx, _, _ = fast_conv.conv2d_backward(dout, cache, need_dx=False)
     assert dx is None
 
-
-@pytest.mark.skipif(not kernels.AVAILABLE, reason="Winograd's transforms need numba")
-def test_winograd_rule_reads_only_shapes():
-    """accel.winograd.applies: 3×3 stride-1 ungrouped, >= 8 channels each way, and tiles ·
-    8192 >= C·F (the kernel transform repaid)."""
-    from glassnet.accel import winograd
-
-    def case(c, f, n, hw, strides=1, dt=np.float32):
-        x, w = np.zeros((c, n, hw, hw), dt), np.zeros((3, 3, c, f), dt)
-        geo = ref_conv.conv_geometry((hw, hw), (3, 3), strides, 1, 1)
-        return winograd.applies(x, w, geo, 1)
-
-    assert case(16, 16, 1, 2)  # one tile repays a 16×16 kernel
-    assert case(512, 512, 8, 4)  # 8 images × 4 tiles = 32 = 512·512 / 8192
-    assert not case(512, 512, 7, 4)  # 28 tiles: the kernel transform would not pay
-    assert not case(7, 64, 64, 8)  # too few input channels
-    assert not case(64, 64, 64, 8, strides=2)

@@ -51,8 +51,6 @@ class FastConv2DCache(NamedTuple):
     # Dead taps dropped by the forward (live_geometry): (its LiveCrop, the full kernel's (KH, KW),
     # the full input's (H, W)), or None; the fields above then describe the cropped convolution.
     crop: Any = None
-    # The forward ran Winograd (accel.winograd); the backward computes dL/dx that way too.
-    winograd: bool = False
     # A 1×1 stride-1 unpadded convolution: ``cols`` are views of the input itself.
     pointwise: bool = False
 
@@ -285,14 +283,6 @@ def _conv2d(
     ones = _bias_folded(b is not None, groups)
     out = xp.empty((f, n, oh, ow), dtype=xp.result_type(x, w))
     ranges = parallel.chunks(n, (c * kh * kw + f) * oh * ow * n) if xp is np else [(0, n)]
-    if epilogue is None and _winograd_trains(x, w, geometry, groups):
-        # The output by Winograd; the columns still laid out, for dL/dw in the backward.
-        cols = tuple(parallel.run(lambda lo, hi: im2col_cols(
-            x, pads, (kh, kw), s, d, lo, hi, (oh, ow), ones_row=ones, window_major=True),
-            ranges))
-        out = winograd.conv2d_values(x, w, geometry, None, b)
-        return out, FastConv2DCache(cols, tuple(ranges), w, wm, (c, n, h, wd), pads, s, d,
-                                    groups, b is not None, winograd=True)
     if ungrouped and _pointwise(w, geometry):
         # A 1×1 stride-1 unpadded convolution IS a product with the maps: its columns are the
         # input itself, each batch chunk a (C, n·H·W) view (nothing copied).
@@ -391,9 +381,6 @@ def conv2d_backward(
     index = {r: k for k, r in enumerate(cache.ranges)}
 
     fold = _bias_folded(cache.has_bias, groups) and not cache.pointwise
-    if cache.winograd:  # dL/dw from the columns, dL/dx as a Winograd convolution itself
-        _, dw, db = _backward_chunks(dout, cache, None, fold)
-        return (_winograd_dx(dout, cache) if need_dx else None), dw, db
     if groups == 1 and not cache.pointwise and small_batch.usable(dout, wm, *cache.cols):
         return _backward_chunks(dout, cache, dx, fold)
 
@@ -440,33 +427,6 @@ def _pointwise(w: Array, geometry: ConvGeometry) -> bool:
     """A 1×1 kernel at stride 1 without padding: the output is W·x at every position."""
     return (tuple(w.shape[:2]) == (1, 1) and geometry.strides == (1, 1)
             and geometry.pads == ((0, 0), (0, 0)))
-
-
-def _winograd_trains(x: Array, w: Array, geometry: ConvGeometry, groups: int) -> bool:
-    """Whether a training convolution runs Winograd.
-
-    Where inference would (:func:`winograd.applies`), the chunk kernels exist (its dL/dw), and
-    dL/dx — the full correlation of dL/dO with the flipped kernel, padding 2 − P — has
-    padding ≥ 0.
-    """
-    return (winograd.applies(x, w, geometry, groups) and small_batch.usable(x, w)
-            and max(max(p) for p in geometry.pads) <= 2)
-
-
-def _winograd_dx(dout: Array, cache: FastConv2DCache) -> Array:
-    """dL/dx of a 3×3 stride-1 convolution, by Winograd.
-
-    The 180°-rotated kernel with its channel axes swapped, run over dL/dO padded by 2 − P on
-    every side ("dL/dX = full convolution of the rotated filter with dL/dO").
-
-    Shapes:
-        dout: (F, N, OH, OW) -> dx: (C, N, H, W)
-    """
-    (pt, pb), (pl, pr) = cache.pads
-    h, wd = cache.x_shape[2:]
-    flipped = np.ascontiguousarray(cache.w[::-1, ::-1].transpose(0, 1, 3, 2))
-    geo = ConvGeometry((h, wd), ((2 - pt, 2 - pb), (2 - pl, 2 - pr)), (1, 1), (1, 1))
-    return winograd.conv2d_values(dout, flipped, geo, None, None)
 
 
 def _backward_chunks(
