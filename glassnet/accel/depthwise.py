@@ -4,20 +4,28 @@ A depthwise convolution has one input channel per group (groups == C, ``w`` of s
 ``[KH, KW, 1, F]`` with F = C·M, M the depth multiplier): filter f reads input channel f // M
 only. The grouped im2col path (:mod:`glassnet.accel.conv`) lays out KH·KW copies of the input
 and then runs G tiny [M, KH·KW] · [KH·KW, N·OH·OW] products — nine multiply-adds per element it
-copied, the rest call overhead and memory traffic. Here every output row is the sum of KH·KW
-input rows, each scaled by one tap and shifted, added in place (a loop over the row that numba
-vectorises). In the compute layout CNHW a channel's (N, H, W) block is contiguous, so a channel
-is one contiguous plane in, one out.
+copied, the rest call overhead and memory traffic. Here, in the compute layout CNHW, a channel's
+(N, H, W) block is one contiguous plane, and each tap is one long vectorised loop over it.
 
-* Padding is handled by bounds: a tap adds only the part of the row that falls on the input,
-  so no padded copy of x (nor a padded dL/dx to crop) is made (measured against a padded copy:
-  docs/performance.md, rules table).
+How a tap becomes one loop (the "phase planes"): the channel's zero-padded input is split by
+the strides into S_h·S_w phase planes, ``P[p·S_w + q][n, a, b] = xpad[n, a·S_h + p, b·S_w + q]``,
+each (N, HQ, WQ) with HQ = ⌈Hp / S_h⌉, WQ = ⌈Wp / S_w⌉, stored flat. Output (n, i, j) read by
+tap (u, v) is ``xpad[n, i·S_h + u·D_h, j·S_w + v·D_w]`` = ``P[k][(n·HQ + i + α)·WQ + j + β]``
+with u·D_h = α·S_h + p, v·D_w = β·S_w + q, k = p·S_w + q: in a flat (N, HQ, WQ) output grid it
+is the grid position plus a constant shift α·WQ + β. So each tap is
+``grid[0 : L − shift] += w[u, v, f] · P[k][shift : L]`` (L = N·HQ·WQ), and the outputs are the
+grid's (i < OH, j < OW) positions; the rest of the grid (at most the padding's share) is
+computed and dropped. Stride 1 has one phase plane: the padded copy itself.
+
+* Padding: a padded copy per channel (the phase planes), not bounds in the loops: bounds cut
+  each tap into one short loop per output row (measured: docs/performance.md, rules table).
+* The backward runs the same loops transposed: dL/dw[u, v, f] is the dot product of dL/dout
+  (placed on the grid, zeros off the outputs) with the shifted phase plane, dL/dx the shifted
+  adds of dL/dout · w into phase planes of dL/dxpad, gathered back (padding dropped).
 * Threads: the input channels split into contiguous ranges (:mod:`glassnet.accel.parallel`),
   one nogil call each (:func:`glassnet.accel.parallel.run_kernel`). A thread owns its channels'
   planes of out, dL/dx, dL/dw and dL/db, so no partial sums are added across threads: the
   results are the same bit for bit whatever the thread count.
-* dL/dw and dL/db sum each tap's products into a vector as long as an output row (vectorised
-  adds, and each element sums only N·OH products), then add that vector up.
 
 Results equal the reference (:mod:`glassnet.ops.conv`) to rounding (sums in another order);
 ``tests/test_accel_depthwise.py`` checks it over random geometries.
@@ -35,6 +43,9 @@ from glassnet.ops.conv import ConvGeometry
 Array = Any
 
 AVAILABLE = kernels.AVAILABLE and spin.AVAILABLE
+# Grid positions per block of the tap loops: 8–16 KiB of output and of each phase plane stay
+# in L1 while all KH·KW taps pass over them.
+BLOCK = 2048
 
 
 class DepthwiseCache(NamedTuple):
@@ -42,19 +53,31 @@ class DepthwiseCache(NamedTuple):
 
     x: Array  # (C, N, H, W), C-contiguous: the input the forward read
     w: Array  # [KH, KW, 1, F], F = C·M
-    taps: Array  # (F, KH, KW), C-contiguous: w with each filter's taps together
+    taps: Array  # (F, KH·KW), C-contiguous: w with each filter's taps together
     geometry: ConvGeometry  # of the convolution that ran (cropped, if crop is set)
     has_bias: bool
     # Set by accel.conv.conv2d_resolved when it dropped dead taps (see FastConv2DCache.crop).
     crop: Any = None
 
 
+class PhasePlan(NamedTuple):
+    """Where each tap reads in the phase planes (module docstring)."""
+
+    hq: int  # phase plane rows, ⌈Hp / S_h⌉
+    wq: int  # phase plane columns, ⌈Wp / S_w⌉
+    phase: Array  # (KH·KW,) int64: tap (u, v)'s plane k = p·S_w + q
+    shift: Array  # (KH·KW,) int64: tap (u, v)'s flat offset α·WQ + β
+    # (3, S_w) int64, per column phase q: the first input column s0 of the phase
+    # ((s0 + left) ≡ q mod S_w), its place in a plane row ((s0 + left) // S_w), how many
+    cols: Array
+
+
 def usable(x: Array, w: Array, groups: int) -> bool:
     """Whether :func:`depthwise_forward` runs this convolution: the rule, from shapes alone.
 
     A grouped convolution with one input channel per group (groups == C > 1), NumPy arrays of
-    one floating dtype, numba switched on. An ungrouped one (C = 1 included) keeps its GEMM,
-    which is one product with no per-group overhead.
+    one float dtype (float32 or float64), numba switched on. An ungrouped one (C = 1 included)
+    keeps its GEMM, one product with no per-group overhead.
     """
     return (
         AVAILABLE
@@ -67,9 +90,27 @@ def usable(x: Array, w: Array, groups: int) -> bool:
     )
 
 
-def _ranges(c: int, work: int) -> list[tuple[int, int]]:
-    """Contiguous ranges of input channels, one per thread where the work pays for a split."""
-    return parallel.chunks(c, work)
+def phase_plan(in_hw: tuple[int, int], kernel_hw: tuple[int, int],
+               geometry: ConvGeometry) -> PhasePlan:
+    """The phase planes' size and every tap's plane and shift (module docstring).
+
+    Shapes:
+        phase, shift: (KH·KW,), taps in (u, v) order
+    """
+    (_, ((top, bottom), (left, right)), (sh, sw), (dil_h, dil_w)) = geometry
+    hq = -(-(in_hw[0] + top + bottom) // sh)
+    wq = -(-(in_hw[1] + left + right) // sw)
+    phase, shift = [], []
+    for u in range(kernel_hw[0]):
+        alpha, p = divmod(u * dil_h, sh)
+        for v in range(kernel_hw[1]):
+            beta, q = divmod(v * dil_w, sw)
+            phase.append(p * sw + q)
+            shift.append(alpha * wq + beta)
+    s0 = [(q - left) % sw for q in range(sw)]
+    cols = [s0, [(s + left) // sw for s in s0], [(in_hw[1] - s + sw - 1) // sw for s in s0]]
+    return PhasePlan(hq, wq, np.array(phase, np.int64), np.array(shift, np.int64),
+                     np.array(cols, np.int64).reshape(3, sw))
 
 
 def depthwise_forward(
@@ -95,13 +136,15 @@ def depthwise_forward(
     x = np.ascontiguousarray(x)
     c, n = x.shape[:2]
     kh, kw, _, f = w.shape
-    (oh, ow), ((top, _), (left, _)), (sh, sw), (dil_h, dil_w) = geometry
-    taps = np.ascontiguousarray(w[:, :, 0, :].transpose(2, 0, 1))
+    (oh, ow), ((top, _), (left, _)), (sh, sw), _ = geometry
+    plan = phase_plan(x.shape[2:], (kh, kw), geometry)
+    taps = np.ascontiguousarray(w.reshape(kh * kw, f).T)
     bias = np.zeros(0, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
     out = np.empty((f, n, oh, ow), dtype=x.dtype)
-    ranges = _ranges(c, (kh * kw + 1) * out.size)
+    grid = n * plan.hq * plan.wq
+    ranges = parallel.chunks(c, (sh * sw + kh * kw * (f // c) + 1) * grid)
     parallel.run_kernel(_forward_planes, [
-        (x, taps, bias, out, f // c, sh, sw, dil_h, dil_w, top, left, lo, hi)
+        (x, taps, bias, out, top, left, sh, sw, *plan, lo, hi)
         for lo, hi in ranges
     ])
     return out, DepthwiseCache(x, w, taps, geometry, b is not None)
@@ -112,9 +155,9 @@ def depthwise_backward(
 ) -> tuple[Array | None, Array, Array | None]:
     """Gradients of :func:`depthwise_forward` with respect to x, w and b.
 
-    dL/dx[c, n, r, s] = Σ over the filters f of c and the (i, j, u, v) that read (r, s) of
-    dout[f, n, i, j]·w[u, v, 0, f]; dL/dw[u, v, 0, f] = Σ_{n, i, j} dout[f, n, i, j] · (the
-    input tap (u, v) read for (i, j)); dL/db[f] = Σ_{n, i, j} dout[f, n, i, j].
+    dL/dw[u, v, 0, f] = Σ_{n, i, j} dout[f, n, i, j] · (the input tap (u, v) read for (i, j));
+    dL/db[f] = Σ_{n, i, j} dout[f, n, i, j]; dL/dx[c, n, r, s] = Σ of dout[f, n, i, j] ·
+    w[u, v, 0, f] over the filters f of c and the (i, j, u, v) whose tap read (r, s).
 
     Args:
         dout: dL/d(out).
@@ -127,150 +170,201 @@ def depthwise_backward(
     Shapes:
         dout: (F, N, OH, OW) -> dx: (C, N, H, W), dw: (KH, KW, 1, F), db: (F,)
     """
-    x, taps = cache.x, cache.taps
+    x, taps, geometry = cache.x, cache.taps, cache.geometry
+    kh, kw, _, f = cache.w.shape
     dout = np.ascontiguousarray(dout, dtype=x.dtype)
     c = x.shape[0]
-    f, kh, kw = taps.shape
-    (_, ((top, _), (left, _)), (sh, sw), (dil_h, dil_w)) = cache.geometry
+    (_, ((top, _), (left, _)), (sh, sw), _) = geometry
+    plan = phase_plan(x.shape[2:], (kh, kw), geometry)
     dx = np.empty(x.shape if need_dx else (c, 0, 0, 0), dtype=x.dtype)
-    dtaps = np.empty((f, kh, kw), dtype=x.dtype)
+    dtaps = np.empty((f, kh * kw), dtype=x.dtype)
     db = np.empty(f, dtype=x.dtype)
-    ranges = _ranges(c, (2 * kh * kw + 1) * dout.size)
+    grid = x.shape[1] * plan.hq * plan.wq
+    ranges = parallel.chunks(c, ((1 + need_dx) * (sh * sw + kh * kw * (f // c)) + 1) * grid)
     parallel.run_kernel(_backward_planes, [
-        (x, taps, dout, dx, dtaps, db, f // c, sh, sw, dil_h, dil_w, top, left, lo, hi)
+        (x, taps, dout, dx, dtaps, db, top, left, sh, sw, *plan, lo, hi)
         for lo, hi in ranges
     ])
-    dw = np.ascontiguousarray(dtaps.transpose(1, 2, 0)).reshape(kh, kw, 1, f)
+    dw = np.ascontiguousarray(dtaps.T).reshape(kh, kw, 1, f)
     return (dx if need_dx else None), dw, (db if cache.has_bias else None)
 
 
 if AVAILABLE:  # pragma: no branch
-    from numba import njit
+    from numba import njit, uint64
+
+    # NOTE on the loops below: every array is indexed by a plain range variable, offsets go
+    # into the views (a[at:][k], not a[at + k]). numba cannot tell that at + k ≥ 0, so it adds
+    # a negative-index wrap-around to each access and LLVM then leaves the loop scalar: 3–8×
+    # slower (docs/performance.md, rules table).
 
     @njit(cache=True, nogil=True)
-    def _cols(off, sw, ow, wd):  # type: ignore[no-untyped-def]
-        """The output columns [lo, hi) whose input column j·SW + off lies in [0, wd)."""
-        lo = max(0, (sw - 1 - off) // sw)  # the first j with j·SW + off >= 0 (floor division)
-        hi = min(ow, (wd - 1 - off) // sw + 1)  # past the last j with j·SW + off <= wd − 1
-        return lo, hi
+    def _copy_rows(maps, planes, fill, top, left, sh, sw, hq, wq, cols):  # type: ignore[no-untyped-def]
+        """Copy one channel's rows into their phase planes (``fill``), or back out of them.
+
+        Input row r of image n is xpad row r + top = a·S_h + p; its columns s0, s0 + S_w, …
+        (s0 + left ≡ q mod S_w) sit at consecutive places of plane p·S_w + q from
+        (n·HQ + a)·WQ + (s0 + left) // S_w on (``cols``: :class:`PhasePlan`). No division per
+        row: p and a are counted.
+
+        Shapes:
+            maps: (N, H, W), C-contiguous; planes: (S_h·S_w, N·HQ·WQ); cols: (3, S_w)
+        """
+        n, h, wd = maps.shape
+        size = planes.shape[1]
+        s0, first, count = cols[0], cols[1], cols[2]
+        flat, pflat = maps.reshape(-1), planes.reshape(-1)
+        for b in range(n):
+            p, a = top % sh, top // sh
+            for r in range(h):
+                at = (b * hq + a) * wq
+                if sw == 1:  # the whole row, contiguous: a vectorised copy
+                    row, plane = maps[b, r], planes[p, at + left :]
+                    if fill:
+                        for j in range(wd):
+                            plane[j] = row[j]
+                    else:
+                        for j in range(wd):
+                            row[j] = plane[j]
+                else:  # a strided gather: unsigned flat indices (no wrap-around), scalar
+                    for q in range(sw):
+                        d0 = (p * sw + q) * size + at + first[q]
+                        x0 = (b * h + r) * wd + s0[q]
+                        if fill:
+                            for j in range(count[q]):
+                                pflat[uint64(d0 + j)] = flat[uint64(x0 + j * sw)]
+                        else:
+                            for j in range(count[q]):
+                                flat[uint64(x0 + j * sw)] = pflat[uint64(d0 + j)]
+                p += 1
+                if p == sh:
+                    p, a = 0, a + 1
+
+    @njit(cache=True, nogil=True)
+    def _fill_phases(x, c, top, left, sh, sw, hq, wq, cols, planes):  # type: ignore[no-untyped-def]
+        """planes[p·S_w + q][(n·HQ + a)·WQ + b] = xpad[c, n, a·S_h + p, b·S_w + q] (0: padding).
+
+        Shapes:
+            x: (C, N, H, W); planes: (S_h·S_w, N·HQ·WQ)
+        """
+        for k in range(planes.shape[0]):
+            plane = planes[k]
+            for j in range(plane.shape[0]):
+                plane[j] = 0
+        _copy_rows(x[c], planes, True, top, left, sh, sw, hq, wq, cols)
+
+    @njit(cache=True, nogil=True)
+    def _gather_phases(planes, c, top, left, sh, sw, hq, wq, cols, dx):  # type: ignore[no-untyped-def]
+        """dx[c, n, r, s] = the planes' value at xpad position (r + top, s + left).
+
+        :func:`_fill_phases` undone (the padding's places dropped).
+
+        Shapes:
+            planes: (S_h·S_w, N·HQ·WQ); dx: (C, N, H, W)
+        """
+        _copy_rows(dx[c], planes, False, top, left, sh, sw, hq, wq, cols)
+
+    @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+    def _dot(a, b):  # type: ignore[no-untyped-def]
+        """Σ_q a[q] · b[q] for q < len(b) (≤ len(a)).
+
+        NOTE: reassociation lets the sum run in vector lanes (several partial sums, added at
+        the end) instead of one add after another: faster and no less accurate.
+        """
+        total = a.dtype.type(0)
+        for q in range(b.shape[0]):
+            total += a[q] * b[q]
+        return total
+
+    @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+    def _total(a):  # type: ignore[no-untyped-def]
+        """Σ a, in vector lanes (see :func:`_dot`)."""
+        total = a.dtype.type(0)
+        for q in range(a.shape[0]):
+            total += a[q]
+        return total
 
     @njit(cache=True, nogil=True)
     def _forward_planes(  # type: ignore[no-untyped-def]
-        x, taps, bias, out, m, sh, sw, dil_h, dil_w, top, left, c0, c1,
+        x, taps, bias, out, top, left, sh, sw, hq, wq, phase, shift, cols, c0, c1,
         sync, started, done, post, seen,
     ):
         """The output planes of input channels c0 … c1 − 1 (filters c·M … c·M + M − 1).
 
-        Each output row starts at the bias and gets, per tap (u, v) whose input row exists,
-        tap × the part of that input row its columns read.
+        Per filter: the grid starts at the bias, each tap adds w · (its phase plane, shifted),
+        then the grid's output positions are copied out.
 
         Shapes:
-            x: (C, N, H, W); taps: (F, KH, KW); bias: (F,) or (0,); out: (F, N, OH, OW)
+            x: (C, N, H, W); taps: (F, KH·KW); bias: (F,) or (0,); out: (F, N, OH, OW)
         """
         spin.signal(sync, started)
-        n, h, wd = x.shape[1], x.shape[2], x.shape[3]
-        kh, kw = taps.shape[1], taps.shape[2]
+        nc, n = x.shape[0], x.shape[1]
+        m = taps.shape[0] // nc
         oh, ow = out.shape[2], out.shape[3]
-        zero = out.dtype.type(0)
+        size = n * hq * wq
+        planes = np.empty((sh * sw, size), dtype=x.dtype)
+        grid = np.empty(size, dtype=x.dtype)
         for c in range(c0, c1):
+            _fill_phases(x, c, top, left, sh, sw, hq, wq, cols, planes)
             for f in range(c * m, c * m + m):
-                bf = bias[f] if bias.shape[0] > 0 else zero
+                grid[:] = bias[f] if bias.shape[0] > 0 else 0
+                # In blocks of the grid that stay in L1 while every tap adds to them.
+                for q0 in range(0, size, BLOCK):
+                    part = grid[q0 : q0 + BLOCK]
+                    for t in range(taps.shape[1]):
+                        wt, src = taps[f, t], planes[phase[t], q0 + shift[t] :]
+                        for q in range(min(part.shape[0], src.shape[0])):
+                            part[q] += wt * src[q]
                 for b in range(n):
-                    plane, dst = x[c, b], out[f, b]
                     for i in range(oh):
-                        row = dst[i]
+                        src, dst = grid[(b * hq + i) * wq :], out[f, b, i]
                         for j in range(ow):
-                            row[j] = bf
-                        for u in range(kh):
-                            r = i * sh + u * dil_h - top
-                            if r < 0 or r >= h:
-                                continue
-                            src = plane[r]
-                            for v in range(kw):
-                                t = taps[f, u, v]
-                                off = v * dil_w - left
-                                lo, hi = _cols(off, sw, ow, wd)
-                                if sw == 1:  # plain j + off: numba vectorises the row
-                                    for j in range(lo, hi):
-                                        row[j] += t * src[j + off]
-                                else:
-                                    for j in range(lo, hi):
-                                        row[j] += t * src[j * sw + off]
+                            dst[j] = src[j]
         spin.finish(sync, done, post, seen)
 
     @njit(cache=True, nogil=True)
     def _backward_planes(  # type: ignore[no-untyped-def]
-        x, taps, dout, dx, dtaps, db, m, sh, sw, dil_h, dil_w, top, left, c0, c1,
+        x, taps, dout, dx, dtaps, db, top, left, sh, sw, hq, wq, phase, shift, cols, c0, c1,
         sync, started, done, post, seen,
     ):
-        """dL/dx (if ``dx`` has a batch axis), dL/dw and dL/db of input channels c0 … c1 − 1.
+        """dL/dw, dL/db and (if ``dx`` has a batch axis) dL/dx of input channels c0 … c1 − 1.
 
-        dL/dx: each dout row, scaled by a tap, is added into the input row that tap read (the
-        forward's adds, transposed). dL/dw[f, u, v]: the products dout[f, n, i, j] · input
-        summed per column j into ``acc`` (vectorised), then over j; dL/db likewise.
+        Per filter: dL/dout on the grid (zeros off the outputs); per tap, dL/dw = its dot
+        product with the shifted phase plane, and dL/dxpad's plane gets w · it, shifted back.
 
         Shapes:
-            x: (C, N, H, W); taps: (F, KH, KW); dout: (F, N, OH, OW);
-            dx: (C, N, H, W) or (C, 0, 0, 0); dtaps: (F, KH, KW); db: (F,)
+            x: (C, N, H, W); taps: (F, KH·KW); dout: (F, N, OH, OW);
+            dx: (C, N, H, W) or (C, 0, 0, 0); dtaps: (F, KH·KW); db: (F,)
         """
         spin.signal(sync, started)
-        n, h, wd = x.shape[1], x.shape[2], x.shape[3]
-        kh, kw = taps.shape[1], taps.shape[2]
+        nc, n = x.shape[0], x.shape[1]
+        m = taps.shape[0] // nc
         oh, ow = dout.shape[2], dout.shape[3]
-        zero = x.dtype.type(0)
-        acc = np.empty((kh * kw + 1, ow), dtype=x.dtype)  # per tap, then the bias' row
+        size = n * hq * wq
+        need_dx = dx.shape[1] > 0
+        planes = np.empty((sh * sw, size), dtype=x.dtype)
+        dplanes = np.empty((sh * sw, size if need_dx else 0), dtype=x.dtype)
+        grid = np.zeros(size, dtype=x.dtype)  # zero off the output positions, always
         for c in range(c0, c1):
-            if dx.shape[1] > 0:
-                for b in range(n):
-                    plane = dx[c, b]
-                    for r in range(h):
-                        for s in range(wd):
-                            plane[r, s] = zero
-                    for f in range(c * m, c * m + m):
-                        grad = dout[f, b]
-                        for i in range(oh):
-                            drow = grad[i]
-                            for u in range(kh):
-                                r = i * sh + u * dil_h - top
-                                if r < 0 or r >= h:
-                                    continue
-                                dst = plane[r]
-                                for v in range(kw):
-                                    t = taps[f, u, v]
-                                    off = v * dil_w - left
-                                    lo, hi = _cols(off, sw, ow, wd)
-                                    if sw == 1:
-                                        for j in range(lo, hi):
-                                            dst[j + off] += t * drow[j]
-                                    else:
-                                        for j in range(lo, hi):
-                                            dst[j * sw + off] += t * drow[j]
+            _fill_phases(x, c, top, left, sh, sw, hq, wq, cols, planes)
+            if need_dx:
+                for k in range(dplanes.shape[0]):
+                    dplane = dplanes[k]
+                    for j in range(dplane.shape[0]):
+                        dplane[j] = 0
             for f in range(c * m, c * m + m):
-                acc[:, :] = zero
                 for b in range(n):
-                    plane, grad = x[c, b], dout[f, b]
                     for i in range(oh):
-                        drow = grad[i]
-                        brow = acc[kh * kw]
+                        src, dst = dout[f, b, i], grid[(b * hq + i) * wq :]
                         for j in range(ow):
-                            brow[j] += drow[j]
-                        for u in range(kh):
-                            r = i * sh + u * dil_h - top
-                            if r < 0 or r >= h:
-                                continue
-                            src = plane[r]
-                            for v in range(kw):
-                                arow = acc[u * kw + v]
-                                off = v * dil_w - left
-                                lo, hi = _cols(off, sw, ow, wd)
-                                if sw == 1:
-                                    for j in range(lo, hi):
-                                        arow[j] += drow[j] * src[j + off]
-                                else:
-                                    for j in range(lo, hi):
-                                        arow[j] += drow[j] * src[j * sw + off]
-                for u in range(kh):
-                    for v in range(kw):
-                        dtaps[f, u, v] = acc[u * kw + v].sum()
-                db[f] = acc[kh * kw].sum()
+                            dst[j] = src[j]
+                db[f] = _total(grid)
+                for t in range(taps.shape[1]):
+                    src = planes[phase[t], shift[t] :]  # the shift in the view: see forward
+                    dtaps[f, t] = _dot(grid, src)
+                    if need_dx:
+                        wt, dst = taps[f, t], dplanes[phase[t], shift[t] :]
+                        for q in range(dst.shape[0]):
+                            dst[q] += wt * grid[q]
+            if need_dx:
+                _gather_phases(dplanes, c, top, left, sh, sw, hq, wq, cols, dx)
         spin.finish(sync, done, post, seen)

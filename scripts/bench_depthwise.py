@@ -1,0 +1,161 @@
+"""Time mobilenet_v2's depthwise convolutions: the direct path, the grouped im2col path, torch.
+
+In one process, interleaved (every round times each layer once with each contender, in turn),
+median of the rounds per layer; float32, the same thread count for glassnet and torch.
+Contenders: ``im2col`` (accel.conv's grouped path: the depthwise rule switched off), ``direct``
+(accel.depthwise, padding by bounds), ``padcopy`` (the direct kernels on a padded copy of x,
+the alternative to bounds) and ``torch`` (``F.conv2d(..., groups=C)``, NCHW, with an explicit
+``F.pad`` first where the padding is uneven, as the bench's twin does).
+
+    PYTHONPATH=. python scripts/bench_depthwise.py [--batch 32] [--rounds 15] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+import glassnet
+from glassnet import accel
+from glassnet.accel import conv as fast_conv
+from glassnet.accel import depthwise, parallel
+from glassnet.layers.conv import DepthwiseConv2D
+from glassnet.models.graph import node_input_shape
+from glassnet.ops.conv import ConvGeometry, conv_geometry
+from glassnet.ops.im2col import pad_spatial
+
+NAMES = ("im2col", "direct", "padcopy", "torch")
+
+
+@contextlib.contextmanager
+def rule_off() -> Iterator[None]:
+    """accel.conv without the depthwise rule: the grouped im2col path it replaced."""
+    usable = depthwise.usable
+    depthwise.usable = lambda *args: False  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        depthwise.usable = usable  # type: ignore[assignment]
+
+
+def layers(batch: int) -> list[tuple[str, Any, Any, Any, ConvGeometry]]:
+    """(label, x CNHW, w, b, geometry) of every depthwise convolution of mobilenet_v2."""
+    model = glassnet.zoo.get("mobilenet_v2", input_shape=(32, 32, 3), num_classes=10,
+                             seed=0).build()
+    rng = np.random.default_rng(0)
+    found = []
+    for node in model.nodes:
+        layer = node.layer
+        if not isinstance(layer, DepthwiseConv2D):
+            continue
+        h, wd, c = node_input_shape(node)
+        x = rng.standard_normal((c, batch, h, wd)).astype(np.float32)
+        w = layer.weights["kernel"].data.astype(np.float32)
+        b = layer.weights["bias"].data.astype(np.float32) if layer.use_bias else None
+        geo = conv_geometry((h, wd), layer.kernel_size, layer.strides, layer.padding,
+                            layer.dilation_rate)
+        found.append((f"{layer.label} {h}x{wd}x{c} s{layer.strides[0]}", x, w, b, geo))
+    return found
+
+
+def contenders(x: Any, w: Any, b: Any, geo: ConvGeometry, backward: bool
+               ) -> dict[str, Callable[[], Any]]:
+    """One zero-argument callable per contender doing the same work."""
+    import torch
+    import torch.nn.functional as tf
+
+    c = x.shape[0]
+    out_shape = (w.shape[3], x.shape[1], *geo.out_hw)
+    dout = np.random.default_rng(1).standard_normal(out_shape).astype(np.float32)
+
+    def glassnet_call() -> Any:
+        out, cache = fast_conv.conv2d_resolved(x, w, b, geo, c)
+        return fast_conv.conv2d_backward(dout, cache) if backward else out
+
+    def im2col() -> Any:
+        with rule_off():
+            return glassnet_call()
+
+    (top, bottom), (left, right) = geo.pads
+    flat = ConvGeometry(geo.out_hw, ((0, 0), (0, 0)), geo.strides, geo.dilation)
+
+    def padcopy() -> Any:
+        out, cache = depthwise.depthwise_forward(pad_spatial(x, geo.pads), w, b, flat)
+        if not backward:
+            return out
+        dxp, dw, db = depthwise.depthwise_backward(dout, cache)
+        return np.ascontiguousarray(dxp[:, :, top : dxp.shape[2] - bottom,
+                                        left : dxp.shape[3] - right]), dw, db
+
+    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(1, 0, 2, 3))).requires_grad_(backward)
+    wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1))).requires_grad_(backward)
+    bt = None if b is None else torch.from_numpy(b).requires_grad_(backward)
+    dt = torch.from_numpy(np.ascontiguousarray(dout.transpose(1, 0, 2, 3)))
+    symmetric = top == bottom and left == right
+
+    def torch_call() -> Any:
+        xin = xt if symmetric else tf.pad(xt, (left, right, top, bottom))
+        with contextlib.nullcontext() if backward else torch.inference_mode():
+            out = tf.conv2d(xin, wt, bt, stride=geo.strides, dilation=geo.dilation,
+                            padding=(top, left) if symmetric else 0, groups=c)
+            if backward:
+                out.backward(dt)
+                xt.grad = wt.grad = None
+                if bt is not None:
+                    bt.grad = None
+        return out
+
+    return {"im2col": im2col, "direct": glassnet_call, "padcopy": padcopy, "torch": torch_call}
+
+
+def measure(batch: int, rounds: int, backward: bool) -> dict[str, dict[str, float]]:
+    """Median ms per layer and contender, interleaved over ``rounds`` rounds (after a warm-up)."""
+    cases = [(label, contenders(x, w, b, geo, backward)) for label, x, w, b, geo in layers(batch)]
+    times: dict[str, dict[str, list[float]]] = {label: {k: [] for k in NAMES} for label, _ in cases}
+    for r in range(rounds + 2):
+        for label, calls in cases:
+            order = NAMES if r % 2 == 0 else NAMES[::-1]
+            for name in order:
+                t0 = time.perf_counter()
+                calls[name]()
+                if r >= 2:  # two warm-up rounds (numba compile / load, torch's first calls)
+                    times[label][name].append((time.perf_counter() - t0) * 1e3)
+    return {label: {k: statistics.median(v) for k, v in per.items()}
+            for label, per in times.items()}
+
+
+def main() -> None:
+    """Print one table per workload (forward; forward + backward)."""
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    accel.set_num_threads(args.threads)
+    print(f"load average {os.getloadavg()}, batch {args.batch}, threads {args.threads}, "
+          f"median of {args.rounds} interleaved rounds, ms")
+    with accel.compute_scope():
+        for backward in (False, True):
+            result = measure(args.batch, args.rounds, backward)
+            print("\nforward + backward (dx, dw)" if backward else "\nforward")
+            print(f"{'layer':34s}" + "".join(f"{k:>9s}" for k in NAMES))
+            for label, per in result.items():
+                print(f"{label:34s}" + "".join(f"{per[k]:9.3f}" for k in NAMES))
+            totals = {k: sum(per[k] for per in result.values()) for k in NAMES}
+            print(f"{'total':34s}" + "".join(f"{totals[k]:9.3f}" for k in NAMES))
+    print(f"\nload average at the end {os.getloadavg()}; parallel threads "
+          f"{parallel.configured_threads()}")
+
+
+if __name__ == "__main__":
+    main()
