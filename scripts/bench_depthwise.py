@@ -3,9 +3,9 @@
 In one process, interleaved (every round times each layer once with each contender, in turn),
 median of the rounds per layer; float32, the same thread count for glassnet and torch.
 Contenders: ``im2col`` (accel.conv's grouped path: the depthwise rule switched off), ``direct``
-(accel.depthwise, padding by bounds), ``padcopy`` (the direct kernels on a padded copy of x,
-the alternative to bounds) and ``torch`` (``F.conv2d(..., groups=C)``, NCHW, with an explicit
-``F.pad`` first where the padding is uneven, as the bench's twin does).
+(accel.depthwise) and ``torch`` (``F.conv2d(..., groups=C)``, NCHW, with an explicit ``F.pad``
+first where the padding is uneven, as the bench's twin does). Forward + backward computes
+dL/dx, dL/dw (and dL/db) on every side.
 
     PYTHONPATH=. python scripts/bench_depthwise.py [--batch 32] [--rounds 15] [--threads 2]
 """
@@ -29,9 +29,8 @@ from glassnet.accel import depthwise, parallel
 from glassnet.layers.conv import DepthwiseConv2D
 from glassnet.models.graph import node_input_shape
 from glassnet.ops.conv import ConvGeometry, conv_geometry
-from glassnet.ops.im2col import pad_spatial
 
-NAMES = ("im2col", "direct", "padcopy", "torch")
+NAMES = ("im2col", "direct", "torch")
 
 
 @contextlib.contextmanager
@@ -84,16 +83,6 @@ def contenders(x: Any, w: Any, b: Any, geo: ConvGeometry, backward: bool
             return glassnet_call()
 
     (top, bottom), (left, right) = geo.pads
-    flat = ConvGeometry(geo.out_hw, ((0, 0), (0, 0)), geo.strides, geo.dilation)
-
-    def padcopy() -> Any:
-        out, cache = depthwise.depthwise_forward(pad_spatial(x, geo.pads), w, b, flat)
-        if not backward:
-            return out
-        dxp, dw, db = depthwise.depthwise_backward(dout, cache)
-        return np.ascontiguousarray(dxp[:, :, top : dxp.shape[2] - bottom,
-                                        left : dxp.shape[3] - right]), dw, db
-
     xt = torch.from_numpy(np.ascontiguousarray(x.transpose(1, 0, 2, 3))).requires_grad_(backward)
     wt = torch.from_numpy(np.ascontiguousarray(w.transpose(3, 2, 0, 1))).requires_grad_(backward)
     bt = None if b is None else torch.from_numpy(b).requires_grad_(backward)
@@ -112,7 +101,7 @@ def contenders(x: Any, w: Any, b: Any, geo: ConvGeometry, backward: bool
                     bt.grad = None
         return out
 
-    return {"im2col": im2col, "direct": glassnet_call, "padcopy": padcopy, "torch": torch_call}
+    return {"im2col": im2col, "direct": glassnet_call, "torch": torch_call}
 
 
 def measure(batch: int, rounds: int, backward: bool) -> dict[str, dict[str, float]]:

@@ -141,8 +141,9 @@ def depthwise_forward(
     taps = np.ascontiguousarray(w.reshape(kh * kw, f).T)
     bias = np.zeros(0, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
     out = np.empty((f, n, oh, ow), dtype=x.dtype)
+    # Work (elements touched) per channel: its phase planes, each filter's taps and output.
     grid = n * plan.hq * plan.wq
-    ranges = parallel.chunks(c, (sh * sw + kh * kw * (f // c) + 1) * grid)
+    ranges = parallel.chunks(c, c * (sh * sw + (kh * kw + 1) * (f // c)) * grid)
     parallel.run_kernel(_forward_planes, [
         (x, taps, bias, out, top, left, sh, sw, *plan, lo, hi)
         for lo, hi in ranges
@@ -179,8 +180,8 @@ def depthwise_backward(
     dx = np.empty(x.shape if need_dx else (c, 0, 0, 0), dtype=x.dtype)
     dtaps = np.empty((f, kh * kw), dtype=x.dtype)
     db = np.empty(f, dtype=x.dtype)
-    grid = x.shape[1] * plan.hq * plan.wq
-    ranges = parallel.chunks(c, ((1 + need_dx) * (sh * sw + kh * kw * (f // c)) + 1) * grid)
+    grid = x.shape[1] * plan.hq * plan.wq  # work: the forward's, twice with dL/dx
+    ranges = parallel.chunks(c, c * (1 + need_dx) * (sh * sw + (kh * kw + 1) * (f // c)) * grid)
     parallel.run_kernel(_backward_planes, [
         (x, taps, dout, dx, dtaps, db, top, left, sh, sw, *plan, lo, hi)
         for lo, hi in ranges
@@ -301,11 +302,21 @@ if AVAILABLE:  # pragma: no branch
         m = taps.shape[0] // nc
         oh, ow = out.shape[2], out.shape[3]
         size = n * hq * wq
-        planes = np.empty((sh * sw, size), dtype=x.dtype)
-        grid = np.empty(size, dtype=x.dtype)
+        # Unpadded at stride 1 the phase plane is x[c] itself; where the grid has no position
+        # besides the outputs (OH = HQ, OW = WQ: a 1×1 kernel left by the dead-tap crop) it is
+        # out[f] itself. Then nothing is copied (tiny maps are all per-row overhead).
+        own_planes = sh == 1 and sw == 1 and hq == x.shape[2] and wq == x.shape[3]
+        own_grid = oh == hq and ow == wq
+        planes = np.empty((sh * sw, 0 if own_planes else size), dtype=x.dtype)
+        grid = np.empty(0 if own_grid else size, dtype=x.dtype)
         for c in range(c0, c1):
-            _fill_phases(x, c, top, left, sh, sw, hq, wq, cols, planes)
+            if own_planes:
+                planes = x[c].reshape(1, size)
+            else:
+                _fill_phases(x, c, top, left, sh, sw, hq, wq, cols, planes)
             for f in range(c * m, c * m + m):
+                if own_grid:
+                    grid = out[f].reshape(size)
                 grid[:] = bias[f] if bias.shape[0] > 0 else 0
                 # In blocks of the grid that stay in L1 while every tap adds to them.
                 for q0 in range(0, size, BLOCK):
@@ -314,6 +325,8 @@ if AVAILABLE:  # pragma: no branch
                         wt, src = taps[f, t], planes[phase[t], q0 + shift[t] :]
                         for q in range(min(part.shape[0], src.shape[0])):
                             part[q] += wt * src[q]
+                if own_grid:
+                    continue
                 for b in range(n):
                     for i in range(oh):
                         src, dst = grid[(b * hq + i) * wq :], out[f, b, i]
@@ -341,18 +354,27 @@ if AVAILABLE:  # pragma: no branch
         oh, ow = dout.shape[2], dout.shape[3]
         size = n * hq * wq
         need_dx = dx.shape[1] > 0
-        planes = np.empty((sh * sw, size), dtype=x.dtype)
-        dplanes = np.empty((sh * sw, size if need_dx else 0), dtype=x.dtype)
-        grid = np.zeros(size, dtype=x.dtype)  # zero off the output positions, always
+        own_planes = sh == 1 and sw == 1 and hq == x.shape[2] and wq == x.shape[3]  # forward
+        own_grid = oh == hq and ow == wq
+        planes = np.empty((sh * sw, 0 if own_planes else size), dtype=x.dtype)
+        dplanes = np.empty((sh * sw, size if need_dx and not own_planes else 0), dtype=x.dtype)
+        grid = np.zeros(0 if own_grid else size, dtype=x.dtype)  # zero off the outputs, always
         for c in range(c0, c1):
-            _fill_phases(x, c, top, left, sh, sw, hq, wq, cols, planes)
+            if own_planes:
+                planes = x[c].reshape(1, size)
+                if need_dx:
+                    dplanes = dx[c].reshape(1, size)
+            else:
+                _fill_phases(x, c, top, left, sh, sw, hq, wq, cols, planes)
             if need_dx:
                 for k in range(dplanes.shape[0]):
                     dplane = dplanes[k]
                     for j in range(dplane.shape[0]):
                         dplane[j] = 0
             for f in range(c * m, c * m + m):
-                for b in range(n):
+                if own_grid:
+                    grid = dout[f].reshape(size)
+                for b in range(0 if own_grid else n):
                     for i in range(oh):
                         src, dst = dout[f, b, i], grid[(b * hq + i) * wq :]
                         for j in range(ow):
@@ -365,6 +387,6 @@ if AVAILABLE:  # pragma: no branch
                         wt, dst = taps[f, t], dplanes[phase[t], shift[t] :]
                         for q in range(dst.shape[0]):
                             dst[q] += wt * grid[q]
-            if need_dx:
+            if need_dx and not own_planes:
                 _gather_phases(dplanes, c, top, left, sh, sw, hq, wq, cols, dx)
         spin.finish(sync, done, post, seen)
