@@ -8,6 +8,11 @@ first where the padding is uneven, as the bench's twin does). Forward + backward
 dL/dx, dL/dw (and dL/db) on every side.
 
     PYTHONPATH=. python scripts/bench_depthwise.py [--batch 32] [--rounds 15] [--threads 2]
+    PYTHONPATH=. python scripts/bench_depthwise.py --padding   # bounds vs padded planes
+
+``--padding`` times the alternative to accel.depthwise's padded phase planes: padding handled
+by bounds inside the loops (no copy; each tap then one short loop per output row), forward,
+stride 1, one thread, against the direct path on the stride-1 layers' shapes.
 """
 
 from __future__ import annotations
@@ -120,6 +125,61 @@ def measure(batch: int, rounds: int, backward: bool) -> dict[str, dict[str, floa
             for label, per in times.items()}
 
 
+def bounds_forward_kernel() -> Any:
+    """A stride-1 depthwise forward with padding by bounds (the alternative measured)."""
+    from numba import njit
+
+    @njit(nogil=True)
+    def forward(x, taps, out, kh, kw, top, left):  # type: ignore[no-untyped-def]
+        nc, n, h, wd = x.shape
+        oh, ow = out.shape[2], out.shape[3]
+        for c in range(nc):
+            for b in range(n):
+                for i in range(oh):
+                    row = out[c, b, i]
+                    for j in range(ow):
+                        row[j] = 0
+                    for u in range(kh):
+                        r = i + u - top
+                        if r < 0 or r >= h:
+                            continue
+                        for v in range(kw):
+                            off = v - left
+                            lo, hi = max(0, -off), min(ow, wd - off)
+                            t, dst, src = taps[c, u * kw + v], row[lo:], x[c, b, r, lo + off :]
+                            for j in range(hi - lo):  # views: no wrap-around, vectorised
+                                dst[j] += t * src[j]
+
+    return forward
+
+
+def padding_check(batch: int, rounds: int) -> None:
+    """Print bounds vs padded phase planes, forward, stride 1, one thread (median ms)."""
+    accel.set_num_threads(1)
+    forward = bounds_forward_kernel()
+    for label, x, w, _, geo in layers(batch):
+        if geo.strides != (1, 1) or x.shape[2] == 1:  # 1×1 maps keep one tap: no padding
+            continue
+        c, kh, kw = x.shape[0], w.shape[0], w.shape[1]
+        taps = np.ascontiguousarray(w.reshape(kh * kw, c).T)
+        out = np.empty((c, *x.shape[1:]), np.float32)
+        (top, _), (left, _) = geo.pads
+        forward(x, taps, out, kh, kw, top, left)
+        want = fast_conv.conv2d_resolved(x, w, None, geo, c)[0]
+        np.testing.assert_allclose(out, want, rtol=1e-4, atol=1e-4)
+        bounds, planes = [], []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            forward(x, taps, out, kh, kw, top, left)
+            t1 = time.perf_counter()
+            fast_conv.conv2d_resolved(x, w, None, geo, c)
+            t2 = time.perf_counter()
+            bounds.append((t1 - t0) * 1e3)
+            planes.append((t2 - t1) * 1e3)
+        print(f"{label:34s} bounds {statistics.median(bounds):7.3f}  "
+              f"planes {statistics.median(planes):7.3f}")
+
+
 def main() -> None:
     """Print one table per workload (forward; forward + backward)."""
     import torch
@@ -128,7 +188,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--padding", action="store_true", help="bounds vs padded planes")
     args = parser.parse_args()
+    if args.padding:
+        print(f"load average {os.getloadavg()}, batch {args.batch}, one thread, "
+              f"median of {args.rounds} interleaved rounds, ms")
+        padding_check(args.batch, args.rounds)
+        return
     torch.set_num_threads(args.threads)
     accel.set_num_threads(args.threads)
     print(f"load average {os.getloadavg()}, batch {args.batch}, threads {args.threads}, "
