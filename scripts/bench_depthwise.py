@@ -9,10 +9,13 @@ dL/dx, dL/dw (and dL/db) on every side.
 
     PYTHONPATH=. python scripts/bench_depthwise.py [--batch 32] [--rounds 15] [--threads 2]
     PYTHONPATH=. python scripts/bench_depthwise.py --padding   # bounds vs padded planes
+    PYTHONPATH=. python scripts/bench_depthwise.py --model     # whole mobilenet_v2 steps
 
 ``--padding`` times the alternative to accel.depthwise's padded phase planes: padding handled
 by bounds inside the loops (no copy; each tap then one short loop per output row), forward,
-stride 1, one thread, against the direct path on the stride-1 layers' shapes.
+stride 1, one thread, against the direct path on the stride-1 layers' shapes. ``--model``
+times whole mobilenet_v2 (32×32×3, 10 classes) training steps and inferences, the bench's own
+step functions (glassnet.bench.workloads), with the depthwise rule on and off, interleaved.
 """
 
 from __future__ import annotations
@@ -180,6 +183,26 @@ def padding_check(batch: int, rounds: int) -> None:
               f"planes {statistics.median(planes):7.3f}")
 
 
+def model_check(batch: int, rounds: int) -> None:
+    """Print whole-model step times, rule on (direct) and off (im2col), median ms."""
+    from glassnet.bench.workloads import Workload, glassnet_step
+
+    model = glassnet.zoo.get("mobilenet_v2", input_shape=(32, 32, 3), num_classes=10,
+                             seed=0).build()
+    for workload in ("infer", "train"):
+        step = glassnet_step(Workload("mobilenet_v2", workload, batch, 1, 1), model, 0)
+        times: dict[str, list[float]] = {"im2col": [], "direct": []}
+        for r in range(rounds + 2):
+            for name in ("im2col", "direct") if r % 2 else ("direct", "im2col"):
+                with rule_off() if name == "im2col" else contextlib.nullcontext():
+                    t0 = time.perf_counter()
+                    step()
+                    if r >= 2:
+                        times[name].append((time.perf_counter() - t0) * 1e3)
+        print(f"mobilenet_v2 {workload} batch {batch}: " + ", ".join(
+            f"{k} {statistics.median(v):.2f}" for k, v in times.items()))
+
+
 def main() -> None:
     """Print one table per workload (forward; forward + backward)."""
     import torch
@@ -189,7 +212,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--padding", action="store_true", help="bounds vs padded planes")
+    parser.add_argument("--model", action="store_true", help="whole mobilenet_v2 steps")
     args = parser.parse_args()
+    if args.model:
+        accel.set_num_threads(args.threads)
+        print(f"load average {os.getloadavg()}, batch {args.batch}, threads {args.threads}, "
+              f"median of {args.rounds} interleaved rounds, ms")
+        with accel.compute_scope():
+            model_check(args.batch, args.rounds)
+        return
     if args.padding:
         print(f"load average {os.getloadavg()}, batch {args.batch}, one thread, "
               f"median of {args.rounds} interleaved rounds, ms")

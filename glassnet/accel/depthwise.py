@@ -14,8 +14,8 @@ tap (u, v) is ``xpad[n, i·S_h + u·D_h, j·S_w + v·D_w]`` = ``P[k][(n·HQ + i 
 with u·D_h = α·S_h + p, v·D_w = β·S_w + q, k = p·S_w + q: in a flat (N, HQ, WQ) output grid it
 is the grid position plus a constant shift α·WQ + β. So each tap is
 ``grid[0 : L − shift] += w[u, v, f] · P[k][shift : L]`` (L = N·HQ·WQ), and the outputs are the
-grid's (i < OH, j < OW) positions; the rest of the grid (at most the padding's share) is
-computed and dropped. Stride 1 has one phase plane: the padded copy itself.
+grid's (i < OH, j < OW) positions; the rest of the grid (the padding's rows and columns, the
+strides' remainder) is computed and dropped. Stride 1 has one phase plane: the padded copy itself.
 
 * Padding: a padded copy per channel (the phase planes), not bounds in the loops: bounds cut
   each tap into one short loop per output row (measured: docs/performance.md, rules table).
@@ -199,7 +199,9 @@ if AVAILABLE:  # pragma: no branch
     # slower (docs/performance.md, rules table).
 
     @njit(cache=True, nogil=True)
-    def _copy_rows(maps, planes, fill, top, left, sh, sw, hq, wq, cols):  # type: ignore[no-untyped-def]
+    def _copy_rows(  # type: ignore[no-untyped-def]
+        maps, planes, fill, top, left, sh, sw, hq, wq, cols,
+    ):
         """Copy one channel's rows into their phase planes (``fill``), or back out of them.
 
         Input row r of image n is xpad row r + top = a·S_h + p; its columns s0, s0 + S_w, …
@@ -241,7 +243,9 @@ if AVAILABLE:  # pragma: no branch
                     p, a = 0, a + 1
 
     @njit(cache=True, nogil=True)
-    def _fill_phases(x, c, top, left, sh, sw, hq, wq, cols, planes):  # type: ignore[no-untyped-def]
+    def _fill_phases(  # type: ignore[no-untyped-def]
+        x, c, top, left, sh, sw, hq, wq, cols, planes,
+    ):
         """planes[p·S_w + q][(n·HQ + a)·WQ + b] = xpad[c, n, a·S_h + p, b·S_w + q] (0: padding).
 
         Shapes:
@@ -254,7 +258,9 @@ if AVAILABLE:  # pragma: no branch
         _copy_rows(x[c], planes, True, top, left, sh, sw, hq, wq, cols)
 
     @njit(cache=True, nogil=True)
-    def _gather_phases(planes, c, top, left, sh, sw, hq, wq, cols, dx):  # type: ignore[no-untyped-def]
+    def _gather_phases(  # type: ignore[no-untyped-def]
+        planes, c, top, left, sh, sw, hq, wq, cols, dx,
+    ):
         """dx[c, n, r, s] = the planes' value at xpad position (r + top, s + left).
 
         :func:`_fill_phases` undone (the padding's places dropped).
@@ -380,13 +386,18 @@ if AVAILABLE:  # pragma: no branch
                         for j in range(ow):
                             dst[j] = src[j]
                 db[f] = _total(grid)
-                for t in range(taps.shape[1]):
-                    src = planes[phase[t], shift[t] :]  # the shift in the view: see forward
-                    dtaps[f, t] = _dot(grid, src)
-                    if need_dx:
-                        wt, dst = taps[f, t], dplanes[phase[t], shift[t] :]
-                        for q in range(dst.shape[0]):
-                            dst[q] += wt * grid[q]
+                dtaps[f, :] = 0
+                for q0 in range(0, size, BLOCK):  # blocks as in the forward
+                    part = grid[q0 : q0 + BLOCK]
+                    for t in range(taps.shape[1]):
+                        # the shift in the view: see the forward
+                        src = planes[phase[t], q0 + shift[t] : q0 + shift[t] + part.shape[0]]
+                        dtaps[f, t] += _dot(part, src)
+                        if need_dx:
+                            wt = taps[f, t]
+                            dst = dplanes[phase[t], q0 + shift[t] : q0 + shift[t] + part.shape[0]]
+                            for q in range(dst.shape[0]):
+                                dst[q] += wt * part[q]
             if need_dx and not own_planes:
                 _gather_phases(dplanes, c, top, left, sh, sw, hq, wq, cols, dx)
         spin.finish(sync, done, post, seen)
