@@ -7,21 +7,24 @@ and then runs G tiny [M, KH·KW] · [KH·KW, N·OH·OW] products — nine multip
 copied, the rest call overhead and memory traffic. Here, in the compute layout CNHW, a channel's
 (N, H, W) block is one contiguous plane, and each tap is one long vectorised loop over it.
 
-How a tap becomes one loop (the "phase planes"): the channel's zero-padded input is split by
-the strides into S_h·S_w phase planes, ``P[p·S_w + q][n, a, b] = xpad[n, a·S_h + p, b·S_w + q]``,
-each (N, HQ, WQ) with HQ = ⌈Hp / S_h⌉, WQ = ⌈Wp / S_w⌉, stored flat. Output (n, i, j) read by
-tap (u, v) is ``xpad[n, i·S_h + u·D_h, j·S_w + v·D_w]`` = ``P[k][(n·HQ + i + α)·WQ + j + β]``
-with u·D_h = α·S_h + p, v·D_w = β·S_w + q, k = p·S_w + q: in a flat (N, HQ, WQ) output grid it
-is the grid position plus a constant shift α·WQ + β. So each tap is
-``grid[0 : L − shift] += w[u, v, f] · P[k][shift : L]`` (L = N·HQ·WQ), and the outputs are the
-grid's (i < OH, j < OW) positions; the rest of the grid (the padding's rows and columns, the
-strides' remainder) is computed and dropped. Stride 1 has one phase plane: the padded copy itself.
+How a tap becomes one loop (the "phase planes"): the channel's zero-padded input (Hp × Wp per
+image) is split by the row stride into S_h phase planes, ``P[p][n, a, :] = xpad[n, a·S_h + p, :]``,
+each (N, HQ, Wp) with HQ = ⌈Hp / S_h⌉, stored flat. Tap (u, v) with u·D_h = α·S_h + p reads,
+for output (n, i, j), ``xpad[n, i·S_h + u·D_h, j·S_w + v·D_w]`` = ``P[p][(n·HQ + i + α)·Wp +
+j·S_w + v·D_w]``: on a flat (N, HQ, Wp) grid where output (n, i, j) sits at (n·HQ + i)·Wp +
+j·S_w, that is the grid position plus a constant shift α·Wp + v·D_w. So each tap is
+``grid[0 : L − shift] += w[u, v, f] · P[p][shift : L]`` (L = N·HQ·Wp), and the outputs are
+picked from the grid (every S_w-th column of its first OH rows per image) when copying out; the
+rest of the grid (padding rows and columns, the columns between strided ones) is computed and
+dropped. Stride 1 has one phase plane: the padded copy itself.
 
 * Padding: a padded copy per channel (the phase planes), not bounds in the loops: bounds cut
-  each tap into one short loop per output row (measured: docs/performance.md, rules table).
+  each tap into one short loop per output row. Columns are not split by the stride (a strided
+  column gather is scalar; the taps over the wider grid are vectorised). Both measured:
+  docs/performance.md, rules table.
 * The backward runs the same loops transposed: dL/dw[u, v, f] is the dot product of dL/dout
-  (placed on the grid, zeros off the outputs) with the shifted phase plane, dL/dx the shifted
-  adds of dL/dout · w into phase planes of dL/dxpad, gathered back (padding dropped).
+  (placed on the grid, zeros elsewhere) with the shifted phase plane, dL/dx the shifted adds of
+  dL/dout · w into phase planes of dL/dxpad, copied back (padding dropped).
 * Threads: the input channels split into contiguous ranges (:mod:`glassnet.accel.parallel`),
   one nogil call each (:func:`glassnet.accel.parallel.run_kernel`). A thread owns its channels'
   planes of out, dL/dx, dL/dw and dL/db, so no partial sums are added across threads: the
@@ -63,13 +66,10 @@ class DepthwiseCache(NamedTuple):
 class PhasePlan(NamedTuple):
     """Where each tap reads in the phase planes (module docstring)."""
 
-    hq: int  # phase plane rows, ⌈Hp / S_h⌉
-    wq: int  # phase plane columns, ⌈Wp / S_w⌉
-    phase: Array  # (KH·KW,) int64: tap (u, v)'s plane k = p·S_w + q
-    shift: Array  # (KH·KW,) int64: tap (u, v)'s flat offset α·WQ + β
-    # (3, S_w) int64, per column phase q: the first input column s0 of the phase
-    # ((s0 + left) ≡ q mod S_w), its place in a plane row ((s0 + left) // S_w), how many
-    cols: Array
+    hq: int  # phase plane rows per image, ⌈Hp / S_h⌉
+    wq: int  # columns, Wp (all of them)
+    phase: Array  # (KH·KW,) int64: tap (u, v)'s plane p = (u·D_h) mod S_h
+    shift: Array  # (KH·KW,) int64: tap (u, v)'s flat offset α·Wp + v·D_w
 
 
 def usable(x: Array, w: Array, groups: int) -> bool:
@@ -97,20 +97,16 @@ def phase_plan(in_hw: tuple[int, int], kernel_hw: tuple[int, int],
     Shapes:
         phase, shift: (KH·KW,), taps in (u, v) order
     """
-    (_, ((top, bottom), (left, right)), (sh, sw), (dil_h, dil_w)) = geometry
+    (_, ((top, bottom), (left, right)), (sh, _), (dil_h, dil_w)) = geometry
     hq = -(-(in_hw[0] + top + bottom) // sh)
-    wq = -(-(in_hw[1] + left + right) // sw)
+    wq = in_hw[1] + left + right
     phase, shift = [], []
     for u in range(kernel_hw[0]):
         alpha, p = divmod(u * dil_h, sh)
         for v in range(kernel_hw[1]):
-            beta, q = divmod(v * dil_w, sw)
-            phase.append(p * sw + q)
-            shift.append(alpha * wq + beta)
-    s0 = [(q - left) % sw for q in range(sw)]
-    cols = [s0, [(s + left) // sw for s in s0], [(in_hw[1] - s + sw - 1) // sw for s in s0]]
-    return PhasePlan(hq, wq, np.array(phase, np.int64), np.array(shift, np.int64),
-                     np.array(cols, np.int64).reshape(3, sw))
+            phase.append(p)
+            shift.append(alpha * wq + v * dil_w)
+    return PhasePlan(hq, wq, np.array(phase, np.int64), np.array(shift, np.int64))
 
 
 def depthwise_forward(
@@ -143,7 +139,7 @@ def depthwise_forward(
     out = np.empty((f, n, oh, ow), dtype=x.dtype)
     # Work (elements touched) per channel: its phase planes, each filter's taps and output.
     grid = n * plan.hq * plan.wq
-    ranges = parallel.chunks(c, c * (sh * sw + (kh * kw + 1) * (f // c)) * grid)
+    ranges = parallel.chunks(c, c * (sh + (kh * kw + 1) * (f // c)) * grid)
     parallel.run_kernel(_forward_planes, [
         (x, taps, bias, out, top, left, sh, sw, *plan, lo, hi)
         for lo, hi in ranges
@@ -181,7 +177,7 @@ def depthwise_backward(
     dtaps = np.empty((f, kh * kw), dtype=x.dtype)
     db = np.empty(f, dtype=x.dtype)
     grid = x.shape[1] * plan.hq * plan.wq  # work: the forward's, twice with dL/dx
-    ranges = parallel.chunks(c, c * (1 + need_dx) * (sh * sw + (kh * kw + 1) * (f // c)) * grid)
+    ranges = parallel.chunks(c, c * (1 + need_dx) * (sh + (kh * kw + 1) * (f // c)) * grid)
     parallel.run_kernel(_backward_planes, [
         (x, taps, dout, dx, dtaps, db, top, left, sh, sw, *plan, lo, hi)
         for lo, hi in ranges
@@ -193,82 +189,78 @@ def depthwise_backward(
 if AVAILABLE:  # pragma: no branch
     from numba import njit, uint64
 
-    # NOTE on the loops below: every array is indexed by a plain range variable, offsets go
-    # into the views (a[at:][k], not a[at + k]). numba cannot tell that at + k ≥ 0, so it adds
-    # a negative-index wrap-around to each access and LLVM then leaves the loop scalar: 3–8×
-    # slower (docs/performance.md, rules table).
+    # NOTE on the loops below: the long loops index their arrays by a plain range variable,
+    # offsets going into views (a[at:][k], not a[at + k]): numba cannot tell that at + k ≥ 0,
+    # adds a negative-index wrap-around to each access, and LLVM then leaves the loop scalar
+    # (3–8× slower: docs/performance.md, rules table). Strided picks (every S_w-th column)
+    # index flat arrays with unsigned integers instead: no wrap-around there either.
 
     @njit(cache=True, nogil=True)
-    def _copy_rows(  # type: ignore[no-untyped-def]
-        maps, planes, fill, top, left, sh, sw, hq, wq, cols,
-    ):
-        """Copy one channel's rows into their phase planes (``fill``), or back out of them.
+    def _copy_rows(maps, planes, fill, top, left, sh, hq, wq):  # type: ignore[no-untyped-def]
+        """Copy one channel's input rows into their phase planes (``fill``), or back out.
 
-        Input row r of image n is xpad row r + top = a·S_h + p; its columns s0, s0 + S_w, …
-        (s0 + left ≡ q mod S_w) sit at consecutive places of plane p·S_w + q from
-        (n·HQ + a)·WQ + (s0 + left) // S_w on (``cols``: :class:`PhasePlan`). No division per
-        row: p and a are counted.
+        Input row r of image n is xpad row r + top = a·S_h + p: plane p, flat place
+        (n·HQ + a)·Wp + left on. No division per row: p and a are counted.
 
         Shapes:
-            maps: (N, H, W), C-contiguous; planes: (S_h·S_w, N·HQ·WQ); cols: (3, S_w)
+            maps: (N, H, W); planes: (S_h, N·HQ·Wp)
         """
         n, h, wd = maps.shape
-        size = planes.shape[1]
-        s0, first, count = cols[0], cols[1], cols[2]
-        flat, pflat = maps.reshape(-1), planes.reshape(-1)
         for b in range(n):
             p, a = top % sh, top // sh
             for r in range(h):
-                at = (b * hq + a) * wq
-                if sw == 1:  # the whole row, contiguous: a vectorised copy
-                    row, plane = maps[b, r], planes[p, at + left :]
-                    if fill:
-                        for j in range(wd):
-                            plane[j] = row[j]
-                    else:
-                        for j in range(wd):
-                            row[j] = plane[j]
-                else:  # a strided gather: unsigned flat indices (no wrap-around), scalar
-                    for q in range(sw):
-                        d0 = (p * sw + q) * size + at + first[q]
-                        x0 = (b * h + r) * wd + s0[q]
-                        if fill:
-                            for j in range(count[q]):
-                                pflat[uint64(d0 + j)] = flat[uint64(x0 + j * sw)]
-                        else:
-                            for j in range(count[q]):
-                                flat[uint64(x0 + j * sw)] = pflat[uint64(d0 + j)]
+                row, plane = maps[b, r], planes[p, (b * hq + a) * wq + left :]
+                if fill:
+                    for j in range(wd):
+                        plane[j] = row[j]
+                else:
+                    for j in range(wd):
+                        row[j] = plane[j]
                 p += 1
                 if p == sh:
                     p, a = 0, a + 1
 
     @njit(cache=True, nogil=True)
-    def _fill_phases(  # type: ignore[no-untyped-def]
-        x, c, top, left, sh, sw, hq, wq, cols, planes,
-    ):
-        """planes[p·S_w + q][(n·HQ + a)·WQ + b] = xpad[c, n, a·S_h + p, b·S_w + q] (0: padding).
+    def _fill_phases(x, c, top, left, sh, hq, wq, planes):  # type: ignore[no-untyped-def]
+        """planes[p][(n·HQ + a)·Wp + s] = xpad[c, n, a·S_h + p, s] (0: padding).
 
         Shapes:
-            x: (C, N, H, W); planes: (S_h·S_w, N·HQ·WQ)
+            x: (C, N, H, W); planes: (S_h, N·HQ·Wp)
         """
         for k in range(planes.shape[0]):
             plane = planes[k]
             for j in range(plane.shape[0]):
                 plane[j] = 0
-        _copy_rows(x[c], planes, True, top, left, sh, sw, hq, wq, cols)
+        _copy_rows(x[c], planes, True, top, left, sh, hq, wq)
 
     @njit(cache=True, nogil=True)
-    def _gather_phases(  # type: ignore[no-untyped-def]
-        planes, c, top, left, sh, sw, hq, wq, cols, dx,
-    ):
-        """dx[c, n, r, s] = the planes' value at xpad position (r + top, s + left).
+    def _grid_rows(grid, maps, to_grid, sw, hq, wq):  # type: ignore[no-untyped-def]
+        """Copy the output positions between the grid and (N, OH, OW) maps, either way.
 
-        :func:`_fill_phases` undone (the padding's places dropped).
+        Output (n, i, j) sits at grid place (n·HQ + i)·Wp + j·S_w.
 
         Shapes:
-            planes: (S_h·S_w, N·HQ·WQ); dx: (C, N, H, W)
+            grid: (N·HQ·Wp,); maps: (N, OH, OW), C-contiguous
         """
-        _copy_rows(dx[c], planes, False, top, left, sh, sw, hq, wq, cols)
+        n, oh, ow = maps.shape
+        flat = maps.reshape(-1)
+        for b in range(n):
+            for i in range(oh):
+                at, k = (b * hq + i) * wq, (b * oh + i) * ow
+                if sw == 1:  # contiguous: views, vectorised
+                    g, m = grid[at : at + ow], flat[k : k + ow]
+                    if to_grid:
+                        for j in range(ow):
+                            g[j] = m[j]
+                    else:
+                        for j in range(ow):
+                            m[j] = g[j]
+                elif to_grid:
+                    for j in range(ow):
+                        grid[uint64(at + j * sw)] = flat[uint64(k + j)]
+                else:
+                    for j in range(ow):
+                        flat[uint64(k + j)] = grid[uint64(at + j * sw)]
 
     @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
     def _dot(a, b):  # type: ignore[no-untyped-def]
@@ -292,7 +284,7 @@ if AVAILABLE:  # pragma: no branch
 
     @njit(cache=True, nogil=True)
     def _forward_planes(  # type: ignore[no-untyped-def]
-        x, taps, bias, out, top, left, sh, sw, hq, wq, phase, shift, cols, c0, c1,
+        x, taps, bias, out, top, left, sh, sw, hq, wq, phase, shift, c0, c1,
         sync, started, done, post, seen,
     ):
         """The output planes of input channels c0 … c1 − 1 (filters c·M … c·M + M − 1).
@@ -309,17 +301,17 @@ if AVAILABLE:  # pragma: no branch
         oh, ow = out.shape[2], out.shape[3]
         size = n * hq * wq
         # Unpadded at stride 1 the phase plane is x[c] itself; where the grid has no position
-        # besides the outputs (OH = HQ, OW = WQ: a 1×1 kernel left by the dead-tap crop) it is
-        # out[f] itself. Then nothing is copied (tiny maps are all per-row overhead).
-        own_planes = sh == 1 and sw == 1 and hq == x.shape[2] and wq == x.shape[3]
-        own_grid = oh == hq and ow == wq
-        planes = np.empty((sh * sw, 0 if own_planes else size), dtype=x.dtype)
+        # besides the outputs (a 1×1 kernel left by the dead-tap crop, unpadded) it is out[f]
+        # itself. Then nothing is copied (tiny maps are all per-row overhead).
+        own_planes = sh == 1 and hq == x.shape[2] and wq == x.shape[3]
+        own_grid = sw == 1 and oh == hq and ow == wq
+        planes = np.empty((sh, 0 if own_planes else size), dtype=x.dtype)
         grid = np.empty(0 if own_grid else size, dtype=x.dtype)
         for c in range(c0, c1):
             if own_planes:
                 planes = x[c].reshape(1, size)
             else:
-                _fill_phases(x, c, top, left, sh, sw, hq, wq, cols, planes)
+                _fill_phases(x, c, top, left, sh, hq, wq, planes)
             for f in range(c * m, c * m + m):
                 if own_grid:
                     grid = out[f].reshape(size)
@@ -331,24 +323,19 @@ if AVAILABLE:  # pragma: no branch
                         wt, src = taps[f, t], planes[phase[t], q0 + shift[t] :]
                         for q in range(min(part.shape[0], src.shape[0])):
                             part[q] += wt * src[q]
-                if own_grid:
-                    continue
-                for b in range(n):
-                    for i in range(oh):
-                        src, dst = grid[(b * hq + i) * wq :], out[f, b, i]
-                        for j in range(ow):
-                            dst[j] = src[j]
+                if not own_grid:
+                    _grid_rows(grid, out[f], False, sw, hq, wq)
         spin.finish(sync, done, post, seen)
 
     @njit(cache=True, nogil=True)
     def _backward_planes(  # type: ignore[no-untyped-def]
-        x, taps, dout, dx, dtaps, db, top, left, sh, sw, hq, wq, phase, shift, cols, c0, c1,
+        x, taps, dout, dx, dtaps, db, top, left, sh, sw, hq, wq, phase, shift, c0, c1,
         sync, started, done, post, seen,
     ):
         """dL/dw, dL/db and (if ``dx`` has a batch axis) dL/dx of input channels c0 … c1 − 1.
 
-        Per filter: dL/dout on the grid (zeros off the outputs); per tap, dL/dw = its dot
-        product with the shifted phase plane, and dL/dxpad's plane gets w · it, shifted back.
+        Per filter: dL/dout on the grid (zeros elsewhere); per tap, dL/dw = its dot product
+        with the shifted phase plane, and dL/dxpad's plane gets w · it, shifted back.
 
         Shapes:
             x: (C, N, H, W); taps: (F, KH·KW); dout: (F, N, OH, OW);
@@ -360,10 +347,10 @@ if AVAILABLE:  # pragma: no branch
         oh, ow = dout.shape[2], dout.shape[3]
         size = n * hq * wq
         need_dx = dx.shape[1] > 0
-        own_planes = sh == 1 and sw == 1 and hq == x.shape[2] and wq == x.shape[3]  # forward
-        own_grid = oh == hq and ow == wq
-        planes = np.empty((sh * sw, 0 if own_planes else size), dtype=x.dtype)
-        dplanes = np.empty((sh * sw, size if need_dx and not own_planes else 0), dtype=x.dtype)
+        own_planes = sh == 1 and hq == x.shape[2] and wq == x.shape[3]  # as the forward
+        own_grid = sw == 1 and oh == hq and ow == wq
+        planes = np.empty((sh, 0 if own_planes else size), dtype=x.dtype)
+        dplanes = np.empty((sh, size if need_dx and not own_planes else 0), dtype=x.dtype)
         grid = np.zeros(0 if own_grid else size, dtype=x.dtype)  # zero off the outputs, always
         for c in range(c0, c1):
             if own_planes:
@@ -371,7 +358,7 @@ if AVAILABLE:  # pragma: no branch
                 if need_dx:
                     dplanes = dx[c].reshape(1, size)
             else:
-                _fill_phases(x, c, top, left, sh, sw, hq, wq, cols, planes)
+                _fill_phases(x, c, top, left, sh, hq, wq, planes)
             if need_dx:
                 for k in range(dplanes.shape[0]):
                     dplane = dplanes[k]
@@ -380,24 +367,21 @@ if AVAILABLE:  # pragma: no branch
             for f in range(c * m, c * m + m):
                 if own_grid:
                     grid = dout[f].reshape(size)
-                for b in range(0 if own_grid else n):
-                    for i in range(oh):
-                        src, dst = dout[f, b, i], grid[(b * hq + i) * wq :]
-                        for j in range(ow):
-                            dst[j] = src[j]
+                else:
+                    _grid_rows(grid, dout[f], True, sw, hq, wq)
                 db[f] = _total(grid)
                 dtaps[f, :] = 0
                 for q0 in range(0, size, BLOCK):  # blocks as in the forward
                     part = grid[q0 : q0 + BLOCK]
                     for t in range(taps.shape[1]):
                         # the shift in the view: see the forward
-                        src = planes[phase[t], q0 + shift[t] : q0 + shift[t] + part.shape[0]]
+                        at = q0 + shift[t]
+                        src = planes[phase[t], at : at + part.shape[0]]
                         dtaps[f, t] += _dot(part, src)
                         if need_dx:
-                            wt = taps[f, t]
-                            dst = dplanes[phase[t], q0 + shift[t] : q0 + shift[t] + part.shape[0]]
+                            wt, dst = taps[f, t], dplanes[phase[t], at : at + part.shape[0]]
                             for q in range(dst.shape[0]):
                                 dst[q] += wt * part[q]
             if need_dx and not own_planes:
-                _gather_phases(dplanes, c, top, left, sh, sw, hq, wq, cols, dx)
+                _copy_rows(dx[c], dplanes, False, top, left, sh, hq, wq)
         spin.finish(sync, done, post, seen)
