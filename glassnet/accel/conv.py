@@ -28,7 +28,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from glassnet.accel import blas, conv_chunks, depthwise, gemm, parallel, small_batch
-from glassnet.accel.depthwise import DepthwiseCache
 from glassnet.accel.im2col import col2im_into, im2col_padded
 from glassnet.arith.geometry import PaddingSpec, Pair, live_taps
 from glassnet.backend import get_xp
@@ -153,7 +152,7 @@ def conv2d_forward(
     padding: PaddingSpec = "valid",
     dilation: int | Pair = 1,
     groups: int = 1,
-) -> tuple[Array, FastConv2DCache | DepthwiseCache]:
+) -> tuple[Array, FastConv2DCache | depthwise.DepthwiseCache]:
     """:func:`glassnet.ops.conv.conv2d_forward`, batch chunks split over the threads.
 
     Raises:
@@ -173,7 +172,7 @@ def conv2d_resolved(
     b: Array | None,
     geometry: ConvGeometry,
     groups: int = 1,
-) -> tuple[Array, FastConv2DCache | DepthwiseCache]:
+) -> tuple[Array, FastConv2DCache | depthwise.DepthwiseCache]:
     """:func:`conv2d_forward` with arguments already checked and geometry already resolved.
 
     For callers that run one geometry many times (a model's inference plan): ``geometry`` is
@@ -194,7 +193,7 @@ def conv2d_resolved(
 
 def _conv2d(
     x: Array, w: Array, b: Array | None, geometry: ConvGeometry, groups: int
-) -> tuple[Array, FastConv2DCache | DepthwiseCache]:
+) -> tuple[Array, FastConv2DCache | depthwise.DepthwiseCache]:
     """:func:`conv2d_resolved` with every tap of ``w`` kept."""
     if depthwise.usable(x, w, groups):  # the rule: one input channel per group => direct
         return depthwise.depthwise_forward(x, w, b, geometry)
@@ -245,7 +244,7 @@ def _conv2d(
 
 
 def conv2d_backward(
-    dout: Array, cache: FastConv2DCache | DepthwiseCache, *, need_dx: bool = True
+    dout: Array, cache: FastConv2DCache | depthwise.DepthwiseCache, *, need_dx: bool = True
 ) -> tuple[Array | None, Array, Array | None]:
     """Gradients of :func:`conv2d_forward` with respect to x, w and b.
 
@@ -276,7 +275,7 @@ def conv2d_backward(
             dx = xp.zeros((*dx_live.shape[:2], h, wd), dtype=dx_live.dtype)
             dx[:, :, r0 : r0 + hk, c0 : c0 + wk] = dx_live
         return dx, dw, db
-    if isinstance(cache, DepthwiseCache):
+    if isinstance(cache, depthwise.DepthwiseCache):
         return depthwise.depthwise_backward(dout, cache, need_dx=need_dx)
     xp = get_xp(dout)
     kh, kw, cg, f = cache.w.shape
