@@ -1,7 +1,8 @@
 """Time mobilenet_v2's depthwise convolutions: the direct path, the grouped im2col path, torch.
 
-In one process, interleaved (every round times each layer once with each contender, in turn),
-median of the rounds per layer; float32, the same thread count for glassnet and torch.
+In one process, interleaved by rounds (each round runs every contender through all the layers,
+in alternating order, with a pause between contenders), median of the rounds per layer;
+float32, the same thread count for glassnet and torch.
 Contenders: ``im2col`` (accel.conv's grouped path: the depthwise rule switched off), ``direct``
 (accel.depthwise) and ``torch`` (``F.conv2d(..., groups=C)``, NCHW, with an explicit ``F.pad``
 first where the padding is uneven, as the bench's twin does). Forward + backward computes
@@ -39,6 +40,7 @@ from glassnet.models.graph import node_input_shape
 from glassnet.ops.conv import ConvGeometry, conv_geometry
 
 NAMES = ("im2col", "direct", "torch")
+PAUSE_S = 0.3  # before each contender's pass: the other side's idle threads stop spinning
 
 
 @contextlib.contextmanager
@@ -113,13 +115,19 @@ def contenders(x: Any, w: Any, b: Any, geo: ConvGeometry, backward: bool
 
 
 def measure(batch: int, rounds: int, backward: bool) -> dict[str, dict[str, float]]:
-    """Median ms per layer and contender, interleaved over ``rounds`` rounds (after a warm-up)."""
+    """Median ms per layer and contender over ``rounds`` rounds (after two warm-up rounds).
+
+    Each round runs every contender through all the layers in turn (the order alternating
+    between rounds), after a pause: a side's idle threads (torch's OpenMP team, glassnet's
+    spinning workers) keep spinning on the cores for a while after its last call, and would
+    slow down the other side's next call if the calls alternated layer by layer.
+    """
     cases = [(label, contenders(x, w, b, geo, backward)) for label, x, w, b, geo in layers(batch)]
     times: dict[str, dict[str, list[float]]] = {label: {k: [] for k in NAMES} for label, _ in cases}
     for r in range(rounds + 2):
-        for label, calls in cases:
-            order = NAMES if r % 2 == 0 else NAMES[::-1]
-            for name in order:
+        for name in NAMES if r % 2 == 0 else NAMES[::-1]:
+            time.sleep(PAUSE_S)
+            for label, calls in cases:
                 t0 = time.perf_counter()
                 calls[name]()
                 if r >= 2:  # two warm-up rounds (numba compile / load, torch's first calls)
