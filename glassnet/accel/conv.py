@@ -13,7 +13,9 @@ What it changes against the reference (same arithmetic, another schedule):
   grouped ones keep the reference's (c, kh, kw) order, whose rows split into the groups;
 * the bias is added to each output block right after its GEMM (still in cache); in the
   backward pass a row of ones in the columns makes dL/db one more row of the dL/dw product;
-* with numba and NumPy's BLAS, each chunk is ONE nogil call (:mod:`glassnet.accel.conv_chunks`).
+* with numba and NumPy's BLAS, each chunk is ONE nogil call (:mod:`glassnet.accel.conv_chunks`);
+* a depthwise convolution (groups == C > 1, one input channel per group) runs no im2col at all
+  but :mod:`glassnet.accel.depthwise`, channel plane by channel plane (its cache says so).
 
 Results equal the reference to rounding (sums in another order); ``tests/test_accel_*`` check
 it over random geometries.
@@ -25,7 +27,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from glassnet.accel import blas, conv_chunks, gemm, parallel, small_batch, winograd
+from glassnet.accel import (
+    blas,
+    conv_chunks,
+    depthwise,
+    gemm,
+    parallel,
+    small_batch,
+    winograd,
+)
 from glassnet.accel.im2col import col2im_into, im2col_cols
 from glassnet.arith.geometry import PaddingSpec, Pair, live_taps
 from glassnet.backend import get_xp
@@ -151,7 +161,7 @@ def conv2d_forward(
     padding: PaddingSpec = "valid",
     dilation: int | Pair = 1,
     groups: int = 1,
-) -> tuple[Array, FastConv2DCache]:
+) -> tuple[Array, FastConv2DCache | depthwise.DepthwiseCache]:
     """:func:`glassnet.ops.conv.conv2d_forward`, batch chunks split over the threads.
 
     Raises:
@@ -186,7 +196,7 @@ def conv2d_resolved(
     geometry: ConvGeometry,
     groups: int = 1,
     epilogue: Epilogue | None = None,
-) -> tuple[Array, FastConv2DCache]:
+) -> tuple[Array, FastConv2DCache | depthwise.DepthwiseCache]:
     """:func:`conv2d_forward` with arguments already checked and geometry already resolved.
 
     For callers that run one geometry many times (a model's inference plan): ``geometry`` is
@@ -272,8 +282,11 @@ def _epilogue_args(epilogue: Epilogue | None, b: Array | None, dtype: Any) -> tu
 def _conv2d(
     x: Array, w: Array, b: Array | None, geometry: ConvGeometry, groups: int,
     epilogue: Epilogue | None = None,
-) -> tuple[Array, FastConv2DCache]:
+) -> tuple[Array, FastConv2DCache | depthwise.DepthwiseCache]:
     """:func:`conv2d_resolved` with every tap of ``w`` kept."""
+    if depthwise.usable(x, w, groups):  # the rule: one input channel per group => direct
+        out, dcache = depthwise.depthwise_forward(x, w, b, geometry)
+        return (out if epilogue is None else finish(out, epilogue)), dcache
     xp = get_xp(x, w)
     c, n, h, wd = x.shape
     kh, kw, _, f = w.shape
@@ -340,7 +353,7 @@ def _conv2d(
 
 
 def conv2d_backward(
-    dout: Array, cache: FastConv2DCache, *, need_dx: bool = True
+    dout: Array, cache: FastConv2DCache | depthwise.DepthwiseCache, *, need_dx: bool = True
 ) -> tuple[Array | None, Array, Array | None]:
     """Gradients of :func:`conv2d_forward` with respect to x, w and b.
 
@@ -371,6 +384,8 @@ def conv2d_backward(
             dx = xp.zeros((*dx_live.shape[:2], h, wd), dtype=dx_live.dtype)
             dx[:, :, r0 : r0 + hk, c0 : c0 + wk] = dx_live
         return dx, dw, db
+    if isinstance(cache, depthwise.DepthwiseCache):
+        return depthwise.depthwise_backward(dout, cache, need_dx=need_dx)
     xp = get_xp(dout)
     kh, kw, cg, f = cache.w.shape
     groups = cache.groups

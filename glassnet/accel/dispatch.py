@@ -6,6 +6,7 @@ Every rule reads only the arrays' types and dtypes and the reference-mode flag
 * **convolution** (:mod:`glassnet.accel.conv`): NumPy arrays of a floating dtype. It splits the
   batch over the threads only where each chunk gets enough work (:func:`parallel.chunks`), and
   runs its numba + BLAS chunk kernels only where those are there (:func:`small_batch.usable`).
+  A depthwise convolution (groups == C > 1) with numba runs :mod:`glassnet.accel.depthwise`.
 * **max pooling** (:mod:`glassnet.accel.pool`), also fused with a ReLU: NumPy arrays and the
   numba kernels switched on (:func:`kernels.enabled`).
 * anything else, reference mode, CuPy arrays: the reference pair in :mod:`glassnet.ops`.
@@ -21,7 +22,7 @@ import numpy as np
 
 from glassnet.accel import activation as fast_act
 from glassnet.accel import conv as fast_conv
-from glassnet.accel import kernels
+from glassnet.accel import depthwise, kernels
 from glassnet.accel import norm as fast_norm
 from glassnet.accel import pool as fast_pool
 from glassnet.accel.mode import reference_active
@@ -71,7 +72,7 @@ def conv2d_backward(
     Shapes:
         dout: (F, N, OH, OW) -> dx: (C, N, H, W) or None, dw: (KH, KW, C/G, F), db: (F,)
     """
-    if isinstance(cache, fast_conv.FastConv2DCache):
+    if isinstance(cache, fast_conv.FastConv2DCache | depthwise.DepthwiseCache):
         return fast_conv.conv2d_backward(dout, cache, need_dx=need_dx)
     dx, dw, db = ref_conv.conv2d_backward(dout, cache)
     return (dx if need_dx else None), dw, db
