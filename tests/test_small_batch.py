@@ -113,6 +113,20 @@ def test_dense_equals_torch(torch, rng, softmax, bias):
     np.testing.assert_allclose(out, want.numpy(), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("softmax", [False, True])
+def test_a_big_dense_layer_splits_its_columns(torch, rng, split, softmax):
+    """600×700 weights (420k values, past the split rule): each thread a block of columns."""
+    x, w = rng.standard_normal((1, 600)), rng.standard_normal((600, 700))
+    b = rng.standard_normal(700)
+    if split > 1:
+        assert len(parallel.chunks(700, w.size)) > 1
+    out = small_batch.dense(x, w, b, softmax)
+    want = torch.tensor(x) @ torch.tensor(w) + torch.tensor(b)
+    if softmax:
+        want = torch.softmax(want, dim=1)
+    np.testing.assert_allclose(out, want.numpy(), rtol=1e-12, atol=1e-12)
+
+
 def test_blas_gemm_found_and_checked():
     for dtype in (np.float32, np.float64):
         addr = blas.gemm_address(dtype)

@@ -171,31 +171,53 @@ if AVAILABLE:  # pragma: no branch
         spin.finish(sync, done, post, seen)
 
     @njit(cache=True, nogil=True)
+    def _softmax_rows(out):  # type: ignore[no-untyped-def]
+        """exp(out − max) / Σ along each row, in place.
+
+        Shapes:
+            out: (N, M)
+        """
+        for r in range(out.shape[0]):
+            row = out[r]
+            top = row[0]
+            for j in range(1, row.size):
+                top = max(top, row[j])
+            total = out.dtype.type(0)
+            for j in range(row.size):
+                row[j] = np.exp(row[j] - top)
+                total += row[j]
+            for j in range(row.size):
+                row[j] /= total
+
+    @njit(cache=True, nogil=True)
+    def _dense_cols(x, w, bias, out, j0, j1, gemm_at):  # type: ignore[no-untyped-def]
+        """Compute out[:, j0:j1] = x·w[:, j0:j1] + bias[j0:j1] (one thread's columns).
+
+        Shapes:
+            x: (N, K); w: (K, M); bias: (M,) or (0,); out: (N, M), all C-contiguous
+        """
+        n, k = x.shape
+        m, isz = w.shape[1], w.itemsize
+        blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, n, j1 - j0, k, x.ctypes.data, k,
+                  w.ctypes.data + j0 * isz, m, out.dtype.type(0),
+                  out.ctypes.data + j0 * isz, m)
+        if bias.size:
+            bs = bias[j0:j1]
+            for r in range(n):
+                row = out[r, j0:j1]
+                for j in range(row.size):
+                    row[j] += bs[j]
+
+    @njit(cache=True, nogil=True)
     def dense_kernel(x, w, bias, out, gemm_at, softmax):  # type: ignore[no-untyped-def]
         """Compute out = x·w + bias, then (softmax) exp(out − max) / Σ along each row.
 
         Shapes:
             x: (N, K); w: (K, M); bias: (M,) or (0,); out: (N, M), all C-contiguous
         """
-        n, k = x.shape
-        m = w.shape[1]
-        blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, n, m, k, x.ctypes.data, k,
-                  w.ctypes.data, m, out.dtype.type(0), out.ctypes.data, m)
-        for r in range(n):
-            row = out[r]
-            if bias.size:
-                for j in range(m):
-                    row[j] += bias[j]
-            if softmax:
-                top = row[0]
-                for j in range(1, m):
-                    top = max(top, row[j])
-                total = out.dtype.type(0)
-                for j in range(m):
-                    row[j] = np.exp(row[j] - top)
-                    total += row[j]
-                for j in range(m):
-                    row[j] /= total
+        _dense_cols(x, w, bias, out, 0, w.shape[1], gemm_at)
+        if softmax:
+            _softmax_rows(out)
 
 
 def supports(dtype: Any) -> bool:
@@ -326,5 +348,15 @@ def dense(x: Array, w: Array, b: Array | None, softmax: bool) -> Array:
     """
     out = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
     bias = np.zeros(0, dtype=x.dtype) if b is None else _contiguous(b)
-    dense_kernel(_contiguous(x), _contiguous(w), bias, out, blas.gemm_address(x.dtype), softmax)
+    xc, wc, gemm_at = _contiguous(x), _contiguous(w), blas.gemm_address(x.dtype)
+    # A big layer's weights are read once per call whatever the batch: reading them is the
+    # work at batch 1 (VGG's 4096×4096 classifier: 67 MB), so its columns are split over the
+    # threads like any op that touches that many values (parallel.chunks).
+    ranges = parallel.chunks(w.shape[1], w.size)
+    if len(ranges) == 1:
+        dense_kernel(xc, wc, bias, out, gemm_at, softmax)
+        return out
+    parallel.run(lambda j0, j1: _dense_cols(xc, wc, bias, out, j0, j1, gemm_at), ranges)
+    if softmax:
+        _softmax_rows(out)
     return out
