@@ -279,8 +279,9 @@ def winograd_cases(draw):
 def test_winograd_equals_reference(threads, monkeypatch, case):
     """3×3 stride-1 inference by Winograd F(2×2, 3×3) (accel.winograd) against the reference
     convolution, with a bias or a folded BatchNorm (+ ReLU / ReLU6) epilogue; every map size
-    from 1×1 (a crop, not Winograd) up, odd sizes (a half-used last tile) included. (Any tile
-    count: the rule's tile minimum is lowered so small maps exercise the path.)"""
+    from 1×1 (a crop, not Winograd) up, odd sizes (a half-used last tile: the module itself,
+    which the rule does not pick for them) included. (Any tile count: the rule's tile minimum
+    is lowered so small maps exercise the path.)"""
     from glassnet.accel import winograd
 
     monkeypatch.setattr(winograd, "KERNEL_VALUES_PER_TILE", 1 << 30)
@@ -305,19 +306,18 @@ def test_winograd_equals_reference(threads, monkeypatch, case):
         if kind != "bn":
             want = np.clip(want, 0, cap)
     crop = fast_conv.live_geometry(case["shape"][2:], (3, 3), geo)
-    used = winograd.applies(x, w, geo, 1) and crop is None
-    got = fast_conv.conv2d_values(x, w, b, geo, 1, epilogue)
+    got = fast_conv.conv2d_values(x, w, b, geo, 1, epilogue)  # whichever path the rule picks
     assert got.dtype == dt
     _close(got, want, dt)
-    if used:  # also straight through the module, to be sure it was the one computing
+    if crop is None:  # the module itself on every uncropped geometry, odd sizes included
         ep = epilogue or fast_conv.Epilogue(None, b)
         _close(winograd.conv2d_values(x, w, geo, ep.scale, ep.shift, ep.clip, ep.cap), want, dt)
 
 
 @pytest.mark.skipif(not kernels.AVAILABLE, reason="Winograd's transforms need numba")
 def test_winograd_rule_reads_only_shapes():
-    """accel.winograd.applies: 3×3 stride-1 ungrouped, >= 8 channels each way, and tiles ·
-    8192 >= C·F (the kernel transform repaid)."""
+    """accel.winograd.applies: 3×3 stride-1 ungrouped, >= 8 channels each way, even output
+    sizes, and tiles · 8192 >= C·F (the kernel transform repaid)."""
     from glassnet.accel import winograd
 
     def case(c, f, n, hw, strides=1, dt=np.float32):
@@ -330,6 +330,7 @@ def test_winograd_rule_reads_only_shapes():
     assert not case(512, 512, 7, 4)  # 28 tiles: the kernel transform would not pay
     assert not case(7, 64, 64, 8)  # too few input channels
     assert not case(64, 64, 64, 8, strides=2)
+    assert not case(32, 64, 32, 13)  # 13×13 outputs: a half-used last tile row and column
 
 
 @pytest.mark.parametrize("shape,filters", [((5, 4, 3, 6), 7), ((16, 6, 8, 8), 24),

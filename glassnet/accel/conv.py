@@ -36,10 +36,11 @@ from glassnet.accel import (
     small_batch,
     winograd,
 )
-from glassnet.accel.im2col import col2im_into, im2col_cols
+from glassnet.accel.im2col import col2im_into, im2col_padded
 from glassnet.arith.geometry import PaddingSpec, Pair, live_taps
 from glassnet.backend import get_xp
 from glassnet.ops.conv import ConvGeometry, check_conv_args, conv_geometry, weight_matrix
+from glassnet.ops.im2col import pad_spatial
 
 Array = Any  # numpy or cupy ndarray
 Pads = tuple[Pair, Pair]
@@ -313,16 +314,18 @@ def _conv2d(
             finish(out, epilogue)
         return out, FastConv2DCache(views, tuple(ranges), w, wm, (c, n, h, wd), pads, s, d,
                                     groups, b is not None, pointwise=True)
+    xpad = pad_spatial(x, pads)
     if ungrouped and small_batch.usable(x, w, out):
         # Each chunk in one nogil call (accel.conv_chunks): no thread waits for the GIL.
-        xc = np.ascontiguousarray(x)  # read with its padding as zeros: no padded copy
+        # (The padded copy: reading the padding as zeros by bounds in the kernel cost more than
+        # the copy — its per-row slices made lenet5's im2col 7× slower, docs/performance.md.)
+        xpad = np.ascontiguousarray(xpad)
         k = c * kh * kw
         flats = [_cols_buffer(k, ones, hi - lo, (oh, ow), x.dtype) for lo, hi in ranges]
         out2, gemm_at = out.reshape(f, -1), blas.gemm_address(x.dtype)
         finish_args = _epilogue_args(epilogue, b, x.dtype)
         parallel.run_kernel(conv_chunks.forward_chunk, [
-            (xc, *s, *d, pads[0][0], pads[1][0], lo, kh, kw, oh, ow, flat, flat[:k], wm,
-             *finish_args, out2,
+            (xpad, *s, *d, lo, kh, kw, oh, ow, flat, flat[:k], wm, *finish_args, out2,
              lo * oh * ow, gemm.BLOCK, gemm_at)
             for (lo, hi), flat in zip(ranges, flats, strict=True)
         ])
@@ -332,8 +335,8 @@ def _conv2d(
         return out, cache
 
     def part(lo: int, hi: int) -> Array:
-        cols = im2col_cols(x, pads, (kh, kw), s, d, lo, hi, (oh, ow), ones_row=ones,
-                           window_major=ungrouped)
+        cols = im2col_padded(xpad, (kh, kw), s, d, lo, hi, (oh, ow), ones_row=ones,
+                             window_major=ungrouped)
         o = _batch_slice(out, lo, hi)
         if ungrouped:
             gemm.matmul_into(wm.T, cols[: wm.shape[0]], o)
@@ -390,14 +393,15 @@ def conv2d_backward(
     kh, kw, cg, f = cache.w.shape
     groups = cache.groups
     c, n, h, wd = cache.x_shape
+    (pt, pb), (pl, pr) = cache.pads
     dout = xp.ascontiguousarray(dout)
     wm = cache.wm
-    dx = xp.zeros((c, n, h, wd), dtype=dout.dtype) if need_dx else None
+    dxp = xp.zeros((c, n, h + pt + pb, wd + pl + pr), dtype=dout.dtype) if need_dx else None
     index = {r: k for k, r in enumerate(cache.ranges)}
 
     fold = _bias_folded(cache.has_bias, groups) and not cache.pointwise
     if groups == 1 and not cache.pointwise and small_batch.usable(dout, wm, *cache.cols):
-        return _backward_chunks(dout, cache, dx, fold)
+        return _backward_chunks(dout, cache, dxp, fold)
 
     def part(lo: int, hi: int) -> tuple[Array, Array | None]:
         cols, dmat = cache.cols[index[lo, hi]], _batch_slice(dout, lo, hi)
@@ -411,16 +415,15 @@ def conv2d_backward(
         else:
             dg = dmat.reshape(groups, f // groups, p)
             dwk = xp.matmul(dg, cols.reshape(groups, -1, p).transpose(0, 2, 1)).reshape(f, -1)
-        if dx is not None and cache.pointwise:  # dL/dx = W·dO, straight into its slice
-            gemm.matmul_into(wm, dmat, _batch_slice(dx, lo, hi))
-        elif dx is not None:
+        if dxp is not None and cache.pointwise:  # dL/dx = W·dO, straight into its slice
+            gemm.matmul_into(wm, dmat, _batch_slice(dxp, lo, hi))
+        elif dxp is not None:
             if groups == 1:
                 dcols = gemm.matmul_into(wm, dmat, xp.empty((wm.shape[0], p), dmat.dtype))
             else:
                 dg = dmat.reshape(groups, f // groups, p)
                 dcols = xp.matmul(wm.transpose(0, 2, 1), dg).reshape(-1, p)
-            col2im_into(dcols, dx, cache.pads, (kh, kw), cache.strides, cache.dilation, lo,
-                        tuple(dout.shape[2:]),
+            col2im_into(dcols, dxp, (kh, kw), cache.strides, cache.dilation, lo,
                         window_major=groups == 1)
         if not fold and cache.has_bias:
             db = dmat.sum(axis=1)
@@ -435,6 +438,7 @@ def conv2d_backward(
         dw = xp.ascontiguousarray(dwk).reshape(kh, kw, cg, f)
     else:
         dw = xp.ascontiguousarray(dwk.reshape(f, cg, kh, kw).transpose(2, 3, 1, 0))
+    dx = None if dxp is None else dxp[:, :, pt : pt + h, pl : pl + wd]
     return dx, dw, (xp.ascontiguousarray(db) if cache.has_bias else None)
 
 
@@ -445,24 +449,24 @@ def _pointwise(w: Array, geometry: ConvGeometry) -> bool:
 
 
 def _backward_chunks(
-    dout: Array, cache: FastConv2DCache, dx: Array | None, fold: bool
+    dout: Array, cache: FastConv2DCache, dxp: Array | None, fold: bool
 ) -> tuple[Array | None, Array, Array | None]:
     """:func:`conv2d_backward` with each chunk in one nogil call (accel.conv_chunks)."""
     kh, kw, cg, f = cache.w.shape
-    c = cache.x_shape[0]
-    (pt, _), (pl, _) = cache.pads
+    c, n, h, wd = cache.x_shape
+    (pt, pb), (pl, pr) = cache.pads
     (oh, ow) = dout.shape[2:]
     wk, k = cache.wm, cg * kh * kw  # groups 1: the kernel as [KH·KW·C, F], a view
     dout2, gemm_at = dout.reshape(f, -1), blas.gemm_address(dout.dtype)
     parts, args = [], []
     for (lo, _), flat in zip(cache.ranges, cache.cols, strict=True):
         dwt = np.empty((flat.shape[0], f), dtype=dout.dtype)
-        dcols = np.empty((k, flat.shape[1] if dx is not None else 0), dtype=dout.dtype)
+        dcols = np.empty((k, flat.shape[1] if dxp is not None else 0), dtype=dout.dtype)
         parts.append(dwt)
         args.append((
             dout2, lo * oh * ow, flat, wk, dwt, dcols,
-            dx if dx is not None else np.empty((c, 0, 1, 1), dtype=dout.dtype),
-            kh, kw, oh, ow, *cache.strides, *cache.dilation, pt, pl, lo, gemm.BLOCK,
+            dxp if dxp is not None else np.empty((c, 0, 1, 1), dtype=dout.dtype),
+            kh, kw, oh, ow, *cache.strides, *cache.dilation, lo, gemm.BLOCK,
             conv_chunks.reduce_block(f, flat.shape[0], flat.shape[1]), gemm_at,
         ))
     parallel.run_kernel(conv_chunks.backward_chunk, args)
@@ -472,4 +476,5 @@ def _backward_chunks(
     # Rows (kh, kw, c): dL/dw is already [KH, KW, C, F]; with a bias, its row of ones gave dL/db.
     dw = dwt[:k].reshape(kh, kw, cg, f)
     db = dwt[k].copy() if fold else None  # groups 1: fold == has_bias
+    dx = None if dxp is None else dxp[:, :, pt : pt + h, pl : pl + wd]
     return dx, dw, db

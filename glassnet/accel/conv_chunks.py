@@ -49,8 +49,8 @@ if AVAILABLE:  # pragma: no branch
 
     @njit(cache=True, nogil=True)
     def forward_chunk(  # type: ignore[no-untyped-def]
-        x, sh, sw, dil_h, dil_w, pt, pl, n0, kh, kw, oh, ow, flat, cols, wk, scale, shift, clip,
-        cap, out2, col0, block, gemm_at, sync, started, done, post, seen,
+        xpad, sh, sw, dil_h, dil_w, n0, kh, kw, oh, ow, flat, cols, wk, scale, shift, clip, cap,
+        out2, col0, block, gemm_at, sync, started, done, post, seen,
     ):
         """One chunk's forward: im2col, then the GEMM and its epilogue into its output columns.
 
@@ -60,13 +60,12 @@ if AVAILABLE:  # pragma: no branch
         ``shift``: per filter, or empty for none).
 
         Shapes:
-            x: (C, N, H, W), padded by (pt, pl) before; flat: (K [+ 1], P); cols: (K, P), flat's
-            first K rows;
+            xpad: (C, N, Hp, Wp); flat: (K [+ 1], P); cols: (K, P), flat's first K rows;
             wk: (K, F), the kernel as it is in memory; scale, shift: (F,) or (0,);
             out2: (F, N·OH·OW)
         """
         spin.signal(sync, started)
-        kernels.im2col(x, sh, sw, dil_h, dil_w, pt, pl, n0, kh, kw, oh, ow, True, cols)
+        kernels.im2col(xpad, sh, sw, dil_h, dil_w, n0, kh, kw, oh, ow, True, cols)
         k, nf = wk.shape
         p, ldc, isz = flat.shape[1], out2.shape[1], flat.itemsize
         zero = flat.dtype.type(0)
@@ -88,19 +87,19 @@ if AVAILABLE:  # pragma: no branch
 
     @njit(cache=True, nogil=True)
     def backward_chunk(  # type: ignore[no-untyped-def]
-        dout2, col0, flat, wk, dwt, dcols, dx, kh, kw, oh, ow, sh, sw, dil_h, dil_w, pt, pl, n0,
-        block, reduce_block, gemm_at, sync, started, done, post, seen,
+        dout2, col0, flat, wk, dwt, dcols, dxp, kh, kw, oh, ow, sh, sw, dil_h, dil_w, n0, block,
+        reduce_block, gemm_at, sync, started, done, post, seen,
     ):
         """The chunk's share of dL/dw (and dL/db: flat's row of ones) and its slice of dL/dx.
 
         dwt = flat · dOᵀ (summed over column blocks of ``reduce_block``, 0: one product): with
         flat's rows in (kh, kw, c) order its first K rows are dL/dw in the kernel's own layout;
         if ``dcols`` has columns: dcols = wk · dO in column blocks of ``block``, then col2im
-        into dx (the padding's share dropped).
+        into dxp.
 
         Shapes:
             dout2: (F, N·OH·OW); flat: (K [+ 1], P); wk: (K, F); dwt: (K [+ 1], F);
-            dcols: (K, P) or (K, 0); dx: (C, N, H, W), zero on entry
+            dcols: (K, P) or (K, 0); dxp: (C, N, Hp, Wp)
         """
         spin.signal(sync, started)
         nf = dout2.shape[0]
@@ -129,7 +128,7 @@ if AVAILABLE:  # pragma: no branch
                 if bw > 0:
                     blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, k, bw, nf, wk.ctypes.data,
                               nf, d0 + b0 * isz, ldd, zero, dcols.ctypes.data + b0 * isz, p)
-            kernels.col2im(dcols, kh, kw, oh, ow, True, sh, sw, dil_h, dil_w, pt, pl, n0, dx)
+            kernels.col2im(dcols, kh, kw, oh, ow, True, sh, sw, dil_h, dil_w, n0, dxp)
         spin.finish(sync, done, post, seen)
 
 

@@ -1,8 +1,7 @@
 """Fast im2col / col2im for batch chunks: numba kernels one image plane at a time.
 
 Drop-ins for :func:`glassnet.ops.im2col.im2col` / :func:`~glassnet.ops.im2col.col2im` that work
-on a batch chunk ``[n0, n1)`` of the unpadded input (padding read as zeros, never built) and
-write into given buffers, so each
+on a batch chunk ``[n0, n1)`` of an already padded input and write into given buffers, so each
 thread of :mod:`glassnet.accel.parallel` fills its own columns. Without numba (or switched off)
 they fall back to the reference's strided slice copies.
 """
@@ -14,12 +13,11 @@ from typing import Any
 import numpy as np
 
 from glassnet.accel import kernels
-from glassnet.arith.geometry import Pair
+from glassnet.arith.geometry import Pair, window_output_size
 from glassnet.backend import get_xp
-from glassnet.ops.im2col import pad_spatial, window_slice
+from glassnet.ops.im2col import window_slice
 
 Array = Any
-Pads = tuple[Pair, Pair]
 
 
 def cols_view(block: Array, channels: int, kernel_hw: Pair, out_hw: Pair,
@@ -36,35 +34,33 @@ def cols_view(block: Array, channels: int, kernel_hw: Pair, out_hw: Pair,
     return block.reshape(channels, kh, kw, -1, *out_hw)
 
 
-def im2col_cols(
-    x: Array, pads: Pads, kernel_hw: Pair, strides: Pair, dilation: Pair, n0: int, n1: int,
+def im2col_padded(
+    xpad: Array, kernel_hw: Pair, strides: Pair, dilation: Pair, n0: int, n1: int,
     out_hw: Pair, ones_row: bool = False, window_major: bool = False,
 ) -> Array:
-    """The im2col columns of batch items ``[n0, n1)`` of ``x`` under ``pads``.
+    """The im2col columns of batch items ``[n0, n1)`` of an already padded input.
 
     ``ones_row`` appends a row of ones (the bias's input: see :func:`glassnet.accel.conv`);
     ``window_major`` orders the rows (kh, kw, c) instead of (c, kh, kw) (:func:`cols_view`).
-    The numba kernel reads ``x`` itself and writes zeros for the padding; without it the
-    padded input is built and sliced.
 
     Shapes:
-        x: (C, N, H, W) -> cols: (C·KH·KW [+ 1], (n1 − n0)·OH·OW)
+        xpad: (C, N, Hp, Wp) -> cols: (C·KH·KW [+ 1], (n1 − n0)·OH·OW)
     """
-    xp = get_xp(x)
-    c = x.shape[0]
+    xp = get_xp(xpad)
+    c = xpad.shape[0]
     kh, kw = kernel_hw
     oh, ow = out_hw
     rows = c * kh * kw
-    flat = xp.empty((rows + ones_row, (n1 - n0) * oh * ow), dtype=x.dtype)
+    flat = xp.empty((rows + ones_row, (n1 - n0) * oh * ow), dtype=xpad.dtype)
     if ones_row:
         flat[rows] = 1
-    if kernels.enabled(x):
+    if kernels.enabled(xpad):
         # The whole (contiguous) input and an offset, not a slice: the kernel stays vectorised.
-        kernels.im2col(np.ascontiguousarray(x), *strides, *dilation, pads[0][0], pads[1][0], n0,
-                       kh, kw, oh, ow, window_major, flat[:rows])
+        kernels.im2col(np.ascontiguousarray(xpad), *strides, *dilation, n0, kh, kw, oh, ow,
+                       window_major, flat[:rows])
         return flat
     cols = cols_view(flat[:rows], c, kernel_hw, out_hw, window_major)  # a view: no copy
-    xs = pad_spatial(x[:, n0:n1], pads)
+    xs = xpad[:, n0:n1]
     for u in range(kh):
         for v in range(kw):
             cols[:, u, v] = xs[(..., *window_slice(u, v, strides, dilation, out_hw))]
@@ -72,28 +68,26 @@ def im2col_cols(
 
 
 def col2im_into(
-    cols: Array, dx: Array, pads: Pads, kernel_hw: Pair, strides: Pair, dilation: Pair,
-    n0: int, out_hw: Pair, window_major: bool = False,
+    cols: Array, dxp: Array, kernel_hw: Pair, strides: Pair, dilation: Pair, n0: int,
+    window_major: bool = False,
 ) -> None:
-    """Add ``cols`` (the columns of batch items ``[n0, n0 + n)``) onto the zeroed gradient.
+    """Add ``cols`` (the columns of batch items ``[n0, n0 + n)``) onto the zeroed padded grid.
 
-    Values that fall in the padding are dropped. ``window_major``: the rows of ``cols`` are in
-    (kh, kw, c) order (:func:`cols_view`).
+    ``window_major``: the rows of ``cols`` are in (kh, kw, c) order (:func:`cols_view`).
 
     Shapes:
-        cols: (C·KH·KW, n·OH·OW); dx: (C, N, H, W), C-contiguous
+        cols: (C·KH·KW, n·OH·OW); dxp: (C, N, Hp, Wp), C-contiguous
     """
-    c, _, h, w = dx.shape
+    c, _, hp, wp = dxp.shape
     kh, kw = kernel_hw
-    (pt, pb), (pl, pr) = pads
+    oh = window_output_size(hp, kh, strides[0], (0, 0), dilation[0])
+    ow = window_output_size(wp, kw, strides[1], (0, 0), dilation[1])
     cols = get_xp(cols).ascontiguousarray(cols)
-    if kernels.enabled(cols, dx):
-        kernels.col2im(cols, kh, kw, *out_hw, window_major, *strides, *dilation, pt, pl, n0, dx)
+    if kernels.enabled(cols, dxp):
+        kernels.col2im(cols, kh, kw, oh, ow, window_major, *strides, *dilation, n0, dxp)
         return
-    cols6 = cols_view(cols, c, kernel_hw, out_hw, window_major)
-    n = cols6.shape[3]
-    dxp = get_xp(dx).zeros((c, n, h + pt + pb, w + pl + pr), dtype=dx.dtype)
+    cols6 = cols_view(cols, c, kernel_hw, (oh, ow), window_major)
+    ds = dxp[:, n0 : n0 + cols6.shape[3]]
     for u in range(kh):
         for v in range(kw):
-            dxp[(..., *window_slice(u, v, strides, dilation, out_hw))] += cols6[:, u, v]
-    dx[:, n0 : n0 + n] += dxp[:, :, pt : pt + h, pl : pl + w]
+            ds[(..., *window_slice(u, v, strides, dilation, (oh, ow)))] += cols6[:, u, v]

@@ -188,96 +188,78 @@ def _row(c, u, v, nc, kh, kw, window_major):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True, nogil=True)
-def _inside(size, out, stride, offset):  # type: ignore[no-untyped-def]
-    """The window positions [lo, hi) along one axis whose index j·S + offset is in [0, size)."""
-    lo = 0 if offset >= 0 else (-offset + stride - 1) // stride
-    last = size - 1 - offset  # the largest j·S that stays inside
-    hi = 0 if last < 0 else min(out, last // stride + 1)
-    return min(lo, hi), hi
-
-
-@njit(cache=True, nogil=True)
-def im2col(x, sh, sw, dil_h, dil_w, pt, pl, n0, kh, kw, oh, ow, window_major, cols, i0=0):  # type: ignore[no-untyped-def]
-    """Lay out windows: cols[row(c, u, v), (n, i, j)] = x[c, n0 + n, r, s] (0 in the padding).
-
-    r = (i0 + i)·SH + u·D_h − pt and s = j·SW + v·D_w − pl.
+def im2col(xpad, sh, sw, dil_h, dil_w, n0, kh, kw, oh, ow, window_major, cols, i0=0):  # type: ignore[no-untyped-def]
+    """cols[row(c, u, v), (n, i, j)] = xpad[c, n0 + n, (i0 + i)·SH + u·D_h, j·SW + v·D_w].
 
     row(c, u, v) = (u·KW + v)·C + c when ``window_major`` (the kernel's own memory order), else
     (c·KH + u)·KW + v (the reference's). ``i0`` > 0: the windows of output rows i0, i0 + 1, …
-    only (a small batch split by rows). ``pt``, ``pl``: the padding before the rows and the
-    columns; the padded input is never built (a copy of every input per call).
+    only (a small batch split by rows).
 
-    NOTE: one image plane at a time (it stays in L1); the in-bounds columns of each window row
-    are one slice copy (unit stride) or a strided gather, the rest zeros. ``cols`` is a
-    C-contiguous 2-D array, so numba vectorises the copies whichever the row order.
+    NOTE: one image plane at a time (it stays in L1) and plain ``i + u`` indices in the unit
+    stride case: faster than looping (u, v) outside or testing the stride inside
+    (docs/performance.md, rules table). ``cols`` is a C-contiguous 2-D array, so numba
+    vectorises the copies whichever the row order (a strided 6-D view of it was up to 2.5×
+    slower).
 
     Shapes:
-        x: (C, N, H, W) unpadded input; cols: (C·KH·KW, n·OH·OW) for a batch chunk
+        xpad: (C, N, Hp, Wp) padded input; cols: (C·KH·KW, n·OH·OW) for a batch chunk
         (OH: the rows wanted)
     """
-    nc, h, w = x.shape[0], x.shape[2], x.shape[3]
+    nc = xpad.shape[0]
     plane = oh * ow
     nn = cols.shape[1] // plane
-    zero = cols.dtype.type(0)
+    unit = sh == 1 and sw == 1 and dil_h == 1 and dil_w == 1
     for c in range(nc):
         for n in range(nn):
-            src = x[c, n0 + n]
+            src = xpad[c, n0 + n, i0 * sh :]
             for u in range(kh):
                 for v in range(kw):
                     dst = cols[_row(c, u, v, nc, kh, kw, window_major)]
-                    off = v * dil_w - pl
-                    lo, hi = _inside(w, ow, sw, off)
                     at = n * plane
-                    for i in range(oh):
-                        seg = dst[at : at + ow]
-                        r = (i0 + i) * sh + u * dil_h - pt
-                        if r < 0 or r >= h:
-                            seg[:] = zero
-                        else:
-                            seg[:lo] = zero
-                            if sw == 1:
-                                seg[lo:hi] = src[r, lo + off : hi + off]
-                            else:
-                                part, srow = seg[lo:hi], src[r]
-                                for j in range(part.size):
-                                    part[j] = srow[(lo + j) * sw + off]
-                            seg[hi:] = zero
-                        at += ow
+                    if unit:
+                        for i in range(oh):
+                            srow = src[i + u]
+                            for j in range(ow):
+                                dst[at + j] = srow[j + v]
+                            at += ow
+                    else:
+                        for i in range(oh):
+                            srow = src[i * sh + u * dil_h]
+                            for j in range(ow):
+                                dst[at + j] = srow[j * sw + v * dil_w]
+                            at += ow
 
 
 @njit(cache=True, nogil=True)
-def col2im(cols, kh, kw, oh, ow, window_major, sh, sw, dil_h, dil_w, pt, pl, n0, dx):  # type: ignore[no-untyped-def]
-    """dx[c, n0 + n, i·SH + u·D_h − pt, j·SW + v·D_w − pl] += cols[row(c, u, v), (n, i, j)].
+def col2im(cols, kh, kw, oh, ow, window_major, sh, sw, dil_h, dil_w, n0, dxp):  # type: ignore[no-untyped-def]
+    """dxp[c, n0 + n, i·SH + u·D_h, j·SW + v·D_w] += cols[row(c, u, v), (n, i, j)].
 
-    The inverse gather of :func:`im2col` (same ``row`` order); values that fall in the padding
-    are dropped, so ``dx`` is the unpadded gradient itself.
+    The inverse gather of :func:`im2col` (same ``row`` order).
 
     Shapes:
-        cols: (C·KH·KW, n·OH·OW) for a batch chunk, C-contiguous; dx: (C, N, H, W), zero on
+        cols: (C·KH·KW, n·OH·OW) for a batch chunk, C-contiguous; dxp: (C, N, Hp, Wp), zero on
         entry
     """
-    nc, h, w = dx.shape[0], dx.shape[2], dx.shape[3]
+    nc = dxp.shape[0]
     plane = oh * ow
     nn = cols.shape[1] // plane
+    unit = sh == 1 and sw == 1 and dil_h == 1 and dil_w == 1
     for c in range(nc):
         for n in range(nn):
-            dst = dx[c, n0 + n]
+            dst = dxp[c, n0 + n]
             for u in range(kh):
                 for v in range(kw):
                     src = cols[_row(c, u, v, nc, kh, kw, window_major)]
-                    off = v * dil_w - pl
-                    lo, hi = _inside(w, ow, sw, off)
                     at = n * plane
-                    for i in range(oh):
-                        r = i * sh + u * dil_h - pt
-                        if 0 <= r < h:
-                            seg = src[at + lo : at + hi]
-                            if sw == 1:
-                                drow = dst[r, lo + off : hi + off]
-                                for j in range(seg.size):
-                                    drow[j] += seg[j]
-                            else:
-                                drow = dst[r]
-                                for j in range(seg.size):
-                                    drow[(lo + j) * sw + off] += seg[j]
-                        at += ow
+                    if unit:
+                        for i in range(oh):
+                            drow = dst[i + u]
+                            for j in range(ow):
+                                drow[j + v] += src[at + j]
+                            at += ow
+                    else:
+                        for i in range(oh):
+                            drow = dst[i * sh + u * dil_h]
+                            for j in range(ow):
+                                drow[j * sw + v * dil_w] += src[at + j]
+                            at += ow

@@ -108,7 +108,7 @@ if AVAILABLE:  # pragma: no branch
                       wk.ctypes.data, nf, zero, zt.ctypes.data, nf)
         else:  # windows as columns, plane by plane (runs of OW values): zt = colsᵀ · wk
             cols = np.empty((kh, kw, nc, nn, m, ow), dtype=xpad.dtype)
-            kernels.im2col(xpad, sh, sw, dil_h, dil_w, 0, 0, n0, kh, kw, m, ow, True,
+            kernels.im2col(xpad, sh, sw, dil_h, dil_w, n0, kh, kw, m, ow, True,
                            cols.reshape(k, nn * m * ow), i0)
             blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, p, nf, k, cols.ctypes.data, p,
                       wk.ctypes.data, nf, zero, zt.ctypes.data, nf)

@@ -43,7 +43,10 @@ Pads = tuple[Pair, Pair]
 #   (0.52–0.65× at 8 channels, every map size and batch measured);
 # * the kernel transform writes 16·C·F values per call, whatever the batch: the tiles must
 #   repay it. Break-even came at about C·F / 8192 tiles (512×512 kernels: 1.16× slower at 16
-#   tiles, 0.75× at 32; 256×256: 1.0× at 1 tile, 0.63× at 16; 64×64 faster from 1 tile).
+#   tiles, 0.75× at 32; 256×256: 1.0× at 1 tile, 0.63× at 16; 64×64 faster from 1 tile);
+# * an odd output size leaves a last row / column of tiles that computes two values to keep
+#   one, and lost: 32→64 channels, batch 32, 11×11 outputs 1.73×, 13×13 1.14× slower, while
+#   even sizes won (12×12 0.88×, 24×24 0.85×, 8×8 0.82×): only even output sizes.
 MIN_CHANNELS = 8
 KERNEL_VALUES_PER_TILE = 8192
 
@@ -194,8 +197,9 @@ def applies(x: Array, w: Array, geometry: Any, groups: int) -> bool:
     """Whether Winograd F(2×2, 3×3) computes this convolution.
 
     3×3, stride 1, no dilation, ungrouped, NumPy float data with numba, at least
-    :data:`MIN_CHANNELS` input and output channels, and enough 2×2 output tiles to repay the
-    kernel transform: tiles · :data:`KERNEL_VALUES_PER_TILE` ≥ C·F.
+    :data:`MIN_CHANNELS` input and output channels, an even output height and width (no
+    half-used tiles), and enough 2×2 output tiles to repay the kernel transform: tiles ·
+    :data:`KERNEL_VALUES_PER_TILE` ≥ C·F.
     """
     (oh, ow) = geometry.out_hw
     tiles = x.shape[1] * ((oh + 1) // 2) * ((ow + 1) // 2)
@@ -204,7 +208,7 @@ def applies(x: Array, w: Array, geometry: Any, groups: int) -> bool:
         groups == 1 and tuple(w.shape[:2]) == (3, 3) and geometry.strides == (1, 1)
         and geometry.dilation == (1, 1) and kernels.enabled(x, w) and x.dtype == w.dtype
         and x.dtype.kind == "f" and min(c, f) >= MIN_CHANNELS
-        and tiles * KERNEL_VALUES_PER_TILE >= c * f
+        and oh % 2 == 0 and ow % 2 == 0 and tiles * KERNEL_VALUES_PER_TILE >= c * f
     )
 
 
