@@ -66,3 +66,17 @@ def float64() -> Any:
     gn.set_default_dtype("float64")
     yield
     gn.set_default_dtype(old)
+
+
+@pytest.fixture(params=[1, 2], ids=["1thr", "2thr"])
+def threads(request: Any, monkeypatch: Any) -> Any:
+    """One thread, or two with every op split as far as it goes (the fast-path tests)."""
+    from glassnet.accel import parallel
+
+    old = parallel.configured_threads()
+    monkeypatch.setattr(parallel, "MIN_WORK_PER_CHUNK", 1)
+    parallel.set_num_threads(request.param)
+    with parallel.split_scope():
+        yield request.param
+    parallel.set_num_threads(old)
+

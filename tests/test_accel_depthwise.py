@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rounding import assert_close
 
 from glassnet import accel
 from glassnet.accel import conv as fast_conv
@@ -15,25 +16,10 @@ from glassnet.ops import conv as ref_conv
 
 pytestmark = pytest.mark.skipif(not depthwise.AVAILABLE, reason="needs numba")
 
-TOL = {np.float64: 1e-11, np.float32: 2e-5}  # as tests/test_accel_differential.py
 SETTINGS = settings(max_examples=50, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-@pytest.fixture(params=[1, 2], ids=["1thr", "2thr"])
-def threads(request, monkeypatch):
-    """One thread, or two with the channels split as far as they go."""
-    old = parallel.configured_threads()
-    monkeypatch.setattr(parallel, "MIN_WORK_PER_CHUNK", 1)
-    parallel.set_num_threads(request.param)
-    with parallel.split_scope():
-        yield request.param
-    parallel.set_num_threads(old)
-
-
-def _close(a, b, dtype):
-    scale = max(1.0, float(np.abs(b).max(initial=0)))
-    np.testing.assert_allclose(a, b, rtol=TOL[dtype], atol=TOL[dtype] * scale)
 
 
 @st.composite
@@ -79,21 +65,21 @@ def test_depthwise_equals_reference(threads, case):
     out, cache = fast_conv.conv2d_forward(x, w, b, **hyper)
     assert isinstance(cache, depthwise.DepthwiseCache)  # the direct path ran
     assert out.dtype == ref.dtype == dt
-    _close(out, ref, dt)
+    assert_close(out, ref, dt)
     dout = rng.standard_normal(ref.shape).astype(dt)
     dx, dw, db = accel.conv2d_backward(dout, cache, need_dx=case["need_dx"])
     rdx, rdw, rdb = ref_conv.conv2d_backward(dout, rcache)
     assert dw.shape == w.shape and dw.dtype == dt
-    _close(dw, rdw, dt)
+    assert_close(dw, rdw, dt)
     assert (db is None) == (rdb is None)
     if rdb is not None:
-        _close(db, rdb, dt)
+        assert_close(db, rdb, dt)
     if case["need_dx"]:
         assert dx.shape == x.shape
-        _close(dx, rdx, dt)
+        assert_close(dx, rdx, dt)
     else:
         assert dx is None
-    _close(infer.ConvStep(geo, c)(x, w, b), ref, dt)
+    assert_close(infer.ConvStep(geo, c)(x, w, b), ref, dt)
 
 
 @pytest.mark.parametrize("shape,w_shape,hyper", [
@@ -112,11 +98,11 @@ def test_depthwise_with_dead_taps_equals_reference(threads, shape, w_shape, hype
     ref, rcache = ref_conv.conv2d_forward(x, w, b, **hyper)
     out, cache = fast_conv.conv2d_forward(x, w, b, **hyper)
     assert isinstance(cache, depthwise.DepthwiseCache) and cache.crop is not None
-    _close(out, ref, dt)
+    assert_close(out, ref, dt)
     dout = rng.standard_normal(ref.shape).astype(dt)
     for got, want in zip(fast_conv.conv2d_backward(dout, cache),
                          ref_conv.conv2d_backward(dout, rcache), strict=True):
-        _close(got, want, dt)
+        assert_close(got, want, dt)
 
 
 def test_depthwise_same_bits_for_any_thread_count(monkeypatch):

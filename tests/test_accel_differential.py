@@ -9,36 +9,22 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rounding import assert_close
 
 from glassnet import accel
 from glassnet.accel import conv as fast_conv
-from glassnet.accel import infer, kernels, parallel
+from glassnet.accel import infer, kernels
 from glassnet.accel import pool as fast_pool
 from glassnet.errors import GlassnetError
 from glassnet.ops import conv as ref_conv
 from glassnet.ops import fused as ref_fused
 from glassnet.ops import pool as ref_pool
 
-TOL = {np.float64: 1e-11, np.float32: 2e-5}
 DTYPES = st.sampled_from([np.float64, np.float32])
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-@pytest.fixture(params=[1, 2], ids=["1thr", "2thr"])
-def threads(request, monkeypatch):
-    """One thread, or two with every op split as far as it goes."""
-    old = parallel.configured_threads()
-    monkeypatch.setattr(parallel, "MIN_WORK_PER_CHUNK", 1)
-    parallel.set_num_threads(request.param)
-    with parallel.split_scope():
-        yield request.param
-    parallel.set_num_threads(old)
-
-
-def _close(a, b, dtype):
-    scale = max(1.0, float(np.abs(b).max(initial=0)))
-    np.testing.assert_allclose(a, b, rtol=TOL[dtype], atol=TOL[dtype] * scale)
 
 
 @st.composite
@@ -78,22 +64,22 @@ def test_fast_conv_equals_reference(threads, case):
         return
     out, cache = fast_conv.conv2d_forward(x, w, b, **hyper)
     assert out.dtype == ref.dtype == dt
-    _close(out, ref, dt)
+    assert_close(out, ref, dt)
     dout = rng.standard_normal(ref.shape).astype(dt)
     fast = fast_conv.conv2d_backward(dout, cache, need_dx=case["need_dx"])
     slow = ref_conv.conv2d_backward(dout, rcache)
     for got, want in zip(fast[1:], slow[1:], strict=True):
         assert (got is None) == (want is None)
         if want is not None:
-            _close(got, want, dt)
+            assert_close(got, want, dt)
     if case["need_dx"]:
-        _close(fast[0], slow[0], dt)
+        assert_close(fast[0], slow[0], dt)
     else:
         assert fast[0] is None
     # The inference step: the same output without caches.
     geo = ref_conv.conv_geometry(x.shape[2:], w.shape[:2], case["strides"], case["padding"],
                                  case["dilation"])
-    _close(infer.ConvStep(geo, case["groups"])(x, w, b), ref, dt)
+    assert_close(infer.ConvStep(geo, case["groups"])(x, w, b), ref, dt)
 
 
 @pytest.mark.parametrize("shape,w_shape,hyper", [
@@ -116,12 +102,12 @@ def test_dropping_dead_taps_equals_reference(threads, shape, w_shape, hyper, dt)
     assert fast_conv.live_geometry(shape[2:], w_shape[:2], geo) is not None  # a crop happens
     ref, rcache = ref_conv.conv2d_forward(x, w, b, **hyper)
     out, cache = fast_conv.conv2d_forward(x, w, b, **hyper)
-    _close(out, ref, dt)
+    assert_close(out, ref, dt)
     dout = rng.standard_normal(ref.shape).astype(dt)
     for got, want in zip(fast_conv.conv2d_backward(dout, cache),
                          ref_conv.conv2d_backward(dout, rcache), strict=True):
-        _close(got, want, dt)
-    _close(infer.ConvStep(geo, hyper.get("groups", 1))(x, w, b), ref, dt)
+        assert_close(got, want, dt)
+    assert_close(infer.ConvStep(geo, hyper.get("groups", 1))(x, w, b), ref, dt)
 
 
 @st.composite
@@ -157,7 +143,7 @@ def test_fast_max_pool_equals_reference(threads, case):
     out, cache = fast_pool.max_pool2d_forward(x, relu=case["relu"], **hyper)
     np.testing.assert_array_equal(out, ref)  # a maximum is exact
     dout = rng.standard_normal(ref.shape).astype(dt)
-    _close(fast_pool.max_pool2d_backward(dout, cache), backward(dout, rcache), dt)
+    assert_close(fast_pool.max_pool2d_backward(dout, cache), backward(dout, rcache), dt)
     step = infer.PoolStep(x.shape[2:], relu=case["relu"], **hyper)
     np.testing.assert_array_equal(step(x), ref)
     with accel.reference_mode():  # the step's reference branch
@@ -226,14 +212,14 @@ def test_fast_batch_norm_equals_reference(threads, shape, training, dtype, seed)
         return
     out, fcache = fast_norm.batch_norm_forward(x, gamma, beta, *fast_stats, **kw)
     assert out.dtype == ref.dtype == dtype
-    _close(out, ref, dtype)
+    assert_close(out, ref, dtype)
     for got, want in zip(fast_stats, stats, strict=True):  # running statistics updated alike
-        _close(got, want, dtype)
+        assert_close(got, want, dtype)
     dout = rng.standard_normal(shape).astype(dtype)
     for got, want in zip(fast_norm.batch_norm_backward(dout, fcache),
                          ref_norm.batch_norm_backward(dout, rcache), strict=True):
         assert got.dtype == want.dtype
-        _close(got, want, dtype)
+        assert_close(got, want, dtype)
 
 
 @pytest.mark.parametrize("shape,w_shape,hyper", [
@@ -257,7 +243,7 @@ def test_small_batch_step_drops_dead_taps_too(threads, shape, w_shape, hyper, dt
     planned = step._small_kernel(x, w)
     if small_batch.AVAILABLE:
         assert planned is not None and planned[1] is not None  # small kernels, with a crop
-    _close(got, ref_conv.conv2d_forward(x, w, b, **hyper)[0], dt)
+    assert_close(got, ref_conv.conv2d_forward(x, w, b, **hyper)[0], dt)
 
 
 @st.composite
@@ -308,10 +294,11 @@ def test_winograd_equals_reference(threads, monkeypatch, case):
     crop = fast_conv.live_geometry(case["shape"][2:], (3, 3), geo)
     got = fast_conv.conv2d_values(x, w, b, geo, 1, epilogue)  # whichever path the rule picks
     assert got.dtype == dt
-    _close(got, want, dt)
+    assert_close(got, want, dt)
     if crop is None:  # the module itself on every uncropped geometry, odd sizes included
         ep = epilogue or fast_conv.Epilogue(None, b)
-        _close(winograd.conv2d_values(x, w, geo, ep.scale, ep.shift, ep.clip, ep.cap), want, dt)
+        direct = winograd.conv2d_values(x, w, geo, ep.scale, ep.shift, ep.clip, ep.cap)
+        assert_close(direct, want, dt)
 
 
 @pytest.mark.skipif(not kernels.AVAILABLE, reason="Winograd's transforms need numba")
@@ -347,13 +334,13 @@ def test_pointwise_conv_uses_the_input_as_its_columns(threads, shape, filters, b
     ref, rcache = ref_conv.conv2d_forward(x, w, b)
     out, cache = fast_conv.conv2d_forward(x, w, b)
     assert cache.pointwise and all(np.shares_memory(c, x) for c in cache.cols)
-    _close(out, ref, dt)
+    assert_close(out, ref, dt)
     dout = rng.standard_normal(ref.shape).astype(dt)
     for got, want in zip(fast_conv.conv2d_backward(dout, cache),
                          ref_conv.conv2d_backward(dout, rcache), strict=True):
         assert (got is None) == (want is None)
         if want is not None:
-            _close(got, want, dt)
+            assert_close(got, want, dt)
     dx, _, _ = fast_conv.conv2d_backward(dout, cache, need_dx=False)
     assert dx is None
 

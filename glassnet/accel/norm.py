@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from glassnet.accel import kernels, parallel
-from glassnet.errors import GlassnetError, ShapeError
+from glassnet.ops import norm as ref
 
 Array = Any
 NORM_COST = 0.15  # per element, against a convolution's (glassnet.accel.parallel)
@@ -143,37 +143,18 @@ def batch_norm_forward(
         x: (C, N, H, W); gamma, beta, running_mean, running_var: (C,) -> out: x's.
     """
     c, dt = x.shape[0], x.dtype
-    named = {"gamma": gamma, "beta": beta, "running_mean": running_mean, "running_var": running_var}
-    for name, arr in named.items():
-        if arr is not None and tuple(arr.shape) != (c,):
-            raise ShapeError(
-                f"batch_norm: {name} has shape {list(arr.shape)} but x has C={c} channels "
-                f"on axis 0; expected [{c}]"
-            )
+    ref.check_per_channel(c, 0, gamma=gamma, beta=beta, running_mean=running_mean,
+                          running_var=running_var)
     x2 = _rows(x)
     m = x2.shape[1]
     if training:
-        if m < 2:
-            raise ShapeError(
-                f"batch_norm: training needs more than 1 value per channel; received x "
-                f"{list(x.shape)} with channel axis 0"
-            )
+        ref.check_batch_values(x, m, 0)
         mean64, var64 = np.empty(c), np.empty(c)
         _run(lambda lo, hi: _stats(x2, lo, hi, mean64, var64), c, x.size)
         mean, var = mean64.astype(dt), var64.astype(dt)
-        if running_mean is not None:
-            running_mean *= 1 - momentum
-            running_mean += momentum * mean
-        if running_var is not None:
-            running_var *= 1 - momentum
-            running_var += (momentum * m / (m - 1)) * var
+        ref.update_running(running_mean, running_var, mean, var, m, momentum)
     else:
-        if running_mean is None or running_var is None:
-            raise GlassnetError(
-                "batch_norm: inference (training=False) needs running_mean "
-                "and running_var; received None"
-            )
-        mean, var = running_mean.astype(dt), running_var.astype(dt)
+        mean, var = ref.running_stats(running_mean, running_var, dt)
     inv_std = 1 / np.sqrt(var + dt.type(eps))
     g, b = np.ascontiguousarray(gamma, dtype=dt), np.ascontiguousarray(beta, dtype=dt)
     xhat, out = np.empty_like(x2), np.empty_like(x2)

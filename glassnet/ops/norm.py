@@ -20,6 +20,69 @@ class BatchNormCache(NamedTuple):
     training: bool  # whether mean/var came from the batch (they then depend on x)
 
 
+def check_per_channel(c: int, axis: int, **arrays: Any) -> None:
+    """Raise unless every given per-channel array (None: absent) has shape ``(c,)``.
+
+    Raises:
+        ShapeError: naming the array, its shape and the expected one.
+    """
+    for name, arr in arrays.items():
+        if arr is not None and tuple(arr.shape) != (c,):
+            raise ShapeError(
+                f"batch_norm: {name} has shape {list(arr.shape)} but x has C={c} channels "
+                f"on axis {axis}; expected [{c}]"
+            )
+
+
+def check_batch_values(x: Any, m: int, axis: int) -> None:
+    """Raise unless training has more than one value per channel (``m``) to take statistics of.
+
+    Raises:
+        ShapeError: for ``m < 2``.
+    """
+    if m < 2:
+        raise ShapeError(
+            f"batch_norm: training needs more than 1 value per channel; received x "
+            f"{list(x.shape)} with channel axis {axis}"
+        )
+
+
+def update_running(
+    running_mean: Any | None, running_var: Any | None, mean: Any, var: Any, m: int,
+    momentum: float,
+) -> None:
+    """PyTorch's running update, in place: ``(1 − momentum)·running + momentum·batch``.
+
+    The variance enters unbiased (``var·m/(m − 1)``; ``var`` is the biased batch variance).
+
+    Shapes:
+        all (C,)
+    """
+    if running_mean is not None:
+        running_mean *= 1 - momentum
+        running_mean += momentum * mean
+    if running_var is not None:
+        running_var *= 1 - momentum
+        running_var += (momentum * m / (m - 1)) * var
+
+
+def running_stats(running_mean: Any | None, running_var: Any | None, dtype: Any) -> tuple[Any, Any]:
+    """The running mean and variance in ``dtype`` (what inference normalises with).
+
+    Raises:
+        GlassnetError: if either is missing.
+
+    Shapes:
+        -> (C,), (C,)
+    """
+    if running_mean is None or running_var is None:
+        raise GlassnetError(
+            "batch_norm: inference (training=False) needs running_mean "
+            "and running_var; received None"
+        )
+    return running_mean.astype(dtype), running_var.astype(dtype)
+
+
 def batch_norm_forward(
     x: Any,
     gamma: Any,
@@ -69,39 +132,20 @@ def batch_norm_forward(
         raise ShapeError(f"batch_norm: axis={axis!r} is out of range for x {list(x.shape)}")
     axis %= x.ndim
     c = x.shape[axis]
-    named = {"gamma": gamma, "beta": beta, "running_mean": running_mean, "running_var": running_var}
-    for name, arr in named.items():
-        if arr is not None and tuple(arr.shape) != (c,):
-            raise ShapeError(
-                f"batch_norm: {name} has shape {list(arr.shape)} but x has C={c} channels "
-                f"on axis {axis}; expected [{c}]"
-            )
+    check_per_channel(c, axis, gamma=gamma, beta=beta, running_mean=running_mean,
+                      running_var=running_var)
     xp = get_xp(x)
     others = tuple(d for d in range(x.ndim) if d != axis)
     bshape = tuple(c if d == axis else 1 for d in range(x.ndim))  # broadcasts a (C,) array
     if training:
         m = x.size // c if c else 0
-        if m < 2:
-            raise ShapeError(
-                f"batch_norm: training needs more than 1 value per channel; received x "
-                f"{list(x.shape)} with channel axis {axis}"
-            )
+        check_batch_values(x, m, axis)
         mean = x.mean(axis=others)
         xc = x - mean.reshape(bshape)
         var = (xc * xc).mean(axis=others)  # biased: what normalisation uses
-        if running_mean is not None:
-            running_mean *= 1 - momentum
-            running_mean += momentum * mean
-        if running_var is not None:
-            running_var *= 1 - momentum
-            running_var += (momentum * m / (m - 1)) * var
+        update_running(running_mean, running_var, mean, var, m, momentum)
     else:
-        if running_mean is None or running_var is None:
-            raise GlassnetError(
-                "batch_norm: inference (training=False) needs running_mean "
-                "and running_var; received None"
-            )
-        mean, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
+        mean, var = running_stats(running_mean, running_var, x.dtype)
         xc = x - mean.reshape(bshape)
     inv_std = 1 / xp.sqrt(var + x.dtype.type(eps))
     xhat = xc * inv_std.reshape(bshape)
