@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+
+# A test run started in the background by a non-interactive shell (`cmd &`, `nohup`) inherits
+# SIGINT ignored (POSIX), and so would every command the tests start: the Ctrl-C and resume
+# tests need the signal delivered. Restore Python's own handler for this process (children then
+# start with the default disposition, as a terminal's would).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parent.parent
 # Copies of ../shared/cases/ (the worked examples with their true values), kept in the repo so the
