@@ -15,6 +15,8 @@ from glassnet import accel
 from glassnet.accel import conv as fast_conv
 from glassnet.accel import infer, kernels
 from glassnet.accel import pool as fast_pool
+from glassnet.accel.crop import live_geometry
+from glassnet.accel.epilogue import Epilogue
 from glassnet.errors import GlassnetError
 from glassnet.ops import conv as ref_conv
 from glassnet.ops import fused as ref_fused
@@ -99,7 +101,7 @@ def test_dropping_dead_taps_equals_reference(threads, shape, w_shape, hyper, dt)
     b = rng.standard_normal(w_shape[3]).astype(dt)
     geo = ref_conv.conv_geometry(shape[2:], w_shape[:2], hyper.get("strides", 1),
                                  hyper["padding"], hyper.get("dilation", 1))
-    assert fast_conv.live_geometry(shape[2:], w_shape[:2], geo) is not None  # a crop happens
+    assert live_geometry(shape[2:], w_shape[:2], geo) is not None  # a crop happens
     ref, rcache = ref_conv.conv2d_forward(x, w, b, **hyper)
     out, cache = fast_conv.conv2d_forward(x, w, b, **hyper)
     assert_close(out, ref, dt)
@@ -287,16 +289,16 @@ def test_winograd_equals_reference(threads, monkeypatch, case):
     if kind.startswith("bn"):
         scale, shift = rng.uniform(0.5, 2, f).astype(dt), rng.standard_normal(f).astype(dt)
         cap = {"bn": np.inf, "bn-relu": np.inf, "bn-relu6": 6.0}[kind]
-        epilogue = fast_conv.Epilogue(scale, shift, kind != "bn", cap)
+        epilogue = Epilogue(scale, shift, kind != "bn", cap)
         want = want * scale[:, None, None, None] + shift[:, None, None, None]
         if kind != "bn":
             want = np.clip(want, 0, cap)
-    crop = fast_conv.live_geometry(case["shape"][2:], (3, 3), geo)
+    crop = live_geometry(case["shape"][2:], (3, 3), geo)
     got = fast_conv.conv2d_values(x, w, b, geo, 1, epilogue)  # whichever path the rule picks
     assert got.dtype == dt
     assert_close(got, want, dt)
     if crop is None:  # the module itself on every uncropped geometry, odd sizes included
-        ep = epilogue or fast_conv.Epilogue(None, b)
+        ep = epilogue or Epilogue(None, b)
         direct = winograd.conv2d_values(x, w, geo, ep.scale, ep.shift, ep.clip, ep.cap)
         assert_close(direct, want, dt)
 

@@ -36,8 +36,10 @@ from glassnet.accel import (
     small_batch,
     winograd,
 )
+from glassnet.accel.crop import live_geometry
+from glassnet.accel.epilogue import Epilogue, epilogue_args, finish
 from glassnet.accel.im2col import col2im_into, im2col_padded
-from glassnet.arith.geometry import PaddingSpec, Pair, live_taps
+from glassnet.arith.geometry import PaddingSpec, Pair
 from glassnet.backend import get_xp
 from glassnet.ops.conv import ConvGeometry, check_conv_args, conv_geometry, weight_matrix
 from glassnet.ops.im2col import pad_spatial
@@ -64,54 +66,6 @@ class FastConv2DCache(NamedTuple):
     crop: Any = None
     # A 1×1 stride-1 unpadded convolution: ``cols`` are views of the input itself.
     pointwise: bool = False
-
-
-class LiveCrop(NamedTuple):
-    """What :func:`live_geometry` keeps of a convolution: the taps that read the input."""
-
-    rows: Pair  # kernel rows [u0, u1)
-    cols: Pair  # kernel columns [v0, v1)
-    start: Pair  # the first input row and column any kept tap reads
-    size: Pair  # input rows and columns from there up to the last one read
-    geometry: ConvGeometry  # of the cropped kernel over that part of the input
-
-
-def live_geometry(
-    in_hw: tuple[int, int], kernel_hw: tuple[int, int], geometry: ConvGeometry
-) -> LiveCrop | None:
-    """The kernel rows/columns that read the input somewhere, and the geometry of that crop.
-
-    A tap that reads only padding at every output position multiplies zeros: dropping it
-    changes no output and no gradient but its own dL/dw, which is exactly zero. A 3×3
-    convolution over a 1×1 map (padding 1) keeps 1 of its 9 taps, over a 2×2 map with stride 2
-    4 of 9 (ResNet's and VGG's last stages at CIFAR size). The rule follows from the geometry
-    alone (:func:`glassnet.arith.geometry.live_taps`).
-
-    Returns:
-        the crop (same output size), or None when every tap reads the input somewhere.
-    """
-    taps, pads, first, kept = [], [], [], []
-    for axis in (0, 1):
-        k, s, d = kernel_hw[axis], geometry.strides[axis], geometry.dilation[axis]
-        before, o, size = geometry.pads[axis][0], geometry.out_hw[axis], in_hw[axis]
-        lo, hi = live_taps(size, k, s, d, before, o)
-        # The cropped kernel's windows span exactly `extent` padded positions (so the geometry
-        # gives the same o windows); input outside the part they read is cut off.
-        extent = (o - 1) * s + (hi - lo - 1) * d + 1
-        pad = before - lo * d  # the cropped kernel's first tap sits lo·D further in
-        cut = max(0, -pad)
-        length = min(size - cut, extent - max(pad, 0))
-        if length < 1:  # no tap reads the input at all (the output is the bias): keep it whole
-            return None
-        taps.append((lo, hi))
-        pads.append((max(pad, 0), extent - max(pad, 0) - length))
-        first.append(cut)
-        kept.append(length)
-    if taps[0] == (0, kernel_hw[0]) and taps[1] == (0, kernel_hw[1]):
-        return None
-    inner = ConvGeometry(geometry.out_hw, (pads[0], pads[1]), geometry.strides,
-                         geometry.dilation)
-    return LiveCrop(taps[0], taps[1], (first[0], first[1]), (kept[0], kept[1]), inner)
 
 
 def _cols_buffer(rows: int, ones_row: bool, n: int, out_hw: Pair, dtype: Any) -> Array:
@@ -176,20 +130,6 @@ def conv2d_forward(
     return conv2d_resolved(x, w, b, geometry, groups)
 
 
-class Epilogue(NamedTuple):
-    """What an inference convolution applies to its output as each block leaves the GEMM.
-
-    ``out·scale + shift`` per filter (either may be None), then ``min(max(·, 0), cap)`` when
-    ``clip`` (cap = inf: ReLU). A BatchNorm (running statistics) after the convolution folds
-    into scale and shift, a ReLU / ReLU6 after it into the clip (``layers.fused.ConvBN``).
-    """
-
-    scale: Array | None
-    shift: Array | None
-    clip: bool = False
-    cap: float = float("inf")
-
-
 def conv2d_resolved(
     x: Array,
     w: Array,
@@ -251,35 +191,6 @@ def conv2d_values(
     return conv2d_resolved(x, w, b, geometry, groups, epilogue)[0]
 
 
-def finish(out: Array, epilogue: Epilogue) -> Array:
-    """Apply ``epilogue`` to a whole (F, N, OH, OW) output in place (paths without the kernel).
-
-    Shapes:
-        out: (F, N, OH, OW) -> the same array
-    """
-    xp = get_xp(out)
-    if epilogue.scale is not None:
-        out *= epilogue.scale.reshape(-1, 1, 1, 1)
-    if epilogue.shift is not None:
-        out += epilogue.shift.reshape(-1, 1, 1, 1)
-    if epilogue.clip:
-        xp.maximum(out, 0, out=out)  # NaN stays NaN (maximum propagates it)
-        if epilogue.cap != float("inf"):
-            xp.minimum(out, out.dtype.type(epilogue.cap), out=out)
-    return out
-
-
-def _epilogue_args(epilogue: Epilogue | None, b: Array | None, dtype: Any) -> tuple[Any, ...]:
-    """(scale, shift, clip, cap) for :func:`glassnet.accel.conv_chunks.forward_chunk`."""
-    none = np.zeros(0, dtype)
-    if epilogue is None:
-        shift = none if b is None else np.ascontiguousarray(b, dtype=dtype)
-        return none, shift, False, dtype.type(np.inf)
-    scale, shift = (none if a is None else np.ascontiguousarray(a, dtype=dtype)
-                    for a in (epilogue.scale, epilogue.shift))
-    return scale, shift, bool(epilogue.clip), dtype.type(epilogue.cap)
-
-
 def _conv2d(
     x: Array, w: Array, b: Array | None, geometry: ConvGeometry, groups: int,
     epilogue: Epilogue | None = None,
@@ -323,7 +234,7 @@ def _conv2d(
         k = c * kh * kw
         flats = [_cols_buffer(k, ones, hi - lo, (oh, ow), x.dtype) for lo, hi in ranges]
         out2, gemm_at = out.reshape(f, -1), blas.gemm_address(x.dtype)
-        finish_args = _epilogue_args(epilogue, b, x.dtype)
+        finish_args = epilogue_args(epilogue, b, x.dtype)
         parallel.run_kernel(conv_chunks.forward_chunk, [
             (xpad, *s, *d, lo, kh, kw, oh, ow, flat, flat[:k], wm, *finish_args, out2,
              lo * oh * ow, gemm.BLOCK, gemm_at)

@@ -28,6 +28,8 @@ import numpy as np
 from glassnet.accel import conv as fast_conv
 from glassnet.accel import kernels, parallel, small_batch
 from glassnet.accel import pool as fast_pool
+from glassnet.accel.crop import LiveCrop, live_geometry
+from glassnet.accel.epilogue import Epilogue, finish
 from glassnet.accel.mode import reference_active
 from glassnet.ops import activation as act_ops
 from glassnet.ops import basic as basic_ops
@@ -118,13 +120,13 @@ class ConvStep:
         self._small: dict[tuple[Any, ...], Any] = {}
 
     def __call__(
-        self, x: Array, w: Array, b: Array | None, epilogue: fast_conv.Epilogue | None = None
+        self, x: Array, w: Array, b: Array | None, epilogue: Epilogue | None = None
     ) -> Array:
         """The step's output for ``x`` with the layer's current weights.
 
         ``epilogue`` (only where :func:`folds`, with ``b`` None and no pool or Flatten): a
         folded BatchNorm / ReLU applied as the output leaves the GEMM
-        (:class:`glassnet.accel.conv.Epilogue`).
+        (:class:`glassnet.accel.epilogue.Epilogue`).
         """
         if epilogue is not None and (self.pool is not None or self.flatten or not _fast(x)):
             raise ValueError("ConvStep: an epilogue needs the fast path, no pool, no Flatten")
@@ -135,7 +137,7 @@ class ConvStep:
                 if live is not None:  # dead taps dropped, as the batch path does
                     x, w = _live_part(x, w, live)
                 out = rows(x, w, b)
-                return out if epilogue is None else fast_conv.finish(out, epilogue)
+                return out if epilogue is None else finish(out, epilogue)
             out = fast_conv.conv2d_values(x, w, b, self.geometry, self.groups, epilogue)
         else:
             geo = self.geometry
@@ -160,7 +162,7 @@ class ConvStep:
             ok = small_batch.usable(x, w) and small_batch.pays(
                 n, self.geometry.out_hw, w.shape[-1]
             ) and (self.pool is None or self.pool_fusable)
-            live = fast_conv.live_geometry(tuple(x.shape[2:]), tuple(w.shape[:2]), self.geometry)
+            live = live_geometry(tuple(x.shape[2:]), tuple(w.shape[:2]), self.geometry)
             x_shape, w_shape, geometry = x.shape, w.shape, self.geometry
             if live is not None:
                 (u0, u1), (v0, v1) = live.rows, live.cols
@@ -173,7 +175,7 @@ class ConvStep:
         return self._small[key]
 
 
-def _live_part(x: Array, w: Array, live: fast_conv.LiveCrop) -> tuple[Array, Array]:
+def _live_part(x: Array, w: Array, live: LiveCrop) -> tuple[Array, Array]:
     """The input rows/columns and the kernel taps a convolution's live crop keeps.
 
     Shapes:

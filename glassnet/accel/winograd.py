@@ -16,7 +16,7 @@ the channel sums are 16 independent GEMMs, one per position ξ of the 4×4 trans
 
 — 16·C·F multiply-adds per tile instead of im2col's 36·C·F (4 outputs × 9 taps). The input and
 output transforms are additions only (numba, one image plane at a time); the bias, or a folded
-BatchNorm and ReLU (:class:`glassnet.accel.conv.Epilogue`), are applied by the output
+BatchNorm and ReLU (:class:`glassnet.accel.epilogue.Epilogue`), are applied by the output
 transform. The batch is split over the threads as in :mod:`glassnet.accel.conv`.
 
 Results equal the direct convolution's to rounding (other sums; the transforms add a few

@@ -14,7 +14,7 @@ asks :func:`fuse` about each call read by exactly one other call.
   pair's only reader, a ReLU (or ReLU6: ``ReLU(max_value=6)``, ``Activation("relu"/"relu6")``):
   :class:`ConvBN`. Training runs the three layers' own ops unchanged; inference folds the
   BatchNorm's running statistics into a per-filter scale and shift and the ReLU into a clip,
-  applied as each output block leaves the GEMM (:class:`glassnet.accel.conv.Epilogue`) — no
+  applied as each output block leaves the GEMM (:class:`glassnet.accel.epilogue.Epilogue`) — no
   pass over the maps for either. ``z·s + t`` instead of ``(z − μ)·σ⁻¹·γ + β``: equal to
   rounding, not bit for bit.
 """
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from glassnet import autodiff as A
-from glassnet.accel.conv import Epilogue
+from glassnet.accel.epilogue import Epilogue
 from glassnet.accel.infer import folds
 from glassnet.layers.base import Layer
 from glassnet.layers.conv import Conv2D, DepthwiseConv2D
