@@ -262,17 +262,20 @@ def winograd_cases(draw):
 
 
 @pytest.mark.skipif(not kernels.AVAILABLE, reason="Winograd's transforms need numba")
+@pytest.mark.parametrize("order", ["rows", "images"])
 @given(case=winograd_cases())
 @SETTINGS
-def test_winograd_equals_reference(threads, monkeypatch, case):
+def test_winograd_equals_reference(threads, monkeypatch, order, case):
     """3×3 stride-1 inference by Winograd F(2×2, 3×3) (accel.winograd) against the reference
     convolution, with a bias or a folded BatchNorm (+ ReLU / ReLU6) epilogue; every map size
     from 1×1 (a crop, not Winograd) up, odd sizes (a half-used last tile: the module itself,
     which the rule does not pick for them) included. (Any tile count: the rule's tile minimum
-    is lowered so small maps exercise the path.)"""
+    is lowered so small maps exercise the path.) Both tile orders of the transforms: tiles of a
+    row innermost, images innermost (accel.winograd.images_inner picks one per part)."""
     from glassnet.accel import winograd
 
     monkeypatch.setattr(winograd, "KERNEL_VALUES_PER_TILE", 1 << 30)
+    monkeypatch.setattr(winograd, "images_inner", lambda images, row: order == "images")
     rng = np.random.default_rng(case["seed"])
     dt = case["dtype"]
     c, f = case["shape"][0], case["filters"]

@@ -181,6 +181,138 @@ if kernels.AVAILABLE:  # pragma: no branch
                             out[f, n, row, :] = yi[:ow]
 
 
+if kernels.AVAILABLE:  # pragma: no branch
+
+    @njit(cache=True, nogil=True)
+    def _input_tiles_by_image(x, pt, pl, n0, n1, th, tw, v):  # type: ignore[no-untyped-def]
+        """v[ξ, c, t] = (Bᵀ d B)[ξ] with tile t = (ty·TW + tx)·NB + (n − n0): images innermost.
+
+        For maps of a few tiles per row the per-row loops of :func:`_input_tiles` are all
+        overhead; here the vectors run over the part's images instead. Each channel's planes
+        are first copied image-innermost into a zero-bordered buffer (Hp, Wp, NB), so every
+        one of a tile's 16 inputs is a contiguous vector over the images; a row of tiles is
+        transformed into a small block (16, TW, NB) and then copied out as 16 contiguous runs —
+        writing the 16 rows of ``v`` directly would put 16 store streams C·tiles apart, a
+        power of two apart for usual sizes, into one cache set.
+
+        Shapes:
+            x: (C, N, H, W); v: (16, C, TH·TW·(n1 − n0))
+        """
+        nc, h, w = x.shape[0], x.shape[2], x.shape[3]
+        nb = n1 - n0
+        buf = np.zeros((2 * th + 2, 2 * tw + 2, nb), dtype=v.dtype)
+        r0, r1 = max(0, -pt), min(h, 2 * th + 2 - pt)
+        q0, q1 = max(0, -pl), min(w, 2 * tw + 2 - pl)
+        block = np.empty((16, tw, nb), dtype=v.dtype)
+        runs = block.reshape(16, tw * nb)
+        span = tw * nb
+        for c in range(nc):
+            xb = x[c, n0:n1]
+            for k in range(nb):  # the border stays zero: only the input's positions change
+                for r in range(r0, r1):
+                    for q in range(q0, q1):
+                        buf[r + pt, q + pl, k] = xb[k, r, q]
+            for ty in range(th):
+                d0, d1, d2, d3 = buf[2 * ty], buf[2 * ty + 1], buf[2 * ty + 2], buf[2 * ty + 3]
+                for tx in range(tw):
+                    a, b, e, g = 2 * tx, 2 * tx + 1, 2 * tx + 2, 2 * tx + 3
+                    for k in range(nb):
+                        # Bᵀ d: row combinations, one value per column of the patch
+                        s0, s1 = d0[a, k] - d2[a, k], d0[b, k] - d2[b, k]
+                        s2, s3 = d0[e, k] - d2[e, k], d0[g, k] - d2[g, k]
+                        p0, p1 = d1[a, k] + d2[a, k], d1[b, k] + d2[b, k]
+                        p2, p3 = d1[e, k] + d2[e, k], d1[g, k] + d2[g, k]
+                        m0, m1 = d2[a, k] - d1[a, k], d2[b, k] - d1[b, k]
+                        m2, m3 = d2[e, k] - d1[e, k], d2[g, k] - d1[g, k]
+                        z0, z1 = d1[a, k] - d3[a, k], d1[b, k] - d3[b, k]
+                        z2, z3 = d1[e, k] - d3[e, k], d1[g, k] - d3[g, k]
+                        # (Bᵀ d) B: the same combinations of the columns
+                        block[0, tx, k], block[1, tx, k] = s0 - s2, s1 + s2
+                        block[2, tx, k], block[3, tx, k] = s2 - s1, s1 - s3
+                        block[4, tx, k], block[5, tx, k] = p0 - p2, p1 + p2
+                        block[6, tx, k], block[7, tx, k] = p2 - p1, p1 - p3
+                        block[8, tx, k], block[9, tx, k] = m0 - m2, m1 + m2
+                        block[10, tx, k], block[11, tx, k] = m2 - m1, m1 - m3
+                        block[12, tx, k], block[13, tx, k] = z0 - z2, z1 + z2
+                        block[14, tx, k], block[15, tx, k] = z2 - z1, z1 - z3
+                for xi in range(16):
+                    v[xi, c, ty * span : (ty + 1) * span] = runs[xi]
+
+    @njit(cache=True, nogil=True, inline="always")
+    def _clip(val, zero, cap):  # type: ignore[no-untyped-def]
+        """min(max(val, 0), cap) with NaN kept (as the other epilogues)."""
+        val = zero if val <= zero else val
+        return cap if val >= cap else val
+
+    @njit(cache=True, nogil=True)
+    def _output_tiles_by_image(m, n0, n1, th, tw, scale, shift, scaled, shifted, clip, cap, out):  # type: ignore[no-untyped-def]
+        """:func:`_output_tiles` for the tile order of :func:`_input_tiles_by_image`.
+
+        Vectors over the images, a row of tiles at a time into a small block, then scattered
+        into the maps' rows (positions past OH, OW not written).
+
+        Shapes:
+            m: (16, F, TH·TW·(n1 − n0)); out: (F, N, OH, OW)
+        """
+        nf, oh, ow = out.shape[0], out.shape[2], out.shape[3]
+        nb = n1 - n0
+        m5 = m.reshape(16, nf, th, tw, nb)
+        zero = out.dtype.type(0)
+        y = np.empty((4, tw, nb), dtype=out.dtype)  # y[2i + j, tx, n]: output (2ty + i, 2tx + j)
+        whole = oh == 2 * th and ow == 2 * tw
+        for f in range(nf):
+            sf = scale[f] if scaled else zero
+            hf = shift[f] if shifted else zero
+            ob = out[f, n0:n1]
+            for ty in range(th):
+                for tx in range(tw):
+                    for k in range(nb):
+                        # Aᵀ m: rows 0 + 1 + 2 and 1 − 2 − 3 of the 4×4 tile, per column
+                        a0 = m5[0, f, ty, tx, k] + m5[4, f, ty, tx, k] + m5[8, f, ty, tx, k]
+                        a1 = m5[1, f, ty, tx, k] + m5[5, f, ty, tx, k] + m5[9, f, ty, tx, k]
+                        a2 = m5[2, f, ty, tx, k] + m5[6, f, ty, tx, k] + m5[10, f, ty, tx, k]
+                        a3 = m5[3, f, ty, tx, k] + m5[7, f, ty, tx, k] + m5[11, f, ty, tx, k]
+                        b0 = m5[4, f, ty, tx, k] - m5[8, f, ty, tx, k] - m5[12, f, ty, tx, k]
+                        b1 = m5[5, f, ty, tx, k] - m5[9, f, ty, tx, k] - m5[13, f, ty, tx, k]
+                        b2 = m5[6, f, ty, tx, k] - m5[10, f, ty, tx, k] - m5[14, f, ty, tx, k]
+                        b3 = m5[7, f, ty, tx, k] - m5[11, f, ty, tx, k] - m5[15, f, ty, tx, k]
+                        y00, y01 = a0 + a1 + a2, a1 - a2 - a3
+                        y10, y11 = b0 + b1 + b2, b1 - b2 - b3
+                        if scaled:
+                            y00, y01, y10, y11 = y00 * sf, y01 * sf, y10 * sf, y11 * sf
+                        if shifted:
+                            y00, y01, y10, y11 = y00 + hf, y01 + hf, y10 + hf, y11 + hf
+                        if clip:
+                            y00, y01 = _clip(y00, zero, cap), _clip(y01, zero, cap)
+                            y10, y11 = _clip(y10, zero, cap), _clip(y11, zero, cap)
+                        y[0, tx, k], y[1, tx, k], y[2, tx, k], y[3, tx, k] = y00, y01, y10, y11
+                if whole:
+                    for k in range(nb):
+                        for tx in range(tw):
+                            ob[k, 2 * ty, 2 * tx] = y[0, tx, k]
+                            ob[k, 2 * ty, 2 * tx + 1] = y[1, tx, k]
+                            ob[k, 2 * ty + 1, 2 * tx] = y[2, tx, k]
+                            ob[k, 2 * ty + 1, 2 * tx + 1] = y[3, tx, k]
+                else:  # an odd size: the last tile row / column keeps what lies inside
+                    for k in range(nb):
+                        for tx in range(tw):
+                            for i in range(2):
+                                for j in range(2):
+                                    if 2 * ty + i < oh and 2 * tx + j < ow:
+                                        ob[k, 2 * ty + i, 2 * tx + j] = y[2 * i + j, tx, k]
+
+
+def images_inner(images: int, tiles_per_row: int) -> bool:
+    """Whether a part's transforms run with the images innermost (vectors over images).
+
+    Either order's vectors run over one dimension: the tiles of a row (TW, the row kernels) or
+    the part's images (NB). The longer one wins; the images-innermost buffer also costs a
+    transposing copy of each plane, which lost up to 2× on 32×32 maps with TW = NB = 16
+    (scripts/bench_winograd.py) — so images only when NB ≥ 2·TW.
+    """
+    return images >= 2 * tiles_per_row
+
+
 def kernel_transform(w: Array) -> Array:
     """U = G g Gᵀ for every (c, f), as the 16 GEMMs' left operands.
 
@@ -245,11 +377,12 @@ def conv2d_values(
 
     def part(lo: int, hi: int) -> None:
         tiles = (hi - lo) * th * tw
+        by_image = images_inner(hi - lo, tw)
         v = np.empty((16, c, tiles), dtype=dt)
-        _input_tiles(xc, pt, pl, lo, hi, th, tw, v)
+        (_input_tiles_by_image if by_image else _input_tiles)(xc, pt, pl, lo, hi, th, tw, v)
         m = np.matmul(u, v)  # the 16 GEMMs (F × C)·(C × tiles)
-        _output_tiles(m, lo, hi, th, tw, sc, sh, scale is not None, shift is not None, clip,
-                      top, out)
+        (_output_tiles_by_image if by_image else _output_tiles)(
+            m, lo, hi, th, tw, sc, sh, scale is not None, shift is not None, clip, top, out)
 
     # Work per image: the values the transforms and the GEMMs touch.
     parallel.run(part, parallel.chunks(n, (16 * (c + f) * th * tw + f * oh * ow) * n))
