@@ -93,10 +93,15 @@ def test_model_fusion_matches_layer_by_layer(rng):
 
 
 @pytest.mark.parametrize("relu", [False, True])
-def test_max_pool_values_equal_the_forward_output(rng, relu):
+@pytest.mark.parametrize("window", [(2, None, 0), (3, 1, 1), (3, 2, "same"), ((2, 3), (1, 2), 0)])
+def test_max_pool_values_equal_the_forward_output(rng, relu, window):
+    """Inference's values-only kernels (2×2, else the two-pass one without the arg-max) give
+    the training forward's output, NaN windows and ties included."""
     x = rng.standard_normal((3, 2, 9, 8))
     x[0, 0, 0, 0] = np.nan  # a NaN window: both keep the same value
+    x[0, 1, 4, 5] = np.nan  # a NaN inside windows, not first in them
     x[1, 1, :2, :2] = 0.5  # a tie
-    geo = ref_pool.pool_geometry((9, 8), 2)
+    size, strides, padding = window
+    geo = ref_pool.pool_geometry((9, 8), size, strides, padding)
     full, _ = pool.max_pool2d_resolved(x, geo, relu)
     np.testing.assert_array_equal(pool.max_pool2d_values(x, geo, relu), full)

@@ -74,8 +74,9 @@ def max_pool2d_resolved(
 ) -> tuple[Any, FastMaxPool2DCache]:
     """:func:`max_pool2d_forward` with the geometry resolved by ``ops.windows.pool_geometry``.
 
-    ``argmax=False`` (inference) lets the 2×2 kernel skip the arg-max; the cache then holds
-    none and cannot serve a backward pass.
+    ``argmax=False`` (inference) skips the arg-max (the 2×2 kernel, else the two-pass
+    :func:`glassnet.accel.kernels.max_pool_values`); the cache then holds none and cannot serve
+    a backward pass.
 
     Shapes:
         x: (..., H, W) -> out: (..., OH, OW).
@@ -88,7 +89,7 @@ def max_pool2d_resolved(
     lead, (hp, wp), (oh, ow) = x.shape[:-2], xpad.shape[-2:], geo.out_hw
     two_by_two = (kh, kw) == geo.strides == (2, 2)  # the common case has its own kernels
     out = np.empty((*lead, oh, ow), dtype=x.dtype)
-    arg = np.empty(out.shape, dtype=index_dtype) if argmax or not two_by_two else None
+    arg = np.empty(out.shape, dtype=index_dtype) if argmax else None
     x3 = np.ascontiguousarray(xpad).reshape(-1, hp, wp)
     out3 = out.reshape(-1, oh, ow)
     arg3: Any = None if arg is None else arg.reshape(-1, oh, ow)
@@ -96,6 +97,8 @@ def max_pool2d_resolved(
     def part(lo: int, hi: int) -> None:
         if two_by_two and not argmax:
             kernels.max_pool_2x2_values(x3[lo:hi], relu, out3[lo:hi])
+        elif not argmax:
+            kernels.max_pool_values(x3[lo:hi], kh, kw, *geo.strides, relu, out3[lo:hi])
         elif two_by_two:
             kernels.max_pool_2x2_forward(x3[lo:hi], relu, out3[lo:hi], arg3[lo:hi], sentinel)
         else:
