@@ -7,7 +7,10 @@ quantity the rule (``MIN_CHANNELS``, ``KERNEL_VALUES_PER_TILE``) reads. Run it o
 (``uptime`` first); the numbers belong to the machine.
 
     python scripts/bench_winograd.py [--channels 16,64,256] [--maps 2,4,8,16,32]
-                                     [--batches 1,8,32] [--repeats 7]
+                                     [--batches 1,8,32] [--repeats 7] [--orders]
+
+``--orders`` times Winograd's two tile orders instead (the transforms' vectors over the tiles
+of a row, or over the images of a thread's part): the sweep behind ``winograd.images_inner``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import time
 
 import numpy as np
 
-from glassnet.accel import compute_scope, winograd
+from glassnet.accel import compute_scope, parallel, winograd
 from glassnet.accel import conv as fast_conv
 from glassnet.ops.conv import conv_geometry
 
@@ -53,6 +56,24 @@ def _paths(x: np.ndarray, w: np.ndarray, geo: object) -> tuple:
     return direct, wino
 
 
+def _orders(x: np.ndarray, w: np.ndarray, geo: object) -> tuple:
+    """(rows innermost, images innermost): Winograd forced to each tile order."""
+
+    def forced(images: bool):
+        def run() -> np.ndarray:
+            old = winograd.images_inner
+            winograd.images_inner = lambda _images, _row: images
+            try:
+                with _rule(0, 1 << 62):
+                    return fast_conv.conv2d_values(x, w, None, geo)
+            finally:
+                winograd.images_inner = old
+
+        return run
+
+    return forced(False), forced(True)
+
+
 def _median_ms(fn, repeats: int) -> float:
     fn()
     times = []
@@ -71,10 +92,18 @@ def main() -> None:
     p.add_argument("--batches", type=_ints, default=[1, 8, 32])
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--max-macs", type=float, default=4e9, help="skip larger convolutions")
+    p.add_argument("--orders", action="store_true",
+                   help="compare Winograd's tile orders (rows vs images innermost) instead")
     args = p.parse_args()
     rng = np.random.default_rng(0)
-    print(f"load average {os.getloadavg()[0]:.2f}; ratio = winograd / im2col+GEMM (< 1: faster)")
-    print("channels map batch tiles  direct_ms  winograd_ms  ratio")
+    if args.orders:
+        print(f"load average {os.getloadavg()[0]:.2f}; ratio = images / rows innermost; "
+              "rule: what images_inner picks for the first thread's part")
+        print("channels map batch tiles    rows_ms  images_ms  ratio  rule")
+    else:
+        print(f"load average {os.getloadavg()[0]:.2f}; "
+              "ratio = winograd / im2col+GEMM (< 1: faster)")
+        print("channels map batch tiles  direct_ms  winograd_ms  ratio")
     with compute_scope():
         for c in args.channels:
             for hw in args.maps:
@@ -85,14 +114,18 @@ def main() -> None:
                     w = rng.standard_normal((3, 3, c, c)).astype(np.float32)
                     geo = conv_geometry((hw, hw), (3, 3), 1, 1, 1)
                     tiles = n * ((hw + 1) // 2) ** 2
-                    direct, wino = _paths(x, w, geo)
+                    direct, wino = (_orders if args.orders else _paths)(x, w, geo)
                     d, wi = [], []
                     for _ in range(3):  # interleaved rounds
                         d.append(_median_ms(direct, args.repeats))
                         wi.append(_median_ms(wino, args.repeats))
                     dm, wm = float(np.median(d)), float(np.median(wi))
+                    rule = ""
+                    if args.orders:
+                        lo, hi = parallel.chunks(n, 1 << 40)[0]
+                        rule = "images" if winograd.images_inner(hi - lo, (hw + 1) // 2) else "rows"
                     print(f"{c:8d} {hw:3d} {n:5d} {tiles:5d} {dm:10.3f} {wm:12.3f} "
-                          f"{wm / dm:6.2f}", flush=True)
+                          f"{wm / dm:6.2f}  {rule}", flush=True)
 
 
 if __name__ == "__main__":

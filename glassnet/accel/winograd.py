@@ -198,48 +198,52 @@ if kernels.AVAILABLE:  # pragma: no branch
         one of a tile's 16 inputs is a contiguous vector over the images; a row of tiles is
         transformed into a small block (16, TW, NB) and then copied out as 16 contiguous runs —
         writing the 16 rows of ``v`` directly would put 16 store streams C·tiles apart, a
-        power of two apart for usual sizes, into one cache set.
+        power of two apart for usual sizes, into one cache set. Measured per call (16 images,
+        against the row kernel): 64 channels on 8×8 maps 731 → 272 µs, 128 on 4×4 384 → 96,
+        256 on 2×2 319 → 65.
 
         Shapes:
             x: (C, N, H, W); v: (16, C, TH·TW·(n1 − n0))
         """
         nc, h, w = x.shape[0], x.shape[2], x.shape[3]
-        nb = n1 - n0
-        buf = np.zeros((2 * th + 2, 2 * tw + 2, nb), dtype=v.dtype)
-        r0, r1 = max(0, -pt), min(h, 2 * th + 2 - pt)
-        q0, q1 = max(0, -pl), min(w, 2 * tw + 2 - pl)
+        nb, hp, wp = n1 - n0, 2 * th + 2, 2 * tw + 2
+        buf = np.zeros((hp, wp, nb), dtype=v.dtype)
+        flat_rows = buf.reshape(hp, wp * nb)
+        r0, r1 = max(0, -pt), min(h, hp - pt)
+        q0, q1 = max(0, -pl), min(w, wp - pl)
+        e = np.empty((4, wp, nb), dtype=v.dtype)  # Bᵀ d of a row of tiles, every column
+        flat_e = e.reshape(4, wp * nb)
         block = np.empty((16, tw, nb), dtype=v.dtype)
         runs = block.reshape(16, tw * nb)
         span = tw * nb
         for c in range(nc):
             xb = x[c, n0:n1]
-            for k in range(nb):  # the border stays zero: only the input's positions change
-                for r in range(r0, r1):
-                    for q in range(q0, q1):
-                        buf[r + pt, q + pl, k] = xb[k, r, q]
-            for ty in range(th):
-                d0, d1, d2, d3 = buf[2 * ty], buf[2 * ty + 1], buf[2 * ty + 2], buf[2 * ty + 3]
-                for tx in range(tw):
-                    a, b, e, g = 2 * tx, 2 * tx + 1, 2 * tx + 2, 2 * tx + 3
+            for r in range(r0, r1):  # the border stays zero: only the input's positions change
+                for q in range(q0, q1):
+                    dst = buf[r + pt, q + pl]
                     for k in range(nb):
-                        # Bᵀ d: row combinations, one value per column of the patch
-                        s0, s1 = d0[a, k] - d2[a, k], d0[b, k] - d2[b, k]
-                        s2, s3 = d0[e, k] - d2[e, k], d0[g, k] - d2[g, k]
-                        p0, p1 = d1[a, k] + d2[a, k], d1[b, k] + d2[b, k]
-                        p2, p3 = d1[e, k] + d2[e, k], d1[g, k] + d2[g, k]
-                        m0, m1 = d2[a, k] - d1[a, k], d2[b, k] - d1[b, k]
-                        m2, m3 = d2[e, k] - d1[e, k], d2[g, k] - d1[g, k]
-                        z0, z1 = d1[a, k] - d3[a, k], d1[b, k] - d3[b, k]
-                        z2, z3 = d1[e, k] - d3[e, k], d1[g, k] - d3[g, k]
-                        # (Bᵀ d) B: the same combinations of the columns
-                        block[0, tx, k], block[1, tx, k] = s0 - s2, s1 + s2
-                        block[2, tx, k], block[3, tx, k] = s2 - s1, s1 - s3
-                        block[4, tx, k], block[5, tx, k] = p0 - p2, p1 + p2
-                        block[6, tx, k], block[7, tx, k] = p2 - p1, p1 - p3
-                        block[8, tx, k], block[9, tx, k] = m0 - m2, m1 + m2
-                        block[10, tx, k], block[11, tx, k] = m2 - m1, m1 - m3
-                        block[12, tx, k], block[13, tx, k] = z0 - z2, z1 + z2
-                        block[14, tx, k], block[15, tx, k] = z2 - z1, z1 - z3
+                        dst[k] = xb[k, r, q]
+            for ty in range(th):
+                # Bᵀ d: whole rows (every column, every image) as one vector each
+                d0, d1 = flat_rows[2 * ty], flat_rows[2 * ty + 1]
+                d2, d3 = flat_rows[2 * ty + 2], flat_rows[2 * ty + 3]
+                e0, e1, e2, e3 = flat_e[0], flat_e[1], flat_e[2], flat_e[3]
+                for q in range(wp * nb):
+                    e0[q] = d0[q] - d2[q]
+                    e1[q] = d1[q] + d2[q]
+                    e2[q] = d2[q] - d1[q]
+                    e3[q] = d1[q] - d3[q]
+                # (Bᵀ d) B: columns 2tx … 2tx + 3 of each row a; four store streams per loop
+                # (sixteen defeated the vectoriser's overlap checks)
+                for a in range(4):
+                    for tx in range(tw):
+                        for k in range(nb):
+                            s0, s1 = e[a, 2 * tx, k], e[a, 2 * tx + 1, k]
+                            s2, s3 = e[a, 2 * tx + 2, k], e[a, 2 * tx + 3, k]
+                            block[4 * a, tx, k] = s0 - s2
+                            block[4 * a + 1, tx, k] = s1 + s2
+                            block[4 * a + 2, tx, k] = s2 - s1
+                            block[4 * a + 3, tx, k] = s1 - s3
                 for xi in range(16):
                     v[xi, c, ty * span : (ty + 1) * span] = runs[xi]
 
@@ -311,11 +315,12 @@ def images_inner(images: int, tiles_per_row: int) -> bool:
     """Whether a part's transforms run with the images innermost (vectors over images).
 
     Either order's vectors run over one dimension: the tiles of a row (TW, the row kernels) or
-    the part's images (NB). The longer one wins; the images-innermost buffer also costs a
-    transposing copy of each plane, which lost up to 2× on 32×32 maps with TW = NB = 16
-    (scripts/bench_winograd.py) — so images only when NB ≥ 2·TW.
+    the images of the thread's part (NB, which also pays a transposing copy of each plane). The
+    longer one wins: images when NB ≥ TW. Measured (``scripts/bench_winograd.py --orders``,
+    64 and 128 channels, time images / rows): NB = 2·TW 0.45–0.77, NB = TW 0.73 (8×8 maps),
+    0.90–1.10 (16×16), 1.08 (32×32); NB = TW/2 0.78–1.33; NB = TW/4 1.09–1.82.
     """
-    return images >= 2 * tiles_per_row
+    return images >= tiles_per_row
 
 
 def kernel_transform(w: Array) -> Array:
