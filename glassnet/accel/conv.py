@@ -37,7 +37,7 @@ from glassnet.accel import (
     winograd,
 )
 from glassnet.accel.crop import live_geometry
-from glassnet.accel.epilogue import Epilogue, epilogue_args, finish
+from glassnet.accel.epilogue import FINISH_COST, Epilogue, epilogue_args, finish_images
 from glassnet.accel.im2col import col2im_into, im2col_padded
 from glassnet.arith.geometry import PaddingSpec, Pair
 from glassnet.backend import get_xp
@@ -198,7 +198,11 @@ def _conv2d(
     """:func:`conv2d_resolved` with every tap of ``w`` kept."""
     if depthwise.usable(x, w, groups):  # the rule: one input channel per group => direct
         out, dcache = depthwise.depthwise_forward(x, w, b, geometry)
-        return (out if epilogue is None else finish(out, epilogue)), dcache
+        if epilogue is not None:
+            ep = epilogue
+            parallel.run(lambda lo, hi: finish_images(out, lo, hi, ep),
+                         parallel.chunks(out.shape[1], out.size, FINISH_COST))
+        return out, dcache
     xp = get_xp(x, w)
     c, n, h, wd = x.shape
     kh, kw, _, f = w.shape
@@ -218,11 +222,11 @@ def _conv2d(
             gemm.matmul_into(wm.T, cols, o)
             if b is not None:
                 o += b[:, None]
+            if epilogue is not None:
+                finish_images(out, lo, hi, epilogue)
             return cols
 
         views = tuple(parallel.run(product, ranges))
-        if epilogue is not None:
-            finish(out, epilogue)
         return out, FastConv2DCache(views, tuple(ranges), w, wm, (c, n, h, wd), pads, s, d,
                                     groups, b is not None, pointwise=True)
     xpad = pad_spatial(x, pads)
@@ -255,11 +259,11 @@ def _conv2d(
             o[...] = xp.matmul(wm, cols.reshape(groups, -1, cols.shape[1])).reshape(f, -1)
         if b is not None:
             o += b[:, None]
+        if epilogue is not None:
+            finish_images(out, lo, hi, epilogue)
         return cols
 
     cols = tuple(parallel.run(part, ranges))
-    if epilogue is not None:
-        finish(out, epilogue)
     cache = FastConv2DCache(
         cols, tuple(ranges), w, wm, (c, n, h, wd), pads, s, d, groups, b is not None
     )

@@ -17,35 +17,12 @@ Only for ungrouped convolutions of NumPy float arrays with numba and that BLAS p
 from __future__ import annotations
 
 from glassnet.accel import blas, gemm, kernels, spin
+from glassnet.accel.epilogue import finish_row
 
 AVAILABLE = blas.AVAILABLE and spin.AVAILABLE
 
 if AVAILABLE:  # pragma: no branch
     from numba import njit
-
-    @njit(cache=True, nogil=True)
-    def epilogue(row, scale, shift, scaled, shifted, clip, cap):  # type: ignore[no-untyped-def]
-        """Finish one output row in place: times ``scale``, plus ``shift``, then clipped.
-
-        Each step only if its flag is set: ``row·scale`` (``scaled``), ``+ shift``
-        (``shifted``), ``min(max(·, 0), cap)`` (``clip``; cap = inf is a ReLU; NaN stays NaN).
-        A plain convolution's bias is the shift; a BatchNorm folded in for inference gives
-        both.
-
-        Shapes:
-            row: (P,)
-        """
-        zero = row.dtype.type(0)
-        if scaled:
-            for j in range(row.size):
-                row[j] *= scale
-        if shifted:
-            for j in range(row.size):
-                row[j] += shift
-        if clip:
-            for j in range(row.size):
-                t = zero if row[j] <= zero else row[j]
-                row[j] = cap if t >= cap else t
 
     @njit(cache=True, nogil=True)
     def forward_chunk(  # type: ignore[no-untyped-def]
@@ -56,8 +33,8 @@ if AVAILABLE:  # pragma: no branch
 
         im2col of images n0 … into ``flat`` (via ``cols``, its first K rows, in (kh, kw, c)
         order), then out2[:, col0 : col0 + P] = wkᵀ · flat[:K] in column blocks of ``block``,
-        each block finished by :func:`epilogue` per filter while it is in cache (``scale``,
-        ``shift``: per filter, or empty for none).
+        each block finished per filter by :func:`glassnet.accel.epilogue.finish_row` while it
+        is in cache (``scale``, ``shift``: per filter, or empty for none).
 
         Shapes:
             xpad: (C, N, Hp, Wp); flat: (K [+ 1], P); cols: (K, P), flat's first K rows;
@@ -80,7 +57,7 @@ if AVAILABLE:  # pragma: no branch
                 scaled, shifted = scale.size > 0, shift.size > 0
                 if scaled or shifted or clip:
                     for f in range(nf):
-                        epilogue(out2[f, col0 + b0 : col0 + b0 + bw],
+                        finish_row(out2[f, col0 + b0 : col0 + b0 + bw],
                                  scale[f] if scaled else cap, shift[f] if shifted else cap,
                                  scaled, shifted, clip, cap)
         spin.finish(sync, done, post, seen)
