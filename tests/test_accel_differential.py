@@ -307,6 +307,31 @@ def test_winograd_equals_reference(threads, monkeypatch, order, case):
 
 
 @pytest.mark.skipif(not kernels.AVAILABLE, reason="Winograd's transforms need numba")
+@pytest.mark.parametrize("shape,pad", [((16, 5, 8, 8), 1), ((24, 3, 4, 6), 1), ((16, 2, 7, 5), 0)])
+def test_winograd_one_call_parts_equal_the_closure_parts(threads, monkeypatch, shape, pad):
+    """Each part as one nogil call (transforms and the 16 GEMMs through the BLAS by address)
+    gives what the Python closure (np.matmul) gives, both tile orders, with an epilogue."""
+    from glassnet.accel import blas, winograd
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((3, 3, shape[0], 20)).astype(np.float32)
+    geo = ref_conv.conv_geometry(shape[2:], (3, 3), 1, pad, 1)
+    scale, shift = rng.uniform(0.5, 2, 20).astype(np.float32), rng.standard_normal(20)
+    shift = shift.astype(np.float32)
+    for order in (False, True):
+        monkeypatch.setattr(winograd, "images_inner", lambda images, row, o=order: o)
+        one_call = winograd.conv2d_values(x, w, geo, scale, shift, True, 6.0)
+        with monkeypatch.context() as m:
+            m.setattr(blas, "gemm_address", lambda dtype: 0)  # the closure path
+            closure = winograd.conv2d_values(x, w, geo, scale, shift, True, 6.0)
+        assert_close(one_call, closure, np.float32)
+        want = np.clip(ref_conv.conv2d_forward(x, w, None, padding=pad)[0]
+                       * scale[:, None, None, None] + shift[:, None, None, None], 0, 6)
+        assert_close(one_call, want, np.float32)
+
+
+@pytest.mark.skipif(not kernels.AVAILABLE, reason="Winograd's transforms need numba")
 def test_winograd_rule_reads_only_shapes():
     """accel.winograd.applies: 3×3 stride-1 ungrouped, >= 8 channels each way, even output
     sizes, and tiles · 8192 >= C·F (the kernel transform repaid)."""

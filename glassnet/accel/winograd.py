@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.accel import kernels, parallel
+from glassnet.accel import blas, kernels, parallel, spin
 from glassnet.arith.geometry import Pair
 
 Array = Any
@@ -311,6 +311,43 @@ if kernels.AVAILABLE:  # pragma: no branch
                                         ob[k, 2 * ty + i, 2 * tx + j] = y[2 * i + j, tx, k]
 
 
+if kernels.AVAILABLE and blas.AVAILABLE and spin.AVAILABLE:  # pragma: no branch
+
+    @njit(cache=True, nogil=True)
+    def _chunk(  # type: ignore[no-untyped-def]
+        x, pt, pl, n0, n1, th, tw, u, v, m, scale, shift, scaled, shifted, clip, cap, out,
+        by_image, gemm_at, sync, started, done, post, seen,
+    ):
+        """One thread's images n0 … n1 − 1 in ONE nogil call: transforms, 16 GEMMs, output.
+
+        As :func:`glassnet.accel.conv_chunks.forward_chunk`: written as a Python closure the
+        part crossed into Python between its steps, and each crossing could make a thread
+        wait for the GIL (and sleep: tens of µs to wake). The GEMMs call NumPy's own BLAS by
+        address (:mod:`glassnet.accel.blas`): M[ξ] (F × T) = U[ξ]ᵀ · V[ξ].
+
+        Shapes:
+            x: (C, N, H, W); u: (16, C, F); v: (16, C, T); m: (16, F, T);
+            out: (F, N, OH, OW), T = (n1 − n0)·TH·TW
+        """
+        spin.signal(sync, started)
+        if by_image:
+            _input_tiles_by_image(x, pt, pl, n0, n1, th, tw, v)
+        else:
+            _input_tiles(x, pt, pl, n0, n1, th, tw, v)
+        c, f, t, isz = v.shape[1], m.shape[1], v.shape[2], v.itemsize
+        zero = v.dtype.type(0)
+        for xi in range(16):
+            blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, f, t, c,
+                      u.ctypes.data + xi * c * f * isz, f, v.ctypes.data + xi * c * t * isz, t,
+                      zero, m.ctypes.data + xi * f * t * isz, t)
+        if by_image:
+            _output_tiles_by_image(m, n0, n1, th, tw, scale, shift, scaled, shifted, clip,
+                                   cap, out)
+        else:
+            _output_tiles(m, n0, n1, th, tw, scale, shift, scaled, shifted, clip, cap, out)
+        spin.finish(sync, done, post, seen)
+
+
 def images_inner(images: int, tiles_per_row: int) -> bool:
     """Whether a part's transforms run with the images innermost (vectors over images).
 
@@ -380,13 +417,26 @@ def conv2d_values(
     f = w.shape[3]
     th, tw = (oh + 1) // 2, (ow + 1) // 2
     xc = np.ascontiguousarray(x)
-    u = kernel_transform(w).transpose(0, 2, 1)  # (16, F, C) views of U[ξ]ᵀ
+    uc = kernel_transform(w)
+    u = uc.transpose(0, 2, 1)  # (16, F, C) views of U[ξ]ᵀ
     out = np.empty((f, n, oh, ow), dtype=x.dtype)
     dt = x.dtype
     none = np.zeros(0, dt)
     sc = none if scale is None else np.ascontiguousarray(scale, dtype=dt)
     sh = none if shift is None else np.ascontiguousarray(shift, dtype=dt)
     top = dt.type(cap)
+    # Work per image: the values the transforms and the GEMMs touch.
+    ranges = parallel.chunks(n, (16 * (c + f) * th * tw + f * oh * ow) * n)
+    gemm_at = blas.gemm_address(dt) if blas.AVAILABLE and spin.AVAILABLE else 0
+    if gemm_at:  # each part one nogil call (the closure below is the fallback)
+        flags = (scale is not None, shift is not None, clip, top)
+        parallel.run_kernel(_chunk, [
+            (xc, pt, pl, lo, hi, th, tw, uc, np.empty((16, c, (hi - lo) * th * tw), dt),
+             np.empty((16, f, (hi - lo) * th * tw), dt), sc, sh, *flags, out,
+             images_inner(hi - lo, tw), gemm_at)
+            for lo, hi in ranges
+        ])
+        return out
 
     def part(lo: int, hi: int) -> None:
         tiles = (hi - lo) * th * tw
@@ -397,6 +447,5 @@ def conv2d_values(
         (_output_tiles_by_image if by_image else _output_tiles)(
             m, lo, hi, th, tw, sc, sh, scale is not None, shift is not None, clip, top, out)
 
-    # Work per image: the values the transforms and the GEMMs touch.
-    parallel.run(part, parallel.chunks(n, (16 * (c + f) * th * tw + f * oh * ow) * n))
+    parallel.run(part, ranges)
     return out
