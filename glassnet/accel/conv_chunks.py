@@ -17,12 +17,13 @@ Only for ungrouped convolutions of NumPy float arrays with numba and that BLAS p
 from __future__ import annotations
 
 from glassnet.accel import blas, gemm, kernels, spin
-from glassnet.accel.epilogue import finish_row
 
 AVAILABLE = blas.AVAILABLE and spin.AVAILABLE
 
 if AVAILABLE:  # pragma: no branch
     from numba import njit
+
+    from glassnet.accel.epilogue import finish_row
 
     @njit(cache=True, nogil=True)
     def forward_chunk(  # type: ignore[no-untyped-def]
