@@ -15,9 +15,12 @@ the channel sums are 16 independent GEMMs, one per position ξ of the 4×4 trans
     M[ξ] (F × tiles) = U[ξ]ᵀ (F × C) · V[ξ] (C × tiles)
 
 — 16·C·F multiply-adds per tile instead of im2col's 36·C·F (4 outputs × 9 taps). The input and
-output transforms are additions only (numba, one image plane at a time); the bias, or a folded
+output transforms are additions only (numba), their vectors running over the tiles of a row or,
+on small maps, over the images of a thread's part (:func:`images_inner`); the bias, or a folded
 BatchNorm and ReLU (:class:`glassnet.accel.epilogue.Epilogue`), are applied by the output
-transform. The batch is split over the threads as in :mod:`glassnet.accel.conv`.
+transform. The batch is split over the threads as in :mod:`glassnet.accel.conv`, each thread's
+part one nogil call (transforms and GEMMs, :func:`_chunk`) where NumPy's BLAS can be called by
+address.
 
 Results equal the direct convolution's to rounding (other sums; the transforms add a few
 float32 roundings: ``tests/test_accel_differential.py``). Inference only: no cache for a
