@@ -22,6 +22,8 @@ _LAZY = {
     "clipped_relu_forward": "glassnet.accel.dispatch",
     "conv2d_backward": "glassnet.accel.dispatch",
     "conv2d_forward": "glassnet.accel.dispatch",
+    "dense_backward": "glassnet.accel.dispatch",
+    "dense_forward": "glassnet.accel.dispatch",
     "max_pool2d_backward": "glassnet.accel.dispatch",
     "max_pool2d_forward": "glassnet.accel.dispatch",
     "max_pool2d_relu_backward": "glassnet.accel.dispatch",

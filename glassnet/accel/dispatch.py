@@ -9,6 +9,8 @@ Every rule reads only the arrays' types and dtypes and the reference-mode flag
   A depthwise convolution (groups == C > 1) with numba runs :mod:`glassnet.accel.depthwise`.
 * **max pooling** (:mod:`glassnet.accel.pool`), also fused with a ReLU: NumPy arrays and the
   numba kernels switched on (:func:`kernels.enabled`).
+* **dense** (:mod:`glassnet.accel.dense`): NumPy floating arrays; splits a layer over the
+  threads where it touches enough values (:func:`parallel.chunks`), else the reference pair.
 * anything else, reference mode, CuPy arrays: the reference pair in :mod:`glassnet.ops`.
 
 A backward runs the pair its forward ran: the cache's type says which.
@@ -22,12 +24,14 @@ import numpy as np
 
 from glassnet.accel import activation as fast_act
 from glassnet.accel import conv as fast_conv
+from glassnet.accel import dense as fast_dense
 from glassnet.accel import depthwise, kernels
 from glassnet.accel import norm as fast_norm
 from glassnet.accel import pool as fast_pool
 from glassnet.accel.mode import reference_active
 from glassnet.arith.geometry import PaddingSpec, Pair
 from glassnet.ops import activation as ref_act
+from glassnet.ops import basic as ref_basic
 from glassnet.ops import conv as ref_conv
 from glassnet.ops import fused as ref_fused
 from glassnet.ops import norm as ref_norm
@@ -62,6 +66,26 @@ def conv2d_forward(
     return impl.conv2d_forward(
         x, w, b, strides=strides, padding=padding, dilation=dilation, groups=groups
     )
+
+
+def dense_forward(x: Array, w: Array, b: Array | None = None) -> tuple[Array, Any]:
+    """:func:`glassnet.ops.basic.dense_forward` or its fast drop-in (see the module rules).
+
+    Shapes:
+        x: (N, in), w: (in, out), b: (out,) or None -> out: (N, out)
+    """
+    impl = fast_dense if _fast_arrays(x, w, b) else ref_basic
+    return impl.dense_forward(x, w, b)
+
+
+def dense_backward(dout: Array, cache: Any) -> tuple[Array, Array, Array | None]:
+    """The dense backward (either pair: both keep the reference's cache).
+
+    Shapes:
+        dout: (N, out) -> dx: (N, in), dw: (in, out), db: (out,) or None
+    """
+    impl = fast_dense if _fast_arrays(dout, cache.x, cache.w) else ref_basic
+    return impl.dense_backward(dout, cache)
 
 
 def conv2d_backward(

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.accel import conv as fast_conv
+from glassnet.accel import dense as fast_dense
 from glassnet.accel import kernels, parallel, small_batch
 from glassnet.accel import pool as fast_pool
 from glassnet.accel.crop import LiveCrop, live_geometry
@@ -194,37 +195,13 @@ def dense_values(x: Array, w: Array, b: Array | None, softmax: bool = False) -> 
     if (_fast(x) and x.shape[0] < SMALL_BATCH and w.dtype == x.dtype
             and small_batch.usable(x, w)):
         return small_batch.dense(x, w, b, softmax)
-    if _fast(x) and type(w) is np.ndarray and x.ndim == w.ndim == 2 and x.shape[1] == w.shape[0]:
-        out = _dense_split(x, w, b)
+    if _fast(x) and type(w) is np.ndarray and w.dtype.kind == "f":
+        # Split over the threads where it pays (accel.dense): NumPy's x @ w alone ran on one
+        # core inside the compute scope (vgg11's classifier: 20 of ~55 ms of a batch-32 pass).
+        out, _ = fast_dense.dense_forward(x, w, b)
     else:
         out, _ = basic_ops.dense_forward(x, w, b)
     return softmax_rows(out) if softmax else out
-
-
-def _dense_split(x: Array, w: Array, b: Array | None) -> Array:
-    """``x @ w + b`` with the layer's columns split over the threads.
-
-    Inside the compute scope NumPy's BLAS runs one thread, so ``x @ w`` used one core: vgg11's
-    4096-wide classifier was 20 of ~55 ms of a batch-32 inference pass (one thread, profile).
-    Each thread multiplies by its own columns of ``w`` (the weights are read once in all); an
-    output element is the same dot product as in ``x @ w`` (tests/test_infer_plan.py checks
-    the plan against the graph forward bit for bit). Split by the values touched: the
-    weights, and per image its input and output rows (:func:`parallel.chunks`).
-
-    Shapes:
-        x: (N, K); w: (K, M); b: (M,) or None -> (N, M)
-    """
-    out = np.empty((x.shape[0], w.shape[1]), dtype=np.result_type(x, w))
-    work = w.size + x.shape[0] * (w.shape[0] + w.shape[1])
-
-    def part(j0: int, j1: int) -> None:
-        cols = out[:, j0:j1]
-        np.matmul(x, w[:, j0:j1], out=cols)
-        if b is not None:
-            cols += b[j0:j1]
-
-    parallel.run(part, parallel.chunks(w.shape[1], work))
-    return out
 
 
 def softmax_rows(a: Array) -> Array:

@@ -215,11 +215,11 @@ def dense(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
     Shapes:
         x: (N, in), w: (in, out), b: (out,) -> out: (N, out)
     """
-    out, cache = basic_ops.dense_forward(x.data, w.data, None if b is None else b.data)
+    out, cache = accel.dense_forward(x.data, w.data, None if b is None else b.data)
     parents = (x, w) if b is None else (x, w, b)
 
     def backward(g: Array) -> tuple[Array | None, ...]:
-        dx, dw, db = basic_ops.dense_backward(g, cache)
+        dx, dw, db = accel.dense_backward(g, cache)
         return (dx, dw) if b is None else (dx, dw, db)
 
     return Tensor.from_op(out, parents, backward)

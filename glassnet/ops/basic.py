@@ -18,15 +18,8 @@ class DenseCache(NamedTuple):
     has_bias: bool
 
 
-def dense_forward(x: Any, w: Any, b: Any | None = None) -> tuple[Any, DenseCache]:
-    """Return ``x @ w + b``.
-
-    Raises:
-        ShapeError: if ``x`` is not ``(N, in)``, ``w`` not ``(in, out)`` or ``b`` not ``(out,)``.
-
-    Shapes:
-        x: (N, in), w: (in, out), b: (out,) or None -> out: (N, out).
-    """
+def check_dense_args(x: Any, w: Any, b: Any | None) -> None:
+    """Raise ShapeError unless x is (N, in), w (in, out) and b None or (out,)."""
     if w.ndim != 2 or x.ndim != 2 or x.shape[1] != w.shape[0]:
         raise ShapeError(
             f"dense: x has shape {list(x.shape)} and w {list(w.shape)}; expected x (N, in) "
@@ -37,6 +30,18 @@ def dense_forward(x: Any, w: Any, b: Any | None = None) -> tuple[Any, DenseCache
             f"dense: b has shape {list(b.shape)} but w has out={w.shape[1]}; "
             f"expected [{w.shape[1]}]"
         )
+
+
+def dense_forward(x: Any, w: Any, b: Any | None = None) -> tuple[Any, DenseCache]:
+    """Return ``x @ w + b``.
+
+    Raises:
+        ShapeError: if ``x`` is not ``(N, in)``, ``w`` not ``(in, out)`` or ``b`` not ``(out,)``.
+
+    Shapes:
+        x: (N, in), w: (in, out), b: (out,) or None -> out: (N, out).
+    """
+    check_dense_args(x, w, b)
     out = x @ w
     if b is not None:
         out += b
