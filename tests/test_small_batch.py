@@ -14,6 +14,7 @@ import glassnet as gn
 from glassnet import layers as L
 from glassnet import zoo
 from glassnet.accel import blas, kernels, parallel, small_batch
+from glassnet.accel.epilogue import Epilogue, finish
 from glassnet.backend import dtype_scope
 from glassnet.ops.conv import conv_geometry
 from glassnet.tensor import no_grad
@@ -54,6 +55,8 @@ CONVS = [  # (C, N, H, W), (KH, KW, F), strides, padding, dilation
     ((3, 2, 12, 11), (3, 3, 5), 2, "same", 1),
     ((9, 3, 9, 10), (2, 3, 6), (1, 2), (1, 2), (2, 1)),
     ((4, 1, 7, 7), (1, 1, 3), 1, 0, 1),
+    ((6, 1, 4, 5), (3, 3, 24), 1, "same", 1),  # more filters than positions: split by filters
+    ((40, 1, 2, 2), (3, 3, 9), 1, 1, 1),  # channel-last windows, by filters
 ]
 
 
@@ -70,7 +73,26 @@ def test_conv_rows_equals_torch(torch, rng, split, x_shape, k, strides, padding,
     np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("x_shape,k,strides,padding,dilation", CONVS[:4])
+@pytest.mark.parametrize("x_shape,k,strides,padding,dilation", CONVS)
+@pytest.mark.parametrize("clip,cap", [(False, np.inf), (True, np.inf), (True, 0.5)])
+def test_conv_rows_epilogue_equals_torch_then_finish(torch, rng, split, x_shape, k, strides,
+                                                     padding, dilation, clip, cap):
+    """A folded BatchNorm + ReLU / ReLU6-like clip, applied as the cells are written."""
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal((k[0], k[1], x_shape[0], k[2]))
+    epilogue = Epilogue(rng.standard_normal(k[2]), rng.standard_normal(k[2]), clip, cap)
+    geometry = conv_geometry(x_shape[2:], k[:2], strides, padding, dilation)
+    rows = small_batch.ConvRows(x.shape, w.shape, geometry, x.dtype)
+    if split > 1 and k[2] >= x_shape[1] * geometry[0][0] * geometry[0][1]:
+        assert rows.by_filters and len({p[10:12] for p in rows.parts}) == len(rows.parts) > 1
+    out = rows(x, w, None, epilogue)
+    want = finish(torch_conv(torch, x, w, None, geometry[2], geometry[1], geometry[3]), epilogue)
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="fold the bias"):
+        rows(x, w, np.ones(k[2]), epilogue)
+
+
+@pytest.mark.parametrize("x_shape,k,strides,padding,dilation", CONVS[:4] + CONVS[5:])
 @pytest.mark.parametrize("flat", [False, True])
 def test_conv_relu_pool_equals_torch(torch, rng, split, x_shape, k, strides, padding, dilation,
                                      flat):

@@ -29,7 +29,7 @@ from glassnet.accel import conv as fast_conv
 from glassnet.accel import kernels, parallel, small_batch, small_maps
 from glassnet.accel import pool as fast_pool
 from glassnet.accel.crop import LiveCrop, live_geometry
-from glassnet.accel.epilogue import Epilogue, finish
+from glassnet.accel.epilogue import Epilogue
 from glassnet.accel.mode import reference_active
 from glassnet.ops import activation as act_ops
 from glassnet.ops import basic as basic_ops
@@ -145,8 +145,7 @@ class ConvStep:
                 rows, live = small
                 if live is not None:  # dead taps dropped, as the batch path does
                     x, w = _live_part(x, w, live)
-                out = rows(x, w, b)
-                return out if epilogue is None else finish(out, epilogue)
+                return rows(x, w, b, epilogue)
             out = fast_conv.conv2d_values(x, w, b, self.geometry, self.groups, epilogue)
         else:
             geo = self.geometry
