@@ -71,6 +71,10 @@ def test_conv_rows_equals_torch(torch, rng, split, x_shape, k, strides, padding,
     want = torch_conv(torch, x, w, b, geometry[2], geometry[1], geometry[3])
     assert out.shape == want.shape
     np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+    # Flattened in (H, W, C) order: written through a strided view, not plane by plane.
+    flat = small_batch.ConvRows(x.shape, w.shape, geometry, x.dtype, flat=True)(x, w, b)
+    np.testing.assert_allclose(flat, want.transpose(1, 2, 3, 0).reshape(x_shape[1], -1),
+                               rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("x_shape,k,strides,padding,dilation", CONVS)

@@ -118,6 +118,35 @@ if AVAILABLE:  # pragma: no branch
         return zt
 
     @njit(cache=True, nogil=True)
+    def _conv_planes(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n, i0, m, f0, f1, gemm_at, out):  # type: ignore[no-untyped-def]
+        """out[f, n, i0 … i0 + m − 1, :] for filters f0 … f1 − 1, by one GEMM into the planes.
+
+        The product is computed transposed, Kᵀ · windowsᵀ: each filter's rows of image n are
+        one contiguous run of its output plane, so the GEMM writes them in place (row stride
+        N·OH·OW) and nothing is scattered filter by filter afterwards.
+
+        Shapes:
+            xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F); out: (F, N, OH, OW), C-contiguous
+        """
+        k, ld = wk.shape
+        nc = xpad.shape[0]
+        _, nn, oh, ow = out.shape
+        p = m * ow
+        w_at = wk.ctypes.data + f0 * wk.itemsize
+        out_at = out.ctypes.data + ((f0 * nn + n) * oh * ow + i0 * ow) * out.itemsize
+        zero = out.dtype.type(0)
+        if nc >= CHANNEL_LAST_MIN:  # windows as rows (p, k): out = wkᵀ · rowsᵀ
+            rows = np.empty((1, m, ow, k), dtype=xpad.dtype)
+            _windows(xpad, kh, kw, sh, sw, dil_h, dil_w, n, i0, rows)
+            blas.gemm(gemm_at, blas.TRANS, blas.TRANS, f1 - f0, p, k, w_at, ld,
+                      rows.ctypes.data, k, zero, out_at, nn * oh * ow)
+        else:  # windows as columns (k, p): out = wkᵀ · cols
+            cols = np.empty((k, p), dtype=xpad.dtype)
+            kernels.im2col(xpad, sh, sw, dil_h, dil_w, n, kh, kw, m, ow, True, cols, i0)
+            blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, f1 - f0, p, k, w_at, ld,
+                      cols.ctypes.data, p, zero, out_at, nn * oh * ow)
+
+    @njit(cache=True, nogil=True)
     def conv_rows_kernel(  # type: ignore[no-untyped-def]
         xpad, wk, scale, shift, clip, cap, out, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, i1,
         f0, f1, gemm_at, sync, started, done, post, seen,
@@ -126,7 +155,9 @@ if AVAILABLE:  # pragma: no branch
 
         The epilogue as :func:`glassnet.accel.epilogue.finish` applies it, in the same order:
         ``z·scale`` (if a scale), ``+ shift`` (the bias, or a folded BatchNorm's shift), then
-        the clip to [0, cap]; on each output cell as it leaves the product.
+        the clip to [0, cap]; on each filter's rows right after the product wrote them. A
+        C-contiguous ``out`` is written in place (:func:`_conv_planes`); any other view (the
+        flattened (N, OH, OW, F) buffer) through the channel-last product.
 
         Shapes:
             xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F); scale, shift: (F,) or (0,);
@@ -134,20 +165,36 @@ if AVAILABLE:  # pragma: no branch
         """
         spin.signal(sync, started)
         ow = out.shape[3]
-        zt = _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, i1 - i0, ow, f0, f1,
-                     gemm_at)
         zero = out.dtype.type(0)
-        for n in range(n1 - n0):
-            for i in range(i1 - i0):
-                for j in range(ow):
-                    cell = zt[n, i, j]
-                    for f in range(f1 - f0):
-                        z = cell[f] * scale[f0 + f] if scale.size else cell[f]
-                        z = z + shift[f0 + f] if shift.size else z
+        if out.flags.c_contiguous:
+            for n in range(n0, n1):
+                _conv_planes(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n, i0, i1 - i0, f0, f1,
+                             gemm_at, out)
+                for f in range(f0, f1):
+                    a = scale[f] if scale.size else zero
+                    b = shift[f] if shift.size else zero
+                    run = out[f, n, i0:i1].reshape(-1)
+                    for j in range(run.size):
+                        z = run[j] * a if scale.size else run[j]
+                        z = z + b if shift.size else z
                         if clip:  # comparisons false for NaN: it stays NaN, as in finish()
                             z = zero if z < zero else z
                             z = cap if z > cap else z
-                        out[f0 + f, n0 + n, i0 + i, j] = z
+                        run[j] = z
+        else:
+            zt = _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, i1 - i0, ow, f0,
+                         f1, gemm_at)
+            for n in range(n1 - n0):
+                for i in range(i1 - i0):
+                    for j in range(ow):
+                        cell = zt[n, i, j]
+                        for f in range(f1 - f0):
+                            z = cell[f] * scale[f0 + f] if scale.size else cell[f]
+                            z = z + shift[f0 + f] if shift.size else z
+                            if clip:
+                                z = zero if z < zero else z
+                                z = cap if z > cap else z
+                            out[f0 + f, n0 + n, i0 + i, j] = z
         spin.finish(sync, done, post, seen)
 
     @njit(cache=True, nogil=True)
