@@ -173,14 +173,15 @@ if AVAILABLE:  # pragma: no branch
                 for f in range(f0, f1):
                     a = scale[f] if scale.size else zero
                     b = shift[f] if shift.size else zero
-                    run = out[f, n, i0:i1].reshape(-1)
-                    for j in range(run.size):
-                        z = run[j] * a if scale.size else run[j]
-                        z = z + b if shift.size else z
-                        if clip:  # comparisons false for NaN: it stays NaN, as in finish()
-                            z = zero if z < zero else z
-                            z = cap if z > cap else z
-                        run[j] = z
+                    for i in range(i0, i1):
+                        run = out[f, n, i]
+                        for j in range(ow):
+                            z = run[j] * a if scale.size else run[j]
+                            z = z + b if shift.size else z
+                            if clip:  # comparisons false for NaN: it stays NaN, as in finish()
+                                z = zero if z < zero else z
+                                z = cap if z > cap else z
+                            run[j] = z
         else:
             zt = _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, i1 - i0, ow, f0,
                          f1, gemm_at)
