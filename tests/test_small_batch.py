@@ -57,7 +57,19 @@ CONVS = [  # (C, N, H, W), (KH, KW, F), strides, padding, dilation
     ((4, 1, 7, 7), (1, 1, 3), 1, 0, 1),
     ((6, 1, 4, 5), (3, 3, 24), 1, "same", 1),  # more filters than positions: split by filters
     ((40, 1, 2, 2), (3, 3, 9), 1, 1, 1),  # channel-last windows, by filters
+    ((256, 1, 2, 2), (3, 3, 120), 1, 1, 1),  # a 1.1 MB kernel over 4 positions: streamed
 ]
+
+
+def test_a_large_kernel_over_few_positions_is_streamed(rng):
+    """The rule: ≤ FEW_POSITIONS positions per part and ≥ STREAM_MIN_VALUES kernel values."""
+    geometry = conv_geometry((2, 2), (3, 3), 1, 1, 1)
+    for c, f, streamed in [(256, 120, True), (16, 120, False)]:
+        rows = small_batch.ConvRows((c, 1, 2, 2), (3, 3, c, f), geometry, np.float64)
+        assert all(part[12] is streamed for part in rows.parts)
+    geometry = conv_geometry((4, 4), (3, 3), 1, 1, 1)  # 16 positions: the GEMM
+    rows = small_batch.ConvRows((256, 1, 4, 4), (3, 3, 256, 120), geometry, np.float64)
+    assert not any(part[12] for part in rows.parts)
 
 
 @pytest.mark.parametrize("x_shape,k,strides,padding,dilation", CONVS)

@@ -47,6 +47,13 @@ MAX_POSITIONS = 4096
 # than plane by plane (runs of OW values): channel-last lost for one channel and won for 32
 # (docs/performance.md, rules table).
 CHANNEL_LAST_MIN = 8
+# Output positions (per image and part) up to which a convolution's product streams the kernel
+# row by row (:func:`_stream_product`) instead of calling the BLAS, for kernels too large to
+# stay in cache: with so few positions the product is a read of the weights, which the GEMM's
+# packing read twice (cold weights, one thread: 4 positions × (1,440 × 320) 279 → 185 µs);
+# kernels that stay in cache lost (docs/performance.md, rules table).
+FEW_POSITIONS = 4
+STREAM_MIN_VALUES = 262_144  # ... for kernels of at least this many values (1 MiB in float32)
 
 AVAILABLE = blas.AVAILABLE and spin.AVAILABLE
 _NO_SYNC = np.zeros(1, dtype=np.int64)  # the counters of a part run without a worker
@@ -117,7 +124,31 @@ if AVAILABLE:  # pragma: no branch
         return zt
 
     @njit(cache=True, nogil=True)
-    def _conv_planes(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n, i0, m, f0, f1, gemm_at, out):  # type: ignore[no-untyped-def]
+    def _stream_product(rows, wk, f0, f1, acc):  # type: ignore[no-untyped-def]
+        """acc[p, f] = Σ_k rows[p, k] · wk[k, f0 + f], reading wk once, row after row.
+
+        Each kernel row is one contiguous run of F values, multiplied into every position's
+        accumulator while it is in cache (the accumulators, P·F values, stay in L1).
+
+        Shapes:
+            rows: (P, K); wk: (K, F); acc: (P, f1 − f0)
+        """
+        npos, k = rows.shape
+        for q in range(npos):
+            a = acc[q]
+            for f in range(a.size):
+                a[f] = 0
+        for kk in range(k):
+            wrow = wk[kk, f0:f1]
+            for q in range(npos):
+                r = rows[q, kk]
+                a = acc[q]
+                for f in range(a.size):
+                    a[f] += r * wrow[f]
+
+    @njit(cache=True, nogil=True)
+    def _conv_planes(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n, i0, m, f0, f1, stream, gemm_at,  # type: ignore[no-untyped-def]
+                     out):
         """out[f, n, i0 … i0 + m − 1, :] for filters f0 … f1 − 1, by one GEMM into the planes.
 
         The product is computed transposed, Kᵀ · windowsᵀ: each filter's rows of image n are
@@ -134,7 +165,16 @@ if AVAILABLE:  # pragma: no branch
         w_at = wk.ctypes.data + f0 * wk.itemsize
         out_at = out.ctypes.data + ((f0 * nn + n) * oh * ow + i0 * ow) * out.itemsize
         zero = out.dtype.type(0)
-        if nc >= CHANNEL_LAST_MIN:  # windows as rows (p, k): out = wkᵀ · rowsᵀ
+        if nc >= CHANNEL_LAST_MIN and stream:  # the kernel streamed once (FEW_POSITIONS)
+            rows = np.empty((1, m, ow, k), dtype=xpad.dtype)
+            _windows(xpad, kh, kw, sh, sw, dil_h, dil_w, n, i0, rows)
+            acc = np.empty((p, f1 - f0), dtype=out.dtype)
+            _stream_product(rows.reshape(p, k), wk, f0, f1, acc)
+            for f in range(f1 - f0):
+                plane = out[f0 + f, n]
+                for q in range(p):
+                    plane[i0 + q // ow, q % ow] = acc[q, f]
+        elif nc >= CHANNEL_LAST_MIN:  # windows as rows (p, k): out = wkᵀ · rowsᵀ
             rows = np.empty((1, m, ow, k), dtype=xpad.dtype)
             _windows(xpad, kh, kw, sh, sw, dil_h, dil_w, n, i0, rows)
             blas.gemm(gemm_at, blas.TRANS, blas.TRANS, f1 - f0, p, k, w_at, ld,
@@ -148,7 +188,7 @@ if AVAILABLE:  # pragma: no branch
     @njit(cache=True, nogil=True)
     def conv_rows_kernel(  # type: ignore[no-untyped-def]
         xpad, wk, scale, shift, clip, cap, out, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, i1,
-        f0, f1, gemm_at, sync, started, done, post, seen,
+        f0, f1, stream, gemm_at, sync, started, done, post, seen,
     ):
         """Output rows ``[i0, i1)`` of images ``[n0, n1)``, filters ``[f0, f1)``, epilogue on.
 
@@ -168,7 +208,7 @@ if AVAILABLE:  # pragma: no branch
         if out.flags.c_contiguous:
             for n in range(n0, n1):
                 _conv_planes(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n, i0, i1 - i0, f0, f1,
-                             gemm_at, out)
+                             stream, gemm_at, out)
                 for f in range(f0, f1):
                     a = scale[f] if scale.size else zero
                     b = shift[f] if shift.size else zero
@@ -199,8 +239,8 @@ if AVAILABLE:  # pragma: no branch
 
     @njit(cache=True, nogil=True)
     def conv_pool_rows_kernel(  # type: ignore[no-untyped-def]
-        xpad, wk, bias, out, kh, kw, sh, sw, dil_h, dil_w, n0, n1, a0, a1, f0, f1, gemm_at, sync,
-        started, done, post, seen,
+        xpad, wk, bias, out, kh, kw, sh, sw, dil_h, dil_w, n0, n1, a0, a1, f0, f1, stream, gemm_at,
+        sync, started, done, post, seen,
     ):
         """relu(maxpool₂ₓ₂(conv + b)): pooled rows [a0, a1) of images [n0, n1), filters [f0, f1).
 
@@ -382,11 +422,13 @@ class ConvRows:
                         f * kh * kw * c * n * oh * ow // MIN_MACS_PER_PART), 1)
         if relu_pool:  # split the rows of the pooled output
             self.kernel, self.out_shape = conv_pool_rows_kernel, (f, n, oh // 2, ow // 2)
-            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part, gemm)
+            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part, False, gemm)
                           for part in _parts(n, oh // 2, f, parts, self.by_filters)]
         else:
             self.kernel, self.out_shape = conv_rows_kernel, (f, n, oh, ow)
-            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part, gemm)
+            big = kh * kw * c * f >= STREAM_MIN_VALUES
+            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part,
+                           big and (part[3] - part[2]) * ow <= FEW_POSITIONS, gemm)
                           for part in _parts(n, oh, f, parts, self.by_filters)]
         self.relu_pool = relu_pool
 
