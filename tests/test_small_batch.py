@@ -152,14 +152,16 @@ def test_dense_equals_torch(torch, rng, softmax, bias):
 
 
 @pytest.mark.parametrize("softmax", [False, True])
-def test_a_big_dense_layer_splits_its_columns(torch, rng, split, softmax):
-    """600×700 weights (420k values, past the split rule): each thread a block of columns."""
-    x, w = rng.standard_normal((1, 600)), rng.standard_normal((600, 700))
-    b = rng.standard_normal(700)
+@pytest.mark.parametrize("rows,bias", [(1, True), (3, False), (5, True)])
+def test_a_big_dense_layer_splits_its_columns(torch, rng, split, softmax, rows, bias):
+    """600×700 weights (420k values, past the split rule): each thread a block of columns,
+    its rows streamed (up to FEW_POSITIONS rows) or multiplied by the GEMM (5 rows)."""
+    x, w = rng.standard_normal((rows, 600)), rng.standard_normal((600, 700))
+    b = rng.standard_normal(700) if bias else None
     if split > 1:
         assert len(parallel.chunks(700, w.size)) > 1
     out = small_batch.dense(x, w, b, softmax)
-    want = torch.tensor(x) @ torch.tensor(w) + torch.tensor(b)
+    want = torch.tensor(x) @ torch.tensor(w) + (torch.tensor(b) if bias else 0)
     if softmax:
         want = torch.softmax(want, dim=1)
     np.testing.assert_allclose(out, want.numpy(), rtol=1e-12, atol=1e-12)
