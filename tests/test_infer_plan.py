@@ -96,3 +96,36 @@ def test_feature_maps_and_training_mode_do_not_use_the_plan(rng):
     assert getattr(model, "_plan_cache", None) is None
     assert set(maps) == {layer.name for layer in model.layers}
     assert train_out.shape == (2, 10)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_merge_layers_run_on_arrays_with_the_graphs_numbers(rng, monkeypatch, batch):
+    """Add (three inputs) and Concatenate (channels; flat features) have array steps: the
+    plan never wraps them in tensors, and their sums and joins are the graph path's (bit for
+    bit from batch 2; at batch 1 the convolutions and Dense layers around them run the
+    small-batch kernels: equal to rounding)."""
+    with dtype_scope("float64"):
+        inp = L.Input((5, 4, 3))
+        a = L.Conv2D(3, 1, activation="relu")(inp.node)
+        b = L.Conv2D(3, 3, padding="same")(inp.node)
+        s = L.Add()([inp.node, a, b])
+        c = L.Concatenate()([s, a, inp.node])
+        f1 = L.Dense(4)(L.Flatten()(c))
+        f2 = L.Dense(2)(L.Flatten()(s))
+        model = gn.Model(inp, L.Concatenate(axis=1)([f1, f2]), seed=3).build()
+        merges = (L.Add, L.Concatenate)
+        real = {k: k.forward for k in merges}
+        used = []
+        for kind in merges:
+            monkeypatch.setattr(kind, "forward", lambda self, xs, training=False, _k=kind: (
+                used.append(_k) or real[_k](self, xs, training)))
+        x = rng.standard_normal((batch, 5, 4, 3))
+        with no_grad():
+            planned = model.forward(x).data
+        assert used == []  # the plan's merge steps took arrays
+        graph = model.forward(x, training=False).data
+        assert len(used) == 3  # the graph path's took tensors
+    if batch == 1:
+        np.testing.assert_allclose(planned, graph, rtol=1e-13, atol=1e-13)
+    else:
+        np.testing.assert_array_equal(planned, graph)

@@ -14,6 +14,7 @@ import glassnet as gn
 from glassnet import layers as L
 from glassnet import zoo
 from glassnet.accel import blas, kernels, parallel, small_batch
+from glassnet.accel.epilogue import Epilogue, finish
 from glassnet.backend import dtype_scope
 from glassnet.ops.conv import conv_geometry
 from glassnet.tensor import no_grad
@@ -54,7 +55,21 @@ CONVS = [  # (C, N, H, W), (KH, KW, F), strides, padding, dilation
     ((3, 2, 12, 11), (3, 3, 5), 2, "same", 1),
     ((9, 3, 9, 10), (2, 3, 6), (1, 2), (1, 2), (2, 1)),
     ((4, 1, 7, 7), (1, 1, 3), 1, 0, 1),
+    ((6, 1, 4, 5), (3, 3, 24), 1, "same", 1),  # more filters than positions: split by filters
+    ((40, 1, 2, 2), (3, 3, 9), 1, 1, 1),  # channel-last windows, by filters
+    ((256, 1, 2, 2), (3, 3, 120), 1, 1, 1),  # a 1.1 MB kernel over 4 positions: streamed
 ]
+
+
+def test_a_large_kernel_over_few_positions_is_streamed(rng):
+    """The rule: ≤ FEW_POSITIONS positions per part and ≥ STREAM_MIN_VALUES kernel values."""
+    geometry = conv_geometry((2, 2), (3, 3), 1, 1, 1)
+    for c, f, streamed in [(256, 120, True), (16, 120, False)]:
+        rows = small_batch.ConvRows((c, 1, 2, 2), (3, 3, c, f), geometry, np.float64)
+        assert all(part[12] is streamed for part in rows.parts)
+    geometry = conv_geometry((4, 4), (3, 3), 1, 1, 1)  # 16 positions: the GEMM
+    rows = small_batch.ConvRows((256, 1, 4, 4), (3, 3, 256, 120), geometry, np.float64)
+    assert not any(part[12] for part in rows.parts)
 
 
 @pytest.mark.parametrize("x_shape,k,strides,padding,dilation", CONVS)
@@ -68,9 +83,32 @@ def test_conv_rows_equals_torch(torch, rng, split, x_shape, k, strides, padding,
     want = torch_conv(torch, x, w, b, geometry[2], geometry[1], geometry[3])
     assert out.shape == want.shape
     np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+    # Flattened in (H, W, C) order: written through a strided view, not plane by plane.
+    flat = small_batch.ConvRows(x.shape, w.shape, geometry, x.dtype, flat=True)(x, w, b)
+    np.testing.assert_allclose(flat, want.transpose(1, 2, 3, 0).reshape(x_shape[1], -1),
+                               rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("x_shape,k,strides,padding,dilation", CONVS[:4])
+@pytest.mark.parametrize("x_shape,k,strides,padding,dilation", CONVS)
+@pytest.mark.parametrize("clip,cap", [(False, np.inf), (True, np.inf), (True, 0.5)])
+def test_conv_rows_epilogue_equals_torch_then_finish(torch, rng, split, x_shape, k, strides,
+                                                     padding, dilation, clip, cap):
+    """A folded BatchNorm + ReLU / ReLU6-like clip, applied as the cells are written."""
+    x = rng.standard_normal(x_shape)
+    w = rng.standard_normal((k[0], k[1], x_shape[0], k[2]))
+    epilogue = Epilogue(rng.standard_normal(k[2]), rng.standard_normal(k[2]), clip, cap)
+    geometry = conv_geometry(x_shape[2:], k[:2], strides, padding, dilation)
+    rows = small_batch.ConvRows(x.shape, w.shape, geometry, x.dtype)
+    if split > 1 and k[2] >= x_shape[1] * geometry[0][0] * geometry[0][1]:
+        assert rows.by_filters and len({p[10:12] for p in rows.parts}) == len(rows.parts) > 1
+    out = rows(x, w, None, epilogue)
+    want = finish(torch_conv(torch, x, w, None, geometry[2], geometry[1], geometry[3]), epilogue)
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="fold the bias"):
+        rows(x, w, np.ones(k[2]), epilogue)
+
+
+@pytest.mark.parametrize("x_shape,k,strides,padding,dilation", CONVS[:4] + CONVS[5:])
 @pytest.mark.parametrize("flat", [False, True])
 def test_conv_relu_pool_equals_torch(torch, rng, split, x_shape, k, strides, padding, dilation,
                                      flat):
@@ -114,14 +152,16 @@ def test_dense_equals_torch(torch, rng, softmax, bias):
 
 
 @pytest.mark.parametrize("softmax", [False, True])
-def test_a_big_dense_layer_splits_its_columns(torch, rng, split, softmax):
-    """600×700 weights (420k values, past the split rule): each thread a block of columns."""
-    x, w = rng.standard_normal((1, 600)), rng.standard_normal((600, 700))
-    b = rng.standard_normal(700)
+@pytest.mark.parametrize("rows,bias", [(1, True), (3, False), (5, True)])
+def test_a_big_dense_layer_splits_its_columns(torch, rng, split, softmax, rows, bias):
+    """600×700 weights (420k values, past the split rule): each thread a block of columns,
+    its rows streamed (up to FEW_POSITIONS rows) or multiplied by the GEMM (5 rows)."""
+    x, w = rng.standard_normal((rows, 600)), rng.standard_normal((600, 700))
+    b = rng.standard_normal(700) if bias else None
     if split > 1:
         assert len(parallel.chunks(700, w.size)) > 1
     out = small_batch.dense(x, w, b, softmax)
-    want = torch.tensor(x) @ torch.tensor(w) + torch.tensor(b)
+    want = torch.tensor(x) @ torch.tensor(w) + (torch.tensor(b) if bias else 0)
     if softmax:
         want = torch.softmax(want, dim=1)
     np.testing.assert_allclose(out, want.numpy(), rtol=1e-12, atol=1e-12)

@@ -27,10 +27,10 @@ import numpy as np
 
 from glassnet.accel import conv as fast_conv
 from glassnet.accel import dense as fast_dense
-from glassnet.accel import kernels, parallel, small_batch
+from glassnet.accel import kernels, parallel, small_batch, small_maps
 from glassnet.accel import pool as fast_pool
 from glassnet.accel.crop import LiveCrop, live_geometry
-from glassnet.accel.epilogue import Epilogue, finish
+from glassnet.accel.epilogue import Epilogue
 from glassnet.accel.mode import reference_active
 from glassnet.ops import activation as act_ops
 from glassnet.ops import basic as basic_ops
@@ -85,10 +85,16 @@ class PoolStep:
                           ceil_mode=ceil_mode)
         self.geo = pool_geometry(in_hw, pool_size, strides, padding, ceil_mode)
         self.relu = relu
+        # A 2×2 / stride-2 unpadded window has its own one-pass kernel (no padded copy, no
+        # transposition): it beat small_maps' 3–4× there (docs/performance.md, rules table).
+        g = self.geo
+        self.small_maps = not (g.kernel == g.strides == (2, 2) and g.applied == ((0, 0), (0, 0)))
 
     def __call__(self, x: Array) -> Array:
         """The pooled map of ``x``."""
         if _fast(x) and kernels.enabled(x):
+            if self.small_maps and x.ndim == 4 and small_maps.pays(x.shape[1], self.geo.out_hw):
+                return small_maps.max_pool_values(x, self.geo, self.relu)
             return fast_pool.max_pool2d_values(x, self.geo, self.relu)
         reference = ref_fused.max_pool2d_relu_forward if self.relu else ref_pool.max_pool2d_forward
         return reference(x, **self.hyper)[0]
@@ -119,6 +125,7 @@ class ConvStep:
             and geo.out_hw == tuple(s // 2 for s in geometry.out_hw)
         )
         self._small: dict[tuple[Any, ...], Any] = {}
+        self._small_maps: dict[tuple[Any, ...], bool] = {}
 
     def __call__(
         self, x: Array, w: Array, b: Array | None, epilogue: Epilogue | None = None
@@ -132,13 +139,14 @@ class ConvStep:
         if epilogue is not None and (self.pool is not None or self.flatten or not _fast(x)):
             raise ValueError("ConvStep: an epilogue needs the fast path, no pool, no Flatten")
         if _fast(x):
+            if self._depthwise(x, w):
+                return small_maps.depthwise_values(x, w, b, self.geometry, epilogue)
             small = self._small_kernel(x, w)
             if small is not None:
                 rows, live = small
                 if live is not None:  # dead taps dropped, as the batch path does
                     x, w = _live_part(x, w, live)
-                out = rows(x, w, b)
-                return out if epilogue is None else finish(out, epilogue)
+                return rows(x, w, b, epilogue)
             out = fast_conv.conv2d_values(x, w, b, self.geometry, self.groups, epilogue)
         else:
             geo = self.geometry
@@ -149,6 +157,18 @@ class ConvStep:
         if self.pool is not None:
             out = self.pool(out)
         return basic_ops.flatten_maps(out) if self.flatten else out
+
+    def _depthwise(self, x: Array, w: Array) -> bool:
+        """Whether :func:`glassnet.accel.small_maps.depthwise_values` runs for this input."""
+        key = (x.shape, x.dtype, w.shape, w.dtype)
+        ok = self._small_maps.get(key)
+        if ok is None:
+            ok = self._small_maps[key] = (
+                self.groups > 1 and self.pool is None and not self.flatten
+                and small_maps.pays(x.shape[1], self.geometry.out_hw)
+                and small_maps.usable(x, w, self.groups)
+            )
+        return ok
 
     def _small_kernel(self, x: Array, w: Array) -> Any:
         """The planned ``(small-batch kernel, live crop or None)`` for this input shape.

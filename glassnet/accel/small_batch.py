@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from glassnet.accel import blas, kernels, parallel, spin
+from glassnet.accel.epilogue import Epilogue
 from glassnet.arith.geometry import Pair
-from glassnet.ops.im2col import pad_spatial
 
 Array = Any
 Pads = tuple[Pair, Pair]
@@ -47,6 +47,13 @@ MAX_POSITIONS = 4096
 # than plane by plane (runs of OW values): channel-last lost for one channel and won for 32
 # (docs/performance.md, rules table).
 CHANNEL_LAST_MIN = 8
+# Output positions (per image and part) up to which a convolution's product streams the kernel
+# row by row (:func:`_stream_product`) instead of calling the BLAS, for kernels too large to
+# stay in cache: with so few positions the product is a read of the weights, which the GEMM's
+# packing read twice (cold weights, one thread: 4 positions × (1,440 × 320) 279 → 185 µs);
+# kernels that stay in cache lost (docs/performance.md, rules table).
+FEW_POSITIONS = 4
+STREAM_MIN_VALUES = 262_144  # ... for kernels of at least this many values (1 MiB in float32)
 
 AVAILABLE = blas.AVAILABLE and spin.AVAILABLE
 _NO_SYNC = np.zeros(1, dtype=np.int64)  # the counters of a part run without a worker
@@ -90,58 +97,152 @@ if AVAILABLE:  # pragma: no branch
                                 out[base + c] = run[c]
 
     @njit(cache=True, nogil=True)
-    def _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, m, ow, gemm_at):  # type: ignore[no-untyped-def]
-        """zt[n, i, j, f]: the conv (no bias) of rows i0 … i0 + m − 1, columns 0 … OW − 1.
+    def _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, m, ow, f0, f1, gemm_at):  # type: ignore[no-untyped-def]
+        """zt[n, i, j, f]: the conv (no bias) of rows i0 … i0 + m − 1, filters f0 … f1 − 1.
 
         Shapes:
-            xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F) -> zt: (n1 − n0, m, OW, F)
+            xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F) -> zt: (n1 − n0, m, OW, f1 − f0)
         """
-        k, nf = wk.shape
+        k, ld = wk.shape
+        nf = f1 - f0
         nc, nn = xpad.shape[0], n1 - n0
         p = nn * m * ow
         zt = np.empty((nn, m, ow, nf), dtype=xpad.dtype)
+        w_at = wk.ctypes.data + f0 * wk.itemsize  # the filters' columns: row stride F
         zero = zt.dtype.type(0)
         if nc >= CHANNEL_LAST_MIN:  # windows as rows: zt = cols · wk
             rows = np.empty((nn, m, ow, k), dtype=xpad.dtype)
             _windows(xpad, kh, kw, sh, sw, dil_h, dil_w, n0, i0, rows)
             blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, p, nf, k, rows.ctypes.data, k,
-                      wk.ctypes.data, nf, zero, zt.ctypes.data, nf)
+                      w_at, ld, zero, zt.ctypes.data, nf)
         else:  # windows as columns, plane by plane (runs of OW values): zt = colsᵀ · wk
             cols = np.empty((kh, kw, nc, nn, m, ow), dtype=xpad.dtype)
             kernels.im2col(xpad, sh, sw, dil_h, dil_w, n0, kh, kw, m, ow, True,
                            cols.reshape(k, nn * m * ow), i0)
             blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, p, nf, k, cols.ctypes.data, p,
-                      wk.ctypes.data, nf, zero, zt.ctypes.data, nf)
+                      w_at, ld, zero, zt.ctypes.data, nf)
         return zt
 
     @njit(cache=True, nogil=True)
-    def conv_rows_kernel(  # type: ignore[no-untyped-def]
-        xpad, wk, bias, out, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, i1, gemm_at, sync, started,
-        done, post, seen,
-    ):
-        """Output rows ``[i0, i1)`` of images ``[n0, n1)`` (all rows when several images).
+    def _stream_product(rows, wk, f0, f1, acc):  # type: ignore[no-untyped-def]
+        """acc[p, f] = Σ_k rows[p, k] · wk[k, f0 + f], reading wk once, row after row.
+
+        Each kernel row is one contiguous run of F values, multiplied into every position's
+        accumulator while it is in cache (the accumulators, P·F values, stay in L1).
 
         Shapes:
-            xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F); bias: (F,) or (0,); out: (F, N, OH, OW)
+            rows: (P, K); wk: (K, F); acc: (P, f1 − f0)
+        """
+        npos, k = rows.shape
+        for q in range(npos):
+            a = acc[q]
+            for f in range(a.size):
+                a[f] = 0
+        for kk in range(k):
+            wrow = wk[kk, f0:f1]
+            for q in range(npos):
+                r = rows[q, kk]
+                a = acc[q]
+                for f in range(a.size):
+                    a[f] += r * wrow[f]
+
+    @njit(cache=True, nogil=True)
+    def _conv_planes(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n, i0, m, f0, f1, stream, gemm_at,  # type: ignore[no-untyped-def]
+                     out):
+        """out[f, n, i0 … i0 + m − 1, :] for filters f0 … f1 − 1, by one GEMM into the planes.
+
+        The product is computed transposed, Kᵀ · windowsᵀ: each filter's rows of image n are
+        one contiguous run of its output plane, so the GEMM writes them in place (row stride
+        N·OH·OW) and nothing is scattered filter by filter afterwards.
+
+        Shapes:
+            xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F); out: (F, N, OH, OW), C-contiguous
+        """
+        k, ld = wk.shape
+        nc = xpad.shape[0]
+        _, nn, oh, ow = out.shape
+        p = m * ow
+        w_at = wk.ctypes.data + f0 * wk.itemsize
+        out_at = out.ctypes.data + ((f0 * nn + n) * oh * ow + i0 * ow) * out.itemsize
+        zero = out.dtype.type(0)
+        if nc >= CHANNEL_LAST_MIN and stream:  # the kernel streamed once (FEW_POSITIONS)
+            rows = np.empty((1, m, ow, k), dtype=xpad.dtype)
+            _windows(xpad, kh, kw, sh, sw, dil_h, dil_w, n, i0, rows)
+            acc = np.empty((p, f1 - f0), dtype=out.dtype)
+            _stream_product(rows.reshape(p, k), wk, f0, f1, acc)
+            for f in range(f1 - f0):
+                plane = out[f0 + f, n]
+                for q in range(p):
+                    plane[i0 + q // ow, q % ow] = acc[q, f]
+        elif nc >= CHANNEL_LAST_MIN:  # windows as rows (p, k): out = wkᵀ · rowsᵀ
+            rows = np.empty((1, m, ow, k), dtype=xpad.dtype)
+            _windows(xpad, kh, kw, sh, sw, dil_h, dil_w, n, i0, rows)
+            blas.gemm(gemm_at, blas.TRANS, blas.TRANS, f1 - f0, p, k, w_at, ld,
+                      rows.ctypes.data, k, zero, out_at, nn * oh * ow)
+        else:  # windows as columns (k, p): out = wkᵀ · cols
+            cols = np.empty((k, p), dtype=xpad.dtype)
+            kernels.im2col(xpad, sh, sw, dil_h, dil_w, n, kh, kw, m, ow, True, cols, i0)
+            blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, f1 - f0, p, k, w_at, ld,
+                      cols.ctypes.data, p, zero, out_at, nn * oh * ow)
+
+    @njit(cache=True, nogil=True)
+    def conv_rows_kernel(  # type: ignore[no-untyped-def]
+        xpad, wk, scale, shift, clip, cap, out, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, i1,
+        f0, f1, stream, gemm_at, sync, started, done, post, seen,
+    ):
+        """Output rows ``[i0, i1)`` of images ``[n0, n1)``, filters ``[f0, f1)``, epilogue on.
+
+        The epilogue as :func:`glassnet.accel.epilogue.finish` applies it, in the same order:
+        ``z·scale`` (if a scale), ``+ shift`` (the bias, or a folded BatchNorm's shift), then
+        the clip to [0, cap]; on each filter's rows right after the product wrote them. A
+        C-contiguous ``out`` is written in place (:func:`_conv_planes`); any other view (the
+        flattened (N, OH, OW, F) buffer) through the channel-last product.
+
+        Shapes:
+            xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F); scale, shift: (F,) or (0,);
+            out: (F, N, OH, OW)
         """
         spin.signal(sync, started)
-        nf, _, _, ow = out.shape
-        zt = _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, i1 - i0, ow, gemm_at)
+        ow = out.shape[3]
         zero = out.dtype.type(0)
-        for n in range(n1 - n0):
-            for i in range(i1 - i0):
-                for j in range(ow):
-                    cell = zt[n, i, j]
-                    for f in range(nf):
-                        out[f, n0 + n, i0 + i, j] = cell[f] + (bias[f] if bias.size else zero)
+        if out.flags.c_contiguous:
+            for n in range(n0, n1):
+                _conv_planes(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n, i0, i1 - i0, f0, f1,
+                             stream, gemm_at, out)
+                for f in range(f0, f1):
+                    a = scale[f] if scale.size else zero
+                    b = shift[f] if shift.size else zero
+                    for i in range(i0, i1):
+                        run = out[f, n, i]
+                        for j in range(ow):
+                            z = run[j] * a if scale.size else run[j]
+                            z = z + b if shift.size else z
+                            if clip:  # comparisons false for NaN: it stays NaN, as in finish()
+                                z = zero if z < zero else z
+                                z = cap if z > cap else z
+                            run[j] = z
+        else:
+            zt = _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, i1 - i0, ow, f0,
+                         f1, gemm_at)
+            for n in range(n1 - n0):
+                for i in range(i1 - i0):
+                    for j in range(ow):
+                        cell = zt[n, i, j]
+                        for f in range(f1 - f0):
+                            z = cell[f] * scale[f0 + f] if scale.size else cell[f]
+                            z = z + shift[f0 + f] if shift.size else z
+                            if clip:
+                                z = zero if z < zero else z
+                                z = cap if z > cap else z
+                            out[f0 + f, n0 + n, i0 + i, j] = z
         spin.finish(sync, done, post, seen)
 
     @njit(cache=True, nogil=True)
     def conv_pool_rows_kernel(  # type: ignore[no-untyped-def]
-        xpad, wk, bias, out, kh, kw, sh, sw, dil_h, dil_w, n0, n1, a0, a1, gemm_at, sync, started,
-        done, post, seen,
+        xpad, wk, bias, out, kh, kw, sh, sw, dil_h, dil_w, n0, n1, a0, a1, f0, f1, stream, gemm_at,
+        sync, started, done, post, seen,
     ):
-        """relu(maxpool₂ₓ₂(conv + b)) for pooled rows ``[a0, a1)`` of images ``[n0, n1)``.
+        """relu(maxpool₂ₓ₂(conv + b)): pooled rows [a0, a1) of images [n0, n1), filters [f0, f1).
 
         Only the conv cells some window reads are computed (rows 2·a0 … 2·a1 − 1, columns
         0 … 2·PW − 1: an odd last row or column is never read); the pooling reads them while
@@ -152,9 +253,9 @@ if AVAILABLE:  # pragma: no branch
             xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F); bias: (F,) or (0,); out: (F, N, PH, PW)
         """
         spin.signal(sync, started)
-        nf, _, _, pw = out.shape
+        pw = out.shape[3]
         zt = _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, 2 * a0, 2 * (a1 - a0), 2 * pw,
-                     gemm_at)
+                     f0, f1, gemm_at)
         zero = out.dtype.type(0)
         for n in range(n1 - n0):
             for r in range(a1 - a0):
@@ -162,12 +263,12 @@ if AVAILABLE:  # pragma: no branch
                     # The comparisons of kernels.max_pool_2x2_values, then ReLU.
                     ta, tb = zt[n, 2 * r, 2 * j], zt[n, 2 * r, 2 * j + 1]
                     ba, bb = zt[n, 2 * r + 1, 2 * j], zt[n, 2 * r + 1, 2 * j + 1]
-                    for f in range(nf):
+                    for f in range(f1 - f0):
                         a, b1, c, d = ta[f], tb[f], ba[f], bb[f]
                         m1 = b1 if b1 > a else a
                         m2 = d if d > c else c
-                        v = (m2 if m2 > m1 else m1) + (bias[f] if bias.size else zero)
-                        out[f, n0 + n, a0 + r, j] = v if v > 0 else zero
+                        v = (m2 if m2 > m1 else m1) + (bias[f0 + f] if bias.size else zero)
+                        out[f0 + f, n0 + n, a0 + r, j] = v if v > 0 else zero
         spin.finish(sync, done, post, seen)
 
     @njit(cache=True, nogil=True)
@@ -207,6 +308,25 @@ if AVAILABLE:  # pragma: no branch
                 row = out[r, j0:j1]
                 for j in range(row.size):
                     row[j] += bs[j]
+
+    @njit(cache=True, nogil=True)
+    def _dense_stream_cols(x, w, bias, out, j0, j1):  # type: ignore[no-untyped-def]
+        """Compute out[:, j0:j1] = x·w[:, j0:j1] + bias[j0:j1] by streaming w's rows.
+
+        Shapes:
+            x: (N, K); w: (K, M); bias: (M,) or (0,); out: (N, M), all C-contiguous
+        """
+        acc = np.empty((x.shape[0], j1 - j0), dtype=out.dtype)
+        _stream_product(x, w, j0, j1, acc)
+        for r in range(x.shape[0]):
+            row, a = out[r, j0:j1], acc[r]
+            if bias.size:
+                bs = bias[j0:j1]
+                for j in range(row.size):
+                    row[j] = a[j] + bs[j]
+            else:
+                for j in range(row.size):
+                    row[j] = a[j]
 
     @njit(cache=True, nogil=True)
     def dense_kernel(x, w, bias, out, gemm_at, softmax):  # type: ignore[no-untyped-def]
@@ -253,13 +373,33 @@ def _contiguous(a: Array) -> Array:
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
-def _parts(n: int, oh: int, parts: int) -> list[tuple[int, int, int, int]]:
-    """``parts`` pieces (n0, n1, i0, i1) of the output: whole images, or one image's rows."""
+def _zero_padded(x: Array, pads: Pads) -> Array:
+    """:func:`glassnet.ops.im2col.pad_spatial` of (C, N, H, W) maps with zeros, C-contiguous.
+
+    A zeroed array and one slice assignment: ``np.pad`` spent 23–32 µs on each batch-1 map
+    (its per-axis bookkeeping), this 2–7 µs (docs/performance.md, rules table).
+    """
+    (top, bottom), (left, right) = pads
+    c, n, h, w = x.shape
+    out = np.zeros((c, n, h + top + bottom, w + left + right), dtype=x.dtype)
+    out[:, :, top : top + h, left : left + w] = x
+    return out
+
+
+def _parts(n: int, oh: int, f: int, parts: int, by_filters: bool) -> list[tuple[int, ...]]:
+    """``parts`` pieces (n0, n1, i0, i1, f0, f1) of the output.
+
+    Whole images, or one image's rows, all filters; or (``by_filters``) all images and rows,
+    a block of filters each.
+    """
+    if by_filters:
+        cuts = [f * k // parts for k in range(parts + 1)]
+        return [(0, n, 0, oh, lo, hi) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
     if n >= parts:
         cuts = [n * k // parts for k in range(parts + 1)]
-        return [(lo, hi, 0, oh) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
+        return [(lo, hi, 0, oh, 0, f) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
     per = max(parts // n, 1)
-    return [(img, img + 1, oh * k // per, oh * (k + 1) // per)
+    return [(img, img + 1, oh * k // per, oh * (k + 1) // per, 0, f)
             for img in range(n) for k in range(per)]
 
 
@@ -285,31 +425,58 @@ class ConvRows:
         self.dtype = np.dtype(dtype)
         self.k_shape = (kh * kw * c, f)
         self.no_bias = np.zeros(0, dtype=self.dtype)
+        self.inf = self.dtype.type(np.inf)
         self.padded = self.pads != NO_PADS
         self.flat = flat
         gemm = blas.gemm_address(self.dtype)
         if relu_pool:  # only the conv cells some window reads: an odd last row/column not
             oh, ow = 2 * (oh // 2), 2 * (ow // 2)
-        parts = max(min(parallel.num_threads(), n * oh // (1 + relu_pool),
+        # Split by filters when the kernel is larger than the windows (more filters than
+        # output positions): each thread then reads its own columns of the weights instead of
+        # all of them (a batch-1 3×3 conv over a 2×2 map reads 9.4 MB of VGG weights for 4
+        # positions: memory-bound; docs/performance.md, rules table).
+        self.by_filters = f >= n * oh * ow
+        most = f if self.by_filters else n * oh // (1 + relu_pool)
+        parts = max(min(parallel.num_threads(), most,
                         f * kh * kw * c * n * oh * ow // MIN_MACS_PER_PART), 1)
         if relu_pool:  # split the rows of the pooled output
             self.kernel, self.out_shape = conv_pool_rows_kernel, (f, n, oh // 2, ow // 2)
-            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part, gemm)
-                          for part in _parts(n, oh // 2, parts)]
+            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part, False, gemm)
+                          for part in _parts(n, oh // 2, f, parts, self.by_filters)]
         else:
             self.kernel, self.out_shape = conv_rows_kernel, (f, n, oh, ow)
-            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part, gemm)
-                          for part in _parts(n, oh, parts)]
+            big = kh * kw * c * f >= STREAM_MIN_VALUES
+            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part,
+                           big and (part[3] - part[2]) * ow <= FEW_POSITIONS, gemm)
+                          for part in _parts(n, oh, f, parts, self.by_filters)]
+        self.relu_pool = relu_pool
 
-    def __call__(self, x: Array, w: Array, b: Array | None) -> Array:
+    def __call__(
+        self, x: Array, w: Array, b: Array | None, epilogue: Epilogue | None = None
+    ) -> Array:
         """The output for ``x`` (the planned shape and dtype).
+
+        ``epilogue`` (not with ``relu_pool``; with ``b`` None: its shift holds the bias): a
+        folded BatchNorm and clip applied as each output cell is written.
 
         Shapes:
             x: (C, N, H, W); w: (KH, KW, C, F); b: (F,) -> out: (F, N, OH, OW)
         """
-        xpad = _contiguous(pad_spatial(x, self.pads) if self.padded else x)
+        xpad = _zero_padded(x, self.pads) if self.padded else _contiguous(x)
         wk = _contiguous(w).reshape(self.k_shape)
         bias = self.no_bias if b is None else _contiguous(b)
+        if self.relu_pool:
+            if epilogue is not None:
+                raise ValueError("ConvRows: no epilogue with the fused pool")
+            head: tuple[Any, ...] = (xpad, wk, bias)
+        elif epilogue is None:
+            head = (xpad, wk, self.no_bias, bias, False, self.inf)
+        else:
+            if b is not None:
+                raise ValueError("ConvRows: fold the bias into the epilogue's shift")
+            scale, shift = (self.no_bias if a is None else _contiguous(a)
+                            for a in (epilogue.scale, epilogue.shift))
+            head = (xpad, wk, scale, shift, bool(epilogue.clip), self.dtype.type(epilogue.cap))
         f, n, oh, ow = self.out_shape
         if self.flat:  # written in (N, OH, OW, F) order, through an (F, N, OH, OW) view
             buffer = np.empty((n, oh, ow, f), dtype=self.dtype)
@@ -317,9 +484,9 @@ class ConvRows:
         else:
             out = np.empty(self.out_shape, dtype=self.dtype)
         if len(self.parts) == 1:
-            self.kernel(xpad, wk, bias, out, *self.parts[0], _NO_SYNC, -1, -1, -1, 0)
+            self.kernel(*head, out, *self.parts[0], _NO_SYNC, -1, -1, -1, 0)
         else:
-            parallel.run_kernel(self.kernel, [(xpad, wk, bias, out, *p) for p in self.parts])
+            parallel.run_kernel(self.kernel, [(*head, out, *p) for p in self.parts])
         return buffer.reshape(n, -1) if self.flat else out
 
 
@@ -353,10 +520,15 @@ def dense(x: Array, w: Array, b: Array | None, softmax: bool) -> Array:
     # work at batch 1 (VGG's 4096×4096 classifier: 67 MB), so its columns are split over the
     # threads like any op that touches that many values (parallel.chunks).
     ranges = parallel.chunks(w.shape[1], w.size)
-    if len(ranges) == 1:
+    # A few rows times a large matrix: stream its rows (the GEMM packed them first, reading
+    # them twice: VGG-11's 4096×4096 fc2 at batch 1, one thread, 12.8 → 3.2 ms).
+    if x.shape[0] <= FEW_POSITIONS and w.size >= STREAM_MIN_VALUES:
+        parallel.run(lambda j0, j1: _dense_stream_cols(xc, wc, bias, out, j0, j1), ranges)
+    elif len(ranges) == 1:
         dense_kernel(xc, wc, bias, out, gemm_at, softmax)
         return out
-    parallel.run(lambda j0, j1: _dense_cols(xc, wc, bias, out, j0, j1, gemm_at), ranges)
+    else:
+        parallel.run(lambda j0, j1: _dense_cols(xc, wc, bias, out, j0, j1, gemm_at), ranges)
     if softmax:
         _softmax_rows(out)
     return out

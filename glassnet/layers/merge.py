@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import numpy as np
 
 from glassnet import autodiff as A
 from glassnet.errors import ShapeError
 from glassnet.layers.base import Layer, register_defaults
 from glassnet.layers.shapes import Shape, map_axis
+from glassnet.ops.basic import concat_forward
 from glassnet.tensor import Tensor
 
 
@@ -50,6 +54,21 @@ class Add(Layer):
         for x in xs[1:]:
             out = A.add(out, x)
         return out
+
+    def inference_step(self, input_shape: Any) -> Callable[[list[Any]], Any]:
+        """The same sums on arrays, in the same order (the same numbers), into a new array.
+
+        Shapes:
+            the step: [(C, N, H, W) or (N, F), ...] -> the same shape.
+        """
+
+        def step(xs: list[Any]) -> Any:
+            out = xs[0] + xs[1]
+            for x in xs[2:]:
+                out += x
+            return out
+
+        return step
 
 
 @register_defaults
@@ -104,3 +123,19 @@ class Concatenate(Layer):
     def forward(self, xs: list[Tensor], training: bool = False) -> Tensor:  # type: ignore[override]
         """Concatenate along the axis mapped to the compute layout (channels: axis 0 of CNHW)."""
         return A.concat(list(xs), axis=map_axis(self.axis, xs[0].ndim, where=self.label))
+
+    def inference_step(self, input_shape: Any) -> Callable[[list[Any]], Any]:
+        """The same join on arrays (:func:`glassnet.ops.basic.concat_forward`'s output).
+
+        Shapes:
+            the step: [(C_i, N, H, W), ...] -> (Σ C_i, N, H, W) (or along the mapped axis).
+        """
+        axis = map_axis(self.axis, len(input_shape[0]) + 1, where=self.label)
+
+        def step(xs: list[Any]) -> Any:
+            # The shapes were checked when the model was built: NumPy's join, unchecked.
+            if type(xs[0]) is np.ndarray:
+                return np.concatenate(xs, axis=axis)
+            return concat_forward(xs, axis=axis)[0]
+
+        return step

@@ -19,6 +19,7 @@ from glassnet.layers.shapes import (
     require_map,
     window_shape,
 )
+from glassnet.ops import avg_pool as avg_pool_ops
 from glassnet.tensor import Tensor
 
 
@@ -217,3 +218,15 @@ class GlobalAvgPool2D(GlobalPool2D):
     def forward(self, x: Tensor, training: bool = False) -> Tensor:
         """Shapes: x (C, N, H, W) -> out (N, C)."""
         return A.global_avg_pool2d(x)
+
+    def inference_step(self, input_shape: Any) -> Callable[[Any], Any]:
+        """The same mean on arrays (through tensors it cost ~40 µs at batch 1).
+
+        Shapes:
+            the step: (C, N, H, W) -> (N, C).
+        """
+
+        def step(x: Any) -> Any:
+            return avg_pool_ops.global_avg_pool2d_forward(x)[0].T
+
+        return step

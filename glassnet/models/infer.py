@@ -41,6 +41,10 @@ def _on_tensors(step: Step) -> Callable[[list[Array]], Array]:
 
 
 def _array_step(step: Step) -> Callable[[list[Array]], Array]:
+    """The step's array function; a merge layer's (``n_inputs == -1``) takes the list itself."""
+    if step.layer.n_inputs == -1:
+        merge = step.layer.inference_step(step.input_shape)
+        return _on_tensors(step) if merge is None else merge
     unary = step.layer.inference_step(step.input_shape) if step.layer.n_inputs == 1 else None
     if unary is None:
         return _on_tensors(step)
