@@ -225,25 +225,30 @@ def _conv2d(
             finish(out, epilogue)
         return out, FastConv2DCache(views, tuple(ranges), w, wm, (c, n, h, wd), pads, s, d,
                                     groups, b is not None, pointwise=True)
-    xpad = pad_spatial(x, pads)
     if ungrouped and small_batch.usable(x, w, out):
-        # Each chunk in one nogil call (accel.conv_chunks): no thread waits for the GIL.
+        # Each chunk in one nogil call (accel.conv_chunks): no thread waits for the GIL. Each
+        # pads its own images (conv_chunks.pad_planes) into one shared buffer.
         # (The padded copy: reading the padding as zeros by bounds in the kernel cost more than
         # the copy — its per-row slices made lenet5's im2col 7× slower, docs/performance.md.)
-        xpad = np.ascontiguousarray(xpad)
+        xc = np.ascontiguousarray(x)
+        (pt, pb), (pl, pr) = pads
+        xpad = xc if pads == ((0, 0), (0, 0)) else np.empty(
+            (c, n, h + pt + pb, wd + pl + pr), dtype=x.dtype)
         k = c * kh * kw
         flats = [_cols_buffer(k, ones, hi - lo, (oh, ow), x.dtype) for lo, hi in ranges]
         out2, gemm_at = out.reshape(f, -1), blas.gemm_address(x.dtype)
         finish_args = epilogue_args(epilogue, b, x.dtype)
         parallel.run_kernel(conv_chunks.forward_chunk, [
-            (xpad, *s, *d, lo, kh, kw, oh, ow, flat, flat[:k], wm, *finish_args, out2,
-             lo * oh * ow, gemm.BLOCK, gemm_at)
+            (xc, pt, pl, xpad, *s, *d, lo, hi, kh, kw, oh, ow, flat, flat[:k], wm, *finish_args,
+             out2, lo * oh * ow, gemm.BLOCK, gemm_at)
             for (lo, hi), flat in zip(ranges, flats, strict=True)
         ])
         cache = FastConv2DCache(
             tuple(flats), tuple(ranges), w, wm, (c, n, h, wd), pads, s, d, groups, b is not None
         )
         return out, cache
+
+    xpad = pad_spatial(x, pads)
 
     def part(lo: int, hi: int) -> Array:
         cols = im2col_padded(xpad, (kh, kw), s, d, lo, hi, (oh, ow), ones_row=ones,
@@ -307,12 +312,11 @@ def conv2d_backward(
     (pt, pb), (pl, pr) = cache.pads
     dout = xp.ascontiguousarray(dout)
     wm = cache.wm
-    dxp = xp.zeros((c, n, h + pt + pb, wd + pl + pr), dtype=dout.dtype) if need_dx else None
-    index = {r: k for k, r in enumerate(cache.ranges)}
-
     fold = _bias_folded(cache.has_bias, groups) and not cache.pointwise
     if groups == 1 and not cache.pointwise and small_batch.usable(dout, wm, *cache.cols):
-        return _backward_chunks(dout, cache, dxp, fold)
+        return _backward_chunks(dout, cache, need_dx, fold)
+    dxp = xp.zeros((c, n, h + pt + pb, wd + pl + pr), dtype=dout.dtype) if need_dx else None
+    index = {r: k for k, r in enumerate(cache.ranges)}
 
     def part(lo: int, hi: int) -> tuple[Array, Array | None]:
         cols, dmat = cache.cols[index[lo, hi]], _batch_slice(dout, lo, hi)
@@ -360,24 +364,34 @@ def _pointwise(w: Array, geometry: ConvGeometry) -> bool:
 
 
 def _backward_chunks(
-    dout: Array, cache: FastConv2DCache, dxp: Array | None, fold: bool
+    dout: Array, cache: FastConv2DCache, need_dx: bool, fold: bool
 ) -> tuple[Array | None, Array, Array | None]:
-    """:func:`conv2d_backward` with each chunk in one nogil call (accel.conv_chunks)."""
+    """:func:`conv2d_backward` with each chunk in one nogil call (accel.conv_chunks).
+
+    Each chunk zeroes its images of the padded dL/dx buffer, adds its col2im there and copies
+    their interior into a contiguous dL/dx (no zeroing of the whole buffer on the calling
+    thread first, no strided view for the next op to copy).
+    """
     kh, kw, cg, f = cache.w.shape
     c, n, h, wd = cache.x_shape
     (pt, pb), (pl, pr) = cache.pads
     (oh, ow) = dout.shape[2:]
     wk, k = cache.wm, cg * kh * kw  # groups 1: the kernel as [KH·KW·C, F], a view
     dout2, gemm_at = dout.reshape(f, -1), blas.gemm_address(dout.dtype)
+    if need_dx:
+        dx = np.empty((c, n, h, wd), dtype=dout.dtype)
+        dxp = dx if cache.pads == ((0, 0), (0, 0)) else np.empty(
+            (c, n, h + pt + pb, wd + pl + pr), dtype=dout.dtype)
+    else:
+        dx = dxp = np.empty((c, 0, 1, 1), dtype=dout.dtype)
     parts, args = [], []
-    for (lo, _), flat in zip(cache.ranges, cache.cols, strict=True):
+    for (lo, hi), flat in zip(cache.ranges, cache.cols, strict=True):
         dwt = np.empty((flat.shape[0], f), dtype=dout.dtype)
-        dcols = np.empty((k, flat.shape[1] if dxp is not None else 0), dtype=dout.dtype)
+        dcols = np.empty((k, flat.shape[1] if need_dx else 0), dtype=dout.dtype)
         parts.append(dwt)
         args.append((
-            dout2, lo * oh * ow, flat, wk, dwt, dcols,
-            dxp if dxp is not None else np.empty((c, 0, 1, 1), dtype=dout.dtype),
-            kh, kw, oh, ow, *cache.strides, *cache.dilation, lo, gemm.BLOCK,
+            dout2, lo * oh * ow, flat, wk, dwt, dcols, dxp, pt, pl, dx,
+            kh, kw, oh, ow, *cache.strides, *cache.dilation, lo, hi, gemm.BLOCK,
             conv_chunks.reduce_block(f, flat.shape[0], flat.shape[1]), gemm_at,
         ))
     parallel.run_kernel(conv_chunks.backward_chunk, args)
@@ -387,5 +401,4 @@ def _backward_chunks(
     # Rows (kh, kw, c): dL/dw is already [KH, KW, C, F]; with a bias, its row of ones gave dL/db.
     dw = dwt[:k].reshape(kh, kw, cg, f)
     db = dwt[k].copy() if fold else None  # groups 1: fold == has_bias
-    dx = None if dxp is None else dxp[:, :, pt : pt + h, pl : pl + wd]
-    return dx, dw, db
+    return (dx if need_dx else None), dw, db
