@@ -224,6 +224,51 @@ def test_fast_batch_norm_equals_reference(threads, shape, training, dtype, seed)
         assert_close(got, want, dtype)
 
 
+@pytest.mark.skipif(not kernels.AVAILABLE, reason="the fast batch norm needs numba")
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_batch_norm_one_region_equals_its_two_steps_bit_for_bit(threads, training, dtype):
+    """Statistics and normalisation (sums and dL/dx) in one region per channel range give the
+    same bits as the two whole-array steps they replaced (float64 sums, NumPy's casts and
+    1 / sqrt(var + eps) between them)."""
+    from glassnet.accel import norm as fast_norm
+
+    rng = np.random.default_rng(3)
+    shape = (37, 16, 9, 9)  # enough work to split over the threads
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    x[5] = 2.5  # a constant channel: variance 0
+    c, m = shape[0], x[0].size
+    gamma, beta = rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
+    stats = [rng.random(c).astype(dtype) + 0.5 for _ in range(2)]
+    eps = dtype(1e-5)
+    x2 = x.reshape(c, -1)
+    if training:
+        mean64, var64 = np.empty(c), np.empty(c)
+        fast_norm._stats(x2, 0, c, mean64, var64)
+        mean, var = mean64.astype(dtype), var64.astype(dtype)
+    else:
+        mean, var = stats
+    inv_std = 1 / np.sqrt(var + eps)
+    xhat, want = np.empty_like(x2), np.empty_like(x2)
+    fast_norm._normalise(x2, mean, inv_std, gamma, beta, 0, c, xhat, want)
+    out, cache = fast_norm.batch_norm_forward(x, gamma, beta, *stats, axis=0, training=training,
+                                              eps=1e-5)
+    np.testing.assert_array_equal(out.reshape(c, -1), want)
+    np.testing.assert_array_equal(cache.inv_std, inv_std)
+
+    d2 = rng.standard_normal(x2.shape).astype(dtype)
+    db64, dg64 = np.empty(c), np.empty(c)
+    fast_norm._grad_sums(d2, xhat, 0, c, db64, dg64)
+    dbeta, dgamma = db64.astype(dtype), dg64.astype(dtype)
+    k = (gamma * inv_std).astype(dtype) / (m if training else 1)
+    want_dx = np.empty_like(d2)
+    fast_norm._grad_x(d2, xhat, k, dtype(m if training else 0), dbeta, dgamma, 0, c, want_dx)
+    dx, dg, db = fast_norm.batch_norm_backward(d2.reshape(shape), cache)
+    np.testing.assert_array_equal(dx.reshape(c, -1), want_dx)
+    np.testing.assert_array_equal(dg, dgamma)
+    np.testing.assert_array_equal(db, dbeta)
+
+
 @pytest.mark.parametrize("shape,w_shape,hyper", [
     ((8, 1, 1, 1), (3, 3, 8, 16), dict(padding=1)),
     ((8, 1, 2, 2), (3, 3, 8, 32), dict(padding=1, strides=2)),

@@ -8,7 +8,10 @@ backward (each with a temporary); here:
   reference, so no cancellation; sums in float64), one writing x̂ and the output;
 * backward: one pass for Σ dout and Σ dout·x̂, one writing dL/dx;
 
-channels split over the threads. The formulas are the reference's; the sums run in another
+channels split over the threads, each thread doing its channels' statistics AND their
+normalisation (or sums and dL/dx) in one parallel region: a channel needs only its own sums, so
+no thread waits for the other between the two (two regions per direction before, each ending
+in a join). The formulas are the reference's; the sums run in another
 order (float64 accumulators), so results agree to rounding. Needs numba and a C-contiguous
 4-D float input (:func:`usable`); the dispatcher runs the reference otherwise.
 """
@@ -106,6 +109,44 @@ if kernels.AVAILABLE:  # pragma: no branch
                     out[i] = kc * (m_f * drow[i] - db - xr[i] * dg)
 
 
+    # error_model="numpy": 1 / sqrt(0) is inf, as NumPy's (eps 0, a constant channel), not an
+    # exception.
+    @njit(cache=True, nogil=True, error_model="numpy")
+    def _forward_part(x2, training, eps, mean64, var64, mean, var, inv_std, gamma, beta, c0, c1,  # type: ignore[no-untyped-def]
+                      xhat2, out2):
+        """Rows c0 … c1 − 1 of the forward pass: (training) their statistics, then x̂ and out.
+
+        In training mean64/var64 get the float64 statistics, mean/var/inv_std their values in
+        x's dtype, as NumPy computes them (``astype``, then ``1 / sqrt(var + eps)`` in that
+        dtype); otherwise inv_std and mean are given.
+
+        Shapes:
+            x2, xhat2, out2: (C, M); mean64, var64: (C,) float64; the rest (C,) in x's dtype
+        """
+        if training:
+            _stats(x2, c0, c1, mean64, var64)
+            one = inv_std.dtype.type(1)
+            for c in range(c0, c1):
+                mean[c] = mean64[c]
+                var[c] = var64[c]
+                inv_std[c] = one / np.sqrt(var[c] + eps)
+        _normalise(x2, mean, inv_std, gamma, beta, c0, c1, xhat2, out2)
+
+    @njit(cache=True, nogil=True)
+    def _backward_part(d2, xhat2, k, m_f, db64, dg64, dbeta, dgamma, c0, c1, dx2):  # type: ignore[no-untyped-def]
+        """Rows c0 … c1 − 1 of the backward pass: their sums, then dL/dx.
+
+        Shapes:
+            d2, xhat2, dx2: (C, M); db64, dg64: (C,) float64; k, dbeta, dgamma: (C,) in dout's
+            dtype
+        """
+        _grad_sums(d2, xhat2, c0, c1, db64, dg64)
+        for c in range(c0, c1):
+            dbeta[c] = db64[c]
+            dgamma[c] = dg64[c]
+        _grad_x(d2, xhat2, k, m_f, dbeta, dgamma, c0, c1, dx2)
+
+
 class FastBatchNormCache(NamedTuple):
     """What :func:`batch_norm_backward` needs (as the reference's cache)."""
 
@@ -147,18 +188,21 @@ def batch_norm_forward(
                           running_var=running_var)
     x2 = _rows(x)
     m = x2.shape[1]
+    mean64, var64 = np.empty(c), np.empty(c)
     if training:
         ref.check_batch_values(x, m, 0)
-        mean64, var64 = np.empty(c), np.empty(c)
-        _run(lambda lo, hi: _stats(x2, lo, hi, mean64, var64), c, x.size)
-        mean, var = mean64.astype(dt), var64.astype(dt)
-        ref.update_running(running_mean, running_var, mean, var, m, momentum)
+        mean, var, inv_std = np.empty(c, dt), np.empty(c, dt), np.empty(c, dt)
     else:
         mean, var = ref.running_stats(running_mean, running_var, dt)
-    inv_std = 1 / np.sqrt(var + dt.type(eps))
+        mean = np.ascontiguousarray(mean, dtype=dt)
+        inv_std = 1 / np.sqrt(var + dt.type(eps))
     g, b = np.ascontiguousarray(gamma, dtype=dt), np.ascontiguousarray(beta, dtype=dt)
     xhat, out = np.empty_like(x2), np.empty_like(x2)
-    _run(lambda lo, hi: _normalise(x2, mean, inv_std, g, b, lo, hi, xhat, out), c, x.size)
+    e = dt.type(eps)
+    _run(lambda lo, hi: _forward_part(x2, training, e, mean64, var64, mean, var, inv_std, g, b,
+                                      lo, hi, xhat, out), c, x.size)
+    if training:
+        ref.update_running(running_mean, running_var, mean, var, m, momentum)
     return out.reshape(x.shape), FastBatchNormCache(
         xhat.reshape(x.shape), inv_std, gamma, bool(training))
 
@@ -173,11 +217,11 @@ def batch_norm_backward(dout: Array, cache: FastBatchNormCache) -> tuple[Array, 
     c, m = d2.shape
     dt = dout.dtype
     db64, dg64 = np.empty(c), np.empty(c)
-    _run(lambda lo, hi: _grad_sums(d2, xhat2, lo, hi, db64, dg64), c, dout.size)
-    dbeta, dgamma = db64.astype(dt), dg64.astype(dt)
+    dbeta, dgamma = np.empty(c, dt), np.empty(c, dt)
     scale = (cache.gamma * cache.inv_std).astype(dt)
     k = scale / m if cache.training else scale
     m_f = dt.type(m if cache.training else 0)
     dx = np.empty_like(d2)
-    _run(lambda lo, hi: _grad_x(d2, xhat2, k, m_f, dbeta, dgamma, lo, hi, dx), c, dout.size)
+    _run(lambda lo, hi: _backward_part(d2, xhat2, k, m_f, db64, dg64, dbeta, dgamma, lo, hi, dx),
+         c, dout.size)
     return dx.reshape(dout.shape), dgamma, dbeta
