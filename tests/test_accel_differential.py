@@ -269,6 +269,71 @@ def test_fast_batch_norm_one_region_equals_its_two_steps_bit_for_bit(threads, tr
     np.testing.assert_array_equal(db, dbeta)
 
 
+@pytest.mark.skipif(not kernels.AVAILABLE, reason="the fast batch norm needs numba")
+@given(shape=st.tuples(st.integers(1, 6), st.integers(1, 4), st.integers(1, 6),
+                       st.integers(1, 6)),
+       training=st.booleans(), dtype=DTYPES, cap=st.sampled_from([np.inf, 6.0, 0.5]),
+       seed=st.integers(0, 2**31))
+@SETTINGS
+def test_fast_batch_norm_relu_equals_reference(threads, shape, training, dtype, cap, seed):
+    """The one-pass BatchNorm + ReLU (cap inf) / clipped ReLU against the reference pairs one
+    after the other (ops.fused.batch_norm_relu)."""
+    from glassnet.accel import dispatch
+    from glassnet.ops import fused as ref_fused
+
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    c = shape[0]
+    gamma, beta = rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
+    stats = [rng.random(c).astype(dtype) + 0.5 for _ in range(2)]
+    fast_stats = [s.copy() for s in stats]
+    kw = dict(axis=0, training=training, momentum=0.1, eps=1e-5, relu_cap=cap)
+    try:
+        ref, rcache = ref_fused.batch_norm_relu_forward(x, gamma, beta, *stats, **kw)
+    except GlassnetError:
+        return  # one value per channel in training (test_fast_batch_norm_equals_reference)
+    out, fcache = dispatch.batch_norm_relu_forward(x, gamma, beta, *fast_stats, **kw)
+    assert type(fcache).__name__ == "FastBatchNormCache"
+    assert out.dtype == ref.dtype == dtype
+    assert_close(out, ref, dtype)
+    for got, want in zip(fast_stats, stats, strict=True):
+        assert_close(got, want, dtype)
+    dout = rng.standard_normal(shape).astype(dtype)
+    for got, want in zip(dispatch.batch_norm_relu_backward(dout, fcache),
+                         ref_fused.batch_norm_relu_backward(dout, rcache), strict=True):
+        assert got.dtype == want.dtype
+        assert_close(got, want, dtype)
+
+
+@pytest.mark.skipif(not kernels.AVAILABLE, reason="the fast batch norm needs numba")
+@pytest.mark.parametrize("cap", [np.inf, 6.0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_batch_norm_relu_equals_the_two_fast_ops(threads, cap, dtype):
+    """Fused, the forward is the fast BatchNorm then the fast ReLU bit for bit (infinite and
+    NaN outputs included); the backward's sums run over the masked gradient in another
+    vectorised order: equal to rounding."""
+    from glassnet.accel import activation as fast_act
+    from glassnet.accel import norm as fast_norm
+
+    rng = np.random.default_rng(4)
+    shape = (19, 16, 7, 7)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    c = shape[0]
+    gamma, beta = rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
+    beta[3] = np.inf  # a channel of infinite outputs: a plain ReLU passes their gradient
+    gamma[4] = np.nan
+    kw = dict(axis=0, training=True, eps=1e-5)
+    y, ncache = fast_norm.batch_norm_forward(x, gamma, beta, None, None, **kw)
+    want, rcache = fast_act.clipped_relu_forward(y, max_value=None if cap == np.inf else cap)
+    out, fcache = fast_norm.batch_norm_forward(x, gamma, beta, None, None, relu_cap=cap, **kw)
+    np.testing.assert_array_equal(out, want)
+    dout = rng.standard_normal(shape).astype(dtype)
+    wants = fast_norm.batch_norm_backward(fast_act.relu_backward(dout, rcache), ncache)
+    for got, w in zip(fast_norm.batch_norm_backward(dout, fcache), wants, strict=True):
+        np.testing.assert_allclose(got, w, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=1e-6 if dtype == np.float32 else 1e-12)
+
+
 @pytest.mark.parametrize("shape,w_shape,hyper", [
     ((8, 1, 1, 1), (3, 3, 8, 16), dict(padding=1)),
     ((8, 1, 2, 2), (3, 3, 8, 32), dict(padding=1, strides=2)),
