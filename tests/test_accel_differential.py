@@ -456,3 +456,30 @@ def test_pointwise_conv_uses_the_input_as_its_columns(threads, shape, filters, b
     dx, _, _ = fast_conv.conv2d_backward(dout, cache, need_dx=False)
     assert dx is None
 
+
+
+@pytest.mark.parametrize("c,f,hw,n", [
+    (3, 8, 16, 24),  # F·(K + 1) ≤ SMALL_OUTPUT and long chunks: dL/dw summed in column blocks
+    (16, 24, 6, 5),  # one product per chunk; 5 images: chunks of unequal length
+    (7, 5, 4, 3),  # K + 1 = 64 rows: each thread's share of dL/dw's rows
+])
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_conv_weight_gradient_split_by_rows_equals_reference(threads, c, f, hw, n, dt):
+    """The chunk kernels split dL/dw (and dL/db, its last row) over the threads by rows, each
+    summing every batch chunk's product: against the reference, and the same for 1 or 2
+    threads up to rounding."""
+    from glassnet.accel import small_batch
+
+    rng = np.random.default_rng(c * 100 + f)
+    x = rng.standard_normal((c, n, hw, hw)).astype(dt)
+    w = rng.standard_normal((3, 3, c, f)).astype(dt)
+    b = rng.standard_normal(f).astype(dt)
+    out, cache = fast_conv.conv2d_forward(x, w, b, padding="same")
+    assert small_batch.usable(out, cache.wm, *cache.cols), "the chunk kernels must run"
+    assert len(cache.ranges) == threads
+    dout = rng.standard_normal(out.shape).astype(dt)
+    ref_out, ref_cache = ref_conv.conv2d_forward(x, w, b, padding="same")
+    for got, want in zip(fast_conv.conv2d_backward(dout, cache),
+                         ref_conv.conv2d_backward(dout, ref_cache), strict=True):
+        assert got.dtype == want.dtype
+        assert_close(got, want, dt)

@@ -368,9 +368,11 @@ def _backward_chunks(
 ) -> tuple[Array | None, Array, Array | None]:
     """:func:`conv2d_backward` with each chunk in one nogil call (accel.conv_chunks).
 
-    Each chunk zeroes its images of the padded dL/dx buffer, adds its col2im there and copies
-    their interior into a contiguous dL/dx (no zeroing of the whole buffer on the calling
-    thread first, no strided view for the next op to copy).
+    Each thread computes its share of dL/dw's ROWS over the whole batch (nothing to add up
+    after the join: conv_chunks.backward_chunk). Each chunk zeroes its images of the padded
+    dL/dx buffer, adds its col2im there and copies their interior into a contiguous dL/dx (no
+    zeroing of the whole buffer on the calling thread first, no strided view for the next op
+    to copy).
     """
     kh, kw, cg, f = cache.w.shape
     c, n, h, wd = cache.x_shape
@@ -384,20 +386,22 @@ def _backward_chunks(
             (c, n, h + pt + pb, wd + pl + pr), dtype=dout.dtype)
     else:
         dx = dxp = np.empty((c, 0, 1, 1), dtype=dout.dtype)
-    parts, args = [], []
-    for (lo, hi), flat in zip(cache.ranges, cache.cols, strict=True):
-        dwt = np.empty((flat.shape[0], f), dtype=dout.dtype)
+    flats = tuple(cache.cols)
+    k1 = flats[0].shape[0]
+    col0s = np.array([lo * oh * ow for lo, _ in cache.ranges], dtype=np.int64)
+    rblocks = np.array([conv_chunks.reduce_block(f, k1, fl.shape[1]) for fl in flats],
+                       dtype=np.int64)
+    dwt = np.empty((k1, f), dtype=dout.dtype)  # dL/dw's rows split over the threads
+    parts = len(cache.ranges)
+    args = []
+    for t, ((lo, hi), flat) in enumerate(zip(cache.ranges, flats, strict=True)):
         dcols = np.empty((k, flat.shape[1] if need_dx else 0), dtype=dout.dtype)
-        parts.append(dwt)
         args.append((
-            dout2, lo * oh * ow, flat, wk, dwt, dcols, dxp, pt, pl, dx,
-            kh, kw, oh, ow, *cache.strides, *cache.dilation, lo, hi, gemm.BLOCK,
-            conv_chunks.reduce_block(f, flat.shape[0], flat.shape[1]), gemm_at,
+            dout2, lo * oh * ow, flats, col0s, rblocks, k1 * t // parts, k1 * (t + 1) // parts,
+            wk, dwt, dcols, dxp, pt, pl, dx, kh, kw, oh, ow, *cache.strides, *cache.dilation,
+            lo, hi, gemm.BLOCK, gemm_at,
         ))
     parallel.run_kernel(conv_chunks.backward_chunk, args)
-    dwt = parts[0]
-    for more in parts[1:]:
-        dwt = dwt + more
     # Rows (kh, kw, c): dL/dw is already [KH, KW, C, F]; with a bias, its row of ones gave dL/db.
     dw = dwt[:k].reshape(kh, kw, cg, f)
     db = dwt[k].copy() if fold else None  # groups 1: fold == has_bias

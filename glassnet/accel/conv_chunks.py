@@ -152,39 +152,53 @@ if AVAILABLE:  # pragma: no branch
 
     @njit(cache=True, nogil=True)
     def backward_chunk(  # type: ignore[no-untyped-def]
-        dout2, col0, flat, wk, dwt, dcols, dxp, pt, pl, dx, kh, kw, oh, ow, sh, sw, dil_h, dil_w,
-        n0, n1, block, reduce_block, gemm_at, sync, started, done, post, seen,
+        dout2, col0, flats, col0s, rblocks, r0, r1, wk, dwt, dcols, dxp, pt, pl, dx, kh, kw, oh,
+        ow, sh, sw, dil_h, dil_w, n0, n1, block, gemm_at, sync, started, done, post, seen,
     ):
-        """The chunk's share of dL/dw (and dL/db: flat's row of ones) and its slice of dL/dx.
+        """Rows r0 … r1 − 1 of dL/dw (and dL/db: the columns' row of ones), its chunk's dL/dx.
 
-        dwt = flat · dOᵀ (summed over column blocks of ``reduce_block``, 0: one product): with
-        flat's rows in (kh, kw, c) order its first K rows are dL/dw in the kernel's own layout;
-        if ``dcols`` has columns: dcols = wk · dO in column blocks of ``block``, then images
-        n0 … n1 − 1 of the padded ``dxp`` zeroed and col2im into them, and (when ``dx`` is not
-        ``dxp``: padding) their interior copied into ``dx`` (:func:`crop_planes`).
+        dL/dw is split over the threads by ROWS, not by batch chunk: dwt[r0:r1] = Σ_j
+        flats[j][r0:r1] · dO_jᵀ over every chunk j's columns (the BLAS adding chunk j > 0 onto
+        the result: beta 1), each product summed over column blocks of ``rblocks[j]`` (0: one
+        product). Per batch chunk, each thread wrote a whole (K + 1)×F partial and the calling
+        thread added them; now each writes its rows once and nothing is added after the join.
+        With the rows in (kh, kw, c) order the first K rows of dwt are dL/dw in the kernel's
+        own layout. If ``dcols`` has columns (the chunk's dO starts at column ``col0``):
+        dcols = wk · dO in column blocks of ``block``, then images n0 … n1 − 1 of the padded
+        ``dxp`` zeroed and col2im into them, and (when ``dx`` is not ``dxp``: padding) their
+        interior copied into ``dx`` (:func:`crop_planes`).
 
         Shapes:
-            dout2: (F, N·OH·OW); flat: (K [+ 1], P); wk: (K, F); dwt: (K [+ 1], F);
-            dcols: (K, P) or (K, 0); dxp: (C, N, Hp, Wp); dx: (C, N, H, W)
+            dout2: (F, N·OH·OW); flats: per chunk j (K [+ 1], P_j); col0s, rblocks: (chunks,);
+            wk: (K, F); dwt: (K [+ 1], F); dcols: (K, P) or (K, 0); dxp: (C, N, Hp, Wp);
+            dx: (C, N, H, W)
         """
         spin.signal(sync, started)
         nf = dout2.shape[0]
-        k1, p = flat.shape
-        ldd, isz = dout2.shape[1], flat.itemsize
-        zero, one = flat.dtype.type(0), flat.dtype.type(1)
+        ldd, isz = dout2.shape[1], dwt.itemsize
+        zero, one = dwt.dtype.type(0), dwt.dtype.type(1)
+        rows = r1 - r0
+        if rows > 0:
+            first = True
+            for j in range(len(flats)):
+                flat = flats[j]
+                pj, rb = flat.shape[1], rblocks[j]
+                a0 = flat.ctypes.data + r0 * pj * isz
+                dj = dout2.ctypes.data + col0s[j] * isz
+                bw_all = pj if rb == 0 else rb
+                nblocks = 0 if rb == 0 else pj // rb
+                for b in range(nblocks + 1):
+                    b0 = b * bw_all
+                    bw = bw_all if b < nblocks or rb == 0 else pj - b0
+                    if bw > 0:
+                        blas.gemm(gemm_at, blas.NO_TRANS, blas.TRANS, rows, nf, bw,
+                                  a0 + b0 * isz, pj, dj + b0 * isz, ldd,
+                                  zero if first else one, dwt.ctypes.data + r0 * nf * isz, nf)
+                        first = False
+                    if rb == 0:
+                        break
+        p = dcols.shape[1]
         d0 = dout2.ctypes.data + col0 * isz
-        if reduce_block == 0:
-            blas.gemm(gemm_at, blas.NO_TRANS, blas.TRANS, k1, nf, p, flat.ctypes.data, p, d0, ldd,
-                      zero, dwt.ctypes.data, nf)
-        else:
-            nblocks = p // reduce_block
-            for b in range(nblocks + 1):
-                b0 = b * reduce_block
-                bw = reduce_block if b < nblocks else p - b0
-                if bw > 0:
-                    blas.gemm(gemm_at, blas.NO_TRANS, blas.TRANS, k1, nf, bw,
-                              flat.ctypes.data + b0 * isz, p, d0 + b0 * isz, ldd,
-                              zero if b == 0 else one, dwt.ctypes.data, nf)
         if dcols.shape[1] > 0:
             k = wk.shape[0]
             nblocks = p // block if p >= 2 * block else 0
