@@ -483,3 +483,25 @@ def test_conv_weight_gradient_split_by_rows_equals_reference(threads, c, f, hw, 
                          ref_conv.conv2d_backward(dout, ref_cache), strict=True):
         assert got.dtype == want.dtype
         assert_close(got, want, dt)
+
+
+def test_conv_backward_reuses_its_work_array_safely(threads):
+    """The backward's dcols come from a per-thread pool kept across calls (no fresh pages per
+    step): a larger call, a smaller one, then the first again give the fresh-array results."""
+    from glassnet.accel import conv as fast_conv_mod
+
+    rng = np.random.default_rng(11)
+    cases = []
+    for c, f, hw, n in [(8, 16, 10, 6), (3, 5, 4, 2)]:
+        x = rng.standard_normal((c, n, hw, hw)).astype(np.float32)
+        w = rng.standard_normal((3, 3, c, f)).astype(np.float32)
+        out, cache = fast_conv.conv2d_forward(x, w, None, padding="same")
+        cases.append((rng.standard_normal(out.shape).astype(np.float32), cache))
+    got = [fast_conv.conv2d_backward(d, cache) for d, cache in cases + cases[:1]]
+    fresh = lambda slot, shape, dtype: np.empty(shape, dtype=dtype)  # noqa: E731
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fast_conv_mod, "_scratch", fresh)
+        want = [fast_conv.conv2d_backward(d, cache) for d, cache in cases + cases[:1]]
+    for g, wnt in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g[0], wnt[0])
+        np.testing.assert_array_equal(g[1], wnt[1])
