@@ -319,9 +319,15 @@ def test_the_one_pass_update_equals_numpy_bit_for_bit(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_the_one_pass_adam_equals_numpy_bit_for_bit(dtype, monkeypatch):
+@pytest.mark.parametrize(("name", "decay", "eps"), [
+    ("Adam", 0.0, 1e-6), ("Adam", 0.1, 1e-6), ("Adam", 1e-60, 1e-6), ("AdamW", 0.0, 1e-6),
+    ("AdamW", 0.05, 1e-6), ("AdamW", 1e-60, 1e-6), ("Adam", 0.0, 0.0),
+])
+def test_the_one_pass_adam_equals_numpy_bit_for_bit(dtype, name, decay, eps, monkeypatch):
     """accel.update.adam (a whole Adam step per element in one pass) against the NumPy
-    sequence of optim.Adam, three steps, bit for bit."""
+    sequence of optim.Adam / AdamW, with and without weight decay (1e-60: a coefficient that
+    rounds to 0 in float32, times infinite weights), three steps, bit for bit; eps 0 with zero
+    gradients divides 0 by 0 (NaN, as NumPy, not an error)."""
     from glassnet.accel import kernels, update
 
     if not kernels.AVAILABLE:
@@ -334,11 +340,14 @@ def test_the_one_pass_adam_equals_numpy_bit_for_bit(dtype, monkeypatch):
             self.grad = None
 
     fast, slow = P(), P()
+    fast.data[:3] = [np.inf, -np.inf, -0.0]
     slow.data[...] = fast.data
-    opt_fast = optim.Adam([fast], lr=0.01, betas=(0.8, 0.99), eps=1e-6)
-    opt_slow = optim.Adam([slow], lr=0.01, betas=(0.8, 0.99), eps=1e-6)
+    kind = getattr(optim, name)
+    opt_fast = kind([fast], lr=0.01, betas=(0.8, 0.99), eps=eps, weight_decay=decay)
+    opt_slow = kind([slow], lr=0.01, betas=(0.8, 0.99), eps=eps, weight_decay=decay)
     for step in range(3):
         g = rng.standard_normal(200_003).astype(dtype)
+        g[3:9] = 0
         fast.grad, slow.grad = g.copy(), g.copy()
         opt_fast.step()
         with monkeypatch.context() as mp:

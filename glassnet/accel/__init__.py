@@ -19,6 +19,8 @@ from glassnet.accel.mode import reference_active, reference_mode
 _LAZY = {
     "batch_norm_backward": "glassnet.accel.dispatch",
     "batch_norm_forward": "glassnet.accel.dispatch",
+    "batch_norm_relu_backward": "glassnet.accel.dispatch",
+    "batch_norm_relu_forward": "glassnet.accel.dispatch",
     "clipped_relu_forward": "glassnet.accel.dispatch",
     "conv2d_backward": "glassnet.accel.dispatch",
     "conv2d_forward": "glassnet.accel.dispatch",

@@ -23,6 +23,7 @@ it over random geometries.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -229,25 +230,30 @@ def _conv2d(
         views = tuple(parallel.run(product, ranges))
         return out, FastConv2DCache(views, tuple(ranges), w, wm, (c, n, h, wd), pads, s, d,
                                     groups, b is not None, pointwise=True)
-    xpad = pad_spatial(x, pads)
     if ungrouped and small_batch.usable(x, w, out):
-        # Each chunk in one nogil call (accel.conv_chunks): no thread waits for the GIL.
+        # Each chunk in one nogil call (accel.conv_chunks): no thread waits for the GIL. Each
+        # pads its own images (conv_chunks.pad_planes) into one shared buffer.
         # (The padded copy: reading the padding as zeros by bounds in the kernel cost more than
         # the copy — its per-row slices made lenet5's im2col 7× slower, docs/performance.md.)
-        xpad = np.ascontiguousarray(xpad)
+        xc = np.ascontiguousarray(x)
+        (pt, pb), (pl, pr) = pads
+        xpad = xc if pads == ((0, 0), (0, 0)) else np.empty(
+            (c, n, h + pt + pb, wd + pl + pr), dtype=x.dtype)
         k = c * kh * kw
         flats = [_cols_buffer(k, ones, hi - lo, (oh, ow), x.dtype) for lo, hi in ranges]
         out2, gemm_at = out.reshape(f, -1), blas.gemm_address(x.dtype)
         finish_args = epilogue_args(epilogue, b, x.dtype)
         parallel.run_kernel(conv_chunks.forward_chunk, [
-            (xpad, *s, *d, lo, kh, kw, oh, ow, flat, flat[:k], wm, *finish_args, out2,
-             lo * oh * ow, gemm.BLOCK, gemm_at)
+            (xc, pt, pl, xpad, *s, *d, lo, hi, kh, kw, oh, ow, flat, flat[:k], wm, *finish_args,
+             out2, lo * oh * ow, gemm.BLOCK, gemm_at)
             for (lo, hi), flat in zip(ranges, flats, strict=True)
         ])
         cache = FastConv2DCache(
             tuple(flats), tuple(ranges), w, wm, (c, n, h, wd), pads, s, d, groups, b is not None
         )
         return out, cache
+
+    xpad = pad_spatial(x, pads)
 
     def part(lo: int, hi: int) -> Array:
         cols = im2col_padded(xpad, (kh, kw), s, d, lo, hi, (oh, ow), ones_row=ones,
@@ -311,12 +317,11 @@ def conv2d_backward(
     (pt, pb), (pl, pr) = cache.pads
     dout = xp.ascontiguousarray(dout)
     wm = cache.wm
-    dxp = xp.zeros((c, n, h + pt + pb, wd + pl + pr), dtype=dout.dtype) if need_dx else None
-    index = {r: k for k, r in enumerate(cache.ranges)}
-
     fold = _bias_folded(cache.has_bias, groups) and not cache.pointwise
     if groups == 1 and not cache.pointwise and small_batch.usable(dout, wm, *cache.cols):
-        return _backward_chunks(dout, cache, dxp, fold)
+        return _backward_chunks(dout, cache, need_dx, fold)
+    dxp = xp.zeros((c, n, h + pt + pb, wd + pl + pr), dtype=dout.dtype) if need_dx else None
+    index = {r: k for k, r in enumerate(cache.ranges)}
 
     def part(lo: int, hi: int) -> tuple[Array, Array | None]:
         cols, dmat = cache.cols[index[lo, hi]], _batch_slice(dout, lo, hi)
@@ -363,33 +368,68 @@ def _pointwise(w: Array, geometry: ConvGeometry) -> bool:
             and geometry.pads == ((0, 0), (0, 0)))
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(slot: int, shape: tuple[int, int], dtype: Any) -> Array:
+    """A C-contiguous work array of ``shape``, reused across calls (per thread, slot, dtype).
+
+    For the backward's dcols, which live only inside one call: a fresh multi-MB array was new
+    pages from the OS on every call (resnet18 b128: ≈ 6,500 page faults per training step,
+    all in the conv backward), an array kept across calls is already mapped. Holds the
+    largest size asked for (the peak memory of a step already includes it).
+    """
+    pool = getattr(_SCRATCH, "pool", None)
+    if pool is None:
+        pool = _SCRATCH.pool = {}
+    size = shape[0] * shape[1]
+    key = (slot, np.dtype(dtype))
+    buf = pool.get(key)
+    if buf is None or buf.size < size:
+        buf = pool[key] = np.empty(size, dtype=dtype)
+    return buf[:size].reshape(shape)
+
+
 def _backward_chunks(
-    dout: Array, cache: FastConv2DCache, dxp: Array | None, fold: bool
+    dout: Array, cache: FastConv2DCache, need_dx: bool, fold: bool
 ) -> tuple[Array | None, Array, Array | None]:
-    """:func:`conv2d_backward` with each chunk in one nogil call (accel.conv_chunks)."""
+    """:func:`conv2d_backward` with each chunk in one nogil call (accel.conv_chunks).
+
+    Each thread computes its share of dL/dw's ROWS over the whole batch (nothing to add up
+    after the join: conv_chunks.backward_chunk). Each chunk zeroes its images of the padded
+    dL/dx buffer, adds its col2im there and copies their interior into a contiguous dL/dx (no
+    zeroing of the whole buffer on the calling thread first, no strided view for the next op
+    to copy).
+    """
     kh, kw, cg, f = cache.w.shape
     c, n, h, wd = cache.x_shape
     (pt, pb), (pl, pr) = cache.pads
     (oh, ow) = dout.shape[2:]
     wk, k = cache.wm, cg * kh * kw  # groups 1: the kernel as [KH·KW·C, F], a view
     dout2, gemm_at = dout.reshape(f, -1), blas.gemm_address(dout.dtype)
-    parts, args = [], []
-    for (lo, _), flat in zip(cache.ranges, cache.cols, strict=True):
-        dwt = np.empty((flat.shape[0], f), dtype=dout.dtype)
-        dcols = np.empty((k, flat.shape[1] if dxp is not None else 0), dtype=dout.dtype)
-        parts.append(dwt)
+    if need_dx:
+        dx = np.empty((c, n, h, wd), dtype=dout.dtype)
+        dxp = dx if cache.pads == ((0, 0), (0, 0)) else np.empty(
+            (c, n, h + pt + pb, wd + pl + pr), dtype=dout.dtype)
+    else:
+        dx = dxp = np.empty((c, 0, 1, 1), dtype=dout.dtype)
+    flats = tuple(cache.cols)
+    k1 = flats[0].shape[0]
+    col0s = np.array([lo * oh * ow for lo, _ in cache.ranges], dtype=np.int64)
+    rblocks = np.array([conv_chunks.reduce_block(f, k1, fl.shape[1]) for fl in flats],
+                       dtype=np.int64)
+    dwt = np.empty((k1, f), dtype=dout.dtype)  # dL/dw's rows split over the threads
+    parts = len(cache.ranges)
+    args = []
+    for t, ((lo, hi), flat) in enumerate(zip(cache.ranges, flats, strict=True)):
+        dcols = _scratch(t, (k, flat.shape[1] if need_dx else 0), dout.dtype)
         args.append((
-            dout2, lo * oh * ow, flat, wk, dwt, dcols,
-            dxp if dxp is not None else np.empty((c, 0, 1, 1), dtype=dout.dtype),
-            kh, kw, oh, ow, *cache.strides, *cache.dilation, lo, gemm.BLOCK,
-            conv_chunks.reduce_block(f, flat.shape[0], flat.shape[1]), gemm_at,
+            dout2, lo * oh * ow, flats, col0s, rblocks, k1 * t // parts, k1 * (t + 1) // parts,
+            wk, dwt, dcols, dxp, pt, pl, dx, kh, kw, oh, ow, *cache.strides, *cache.dilation,
+            lo, hi, gemm.BLOCK, gemm_at,
         ))
     parallel.run_kernel(conv_chunks.backward_chunk, args)
-    dwt = parts[0]
-    for more in parts[1:]:
-        dwt = dwt + more
     # Rows (kh, kw, c): dL/dw is already [KH, KW, C, F]; with a bias, its row of ones gave dL/db.
     dw = dwt[:k].reshape(kh, kw, cg, f)
     db = dwt[k].copy() if fold else None  # groups 1: fold == has_bias
-    dx = None if dxp is None else dxp[:, :, pt : pt + h, pl : pl + wd]
-    return dx, dw, db
+    return (dx if need_dx else None), dw, db

@@ -207,3 +207,32 @@ def batch_norm_backward(dout: Array, cache: Any) -> tuple[Array, Array, Array]:
         return fast_norm.batch_norm_backward(dout, cache)
     return ref_norm.batch_norm_backward(dout, cache)
 
+
+
+def batch_norm_relu_forward(x: Array, gamma: Array, beta: Array, running_mean: Array | None,
+                            running_var: Array | None, *, relu_cap: float,
+                            **kw: Any) -> tuple[Array, Any]:
+    """relu(batchnorm(x)) (ReLU6 with cap 6): the reference pairs or a one-pass drop-in.
+
+    :func:`glassnet.ops.fused.batch_norm_relu_forward`, or for CNHW maps
+    :func:`glassnet.accel.norm.batch_norm_forward` with its ``relu_cap``.
+
+    Shapes:
+        x: (C, N, H, W); the per-channel arrays (C,) -> out: x's.
+    """
+    if _fast_arrays(x) and fast_norm.usable(x, kw["axis"]):
+        return fast_norm.batch_norm_forward(x, gamma, beta, running_mean, running_var,
+                                            relu_cap=relu_cap, **kw)
+    return ref_fused.batch_norm_relu_forward(x, gamma, beta, running_mean, running_var,
+                                             relu_cap=relu_cap, **kw)
+
+
+def batch_norm_relu_backward(dout: Array, cache: Any) -> tuple[Array, Array, Array]:
+    """The backward of whichever :func:`batch_norm_relu_forward` ran: ``(dx, dgamma, dbeta)``.
+
+    Shapes:
+        dout: x's shape -> dx: same, dgamma: (C,), dbeta: (C,).
+    """
+    if isinstance(cache, fast_norm.FastBatchNormCache):
+        return fast_norm.batch_norm_backward(dout, cache)
+    return ref_fused.batch_norm_relu_backward(dout, cache)

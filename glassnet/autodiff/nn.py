@@ -259,3 +259,29 @@ def concat(xs: list[Tensor], axis: int) -> Tensor:
     """Join tensors along ``axis``; the gradient is split back."""
     out, cache = basic_ops.concat_forward([t.data for t in xs], axis=axis)
     return Tensor.from_op(out, tuple(xs), lambda g: basic_ops.concat_backward(g, cache))
+
+
+def batch_norm_relu(
+    x: Tensor,
+    gamma: Tensor,
+    beta: Tensor,
+    running_mean: Array,
+    running_var: Array,
+    *,
+    relu_cap: float,
+    axis: int,
+    training: bool,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """min(max(batch_norm(x), 0), relu_cap) as ONE node (``relu_cap`` inf: a plain ReLU).
+
+    The numbers of :func:`batch_norm` then :func:`relu` / :func:`clipped_relu`
+    (:mod:`glassnet.ops.fused`); the fast path does both in one pass each way.
+    """
+    out, cache = accel.batch_norm_relu_forward(
+        x.data, gamma.data, beta.data, running_mean, running_var, relu_cap=relu_cap,
+        axis=axis, training=training, momentum=momentum, eps=eps,
+    )
+    return Tensor.from_op(out, (x, gamma, beta),
+                          lambda g: accel.batch_norm_relu_backward(g, cache))

@@ -12,11 +12,12 @@ asks :func:`fuse` about each call read by exactly one other call.
   flattened output directly);
 * a linear Conv2D / DepthwiseConv2D read only by a BatchNormalization, then optionally that
   pair's only reader, a ReLU (or ReLU6: ``ReLU(max_value=6)``, ``Activation("relu"/"relu6")``):
-  :class:`ConvBN`. Training runs the three layers' own ops unchanged; inference folds the
-  BatchNorm's running statistics into a per-filter scale and shift and the ReLU into a clip,
-  applied as each output block leaves the GEMM (:class:`glassnet.accel.epilogue.Epilogue`) — no
-  pass over the maps for either. ``z·s + t`` instead of ``(z − μ)·σ⁻¹·γ + β``: equal to
-  rounding, not bit for bit.
+  :class:`ConvBN`. Training runs the convolution's op, then the BatchNorm and ReLU as one op
+  (``ops.fused.batch_norm_relu``: the two pairs' numbers; one pass each way when fast);
+  inference folds the BatchNorm's running statistics into a per-filter scale and shift and the
+  ReLU into a clip, applied as each output block leaves the GEMM
+  (:class:`glassnet.accel.epilogue.Epilogue`) — no pass over the maps for either. ``z·s + t``
+  instead of ``(z − μ)·σ⁻¹·γ + β``: equal to rounding, not bit for bit.
 """
 
 from __future__ import annotations
@@ -128,8 +129,15 @@ class ConvBN(Layer):
         return self.conv.parameters() + self.bn.parameters()
 
     def forward(self, x: Tensor, training: bool = False) -> Tensor:
-        """The three layers' own forward passes, one after the other."""
-        out = self.bn.forward(self.conv.forward(x, training), training)
+        """The convolution's forward, then the BatchNorm and ReLU as one node.
+
+        ``BatchNormalization.forward_relu``: the numbers of the two layers' own ops one after
+        the other (ops.fused.batch_norm_relu); the fast path does both in one pass each way.
+        """
+        z = self.conv.forward(x, training)
+        if self.cap is not None:
+            return self.bn.forward_relu(z, training, self.cap)
+        out = self.bn.forward(z, training)
         return out if self.act is None else self.act.forward(out, training)
 
     def inference_step(self, input_shape: Any) -> Callable[[Any], Any]:

@@ -118,3 +118,15 @@ class BatchNormalization(Layer):
             momentum=1.0 - self.momentum,  # Keras -> PyTorch convention (see the class doc)
             eps=self.epsilon,
         )
+
+    def forward_relu(self, x: Tensor, training: bool, cap: float) -> Tensor:
+        """min(max(forward(x), 0), cap) as one node (``layers.fused.ConvBN``; cap inf: ReLU).
+
+        Shapes: x (C, N, H, W) or (N, C) -> out: same.
+        """
+        return A.batch_norm_relu(
+            x, self.weights["gamma"], self.weights["beta"],
+            self.buffers["moving_mean"], self.buffers["moving_variance"], relu_cap=cap,
+            axis=0 if x.ndim == 4 else 1, training=training,
+            momentum=1.0 - self.momentum, eps=self.epsilon,
+        )

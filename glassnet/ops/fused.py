@@ -7,6 +7,9 @@ Their numbers are, by construction, those of the unfused ops (``models/fusion.py
   so relu(maxpool(z)) == maxpool(relu(z)), values and gradients alike (ties go to the first
   maximum in both orders: when the maximum is > 0 the same cell wins; when it is ≤ 0 every
   gradient is 0 either way). The ReLU then touches a map KH·KW times smaller.
+* ``batch_norm_relu``: relu(batchnorm(z)) (or ReLU6), a ConvBN layer's BatchNorm and ReLU in
+  training (``layers/fused.py``): here the two reference pairs one after the other; the fast
+  drop-in (:mod:`glassnet.accel.norm`) does both in one pass each way.
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from glassnet.arith.geometry import PaddingSpec
-from glassnet.ops.activation import relu_backward, relu_forward
+from glassnet.ops.activation import (
+    clipped_relu_backward,
+    clipped_relu_forward,
+    relu_backward,
+    relu_forward,
+)
+from glassnet.ops.norm import batch_norm_backward, batch_norm_forward
 from glassnet.ops.pool import MaxPool2DCache, max_pool2d_backward, max_pool2d_forward
 
 
@@ -52,3 +61,39 @@ def max_pool2d_relu_backward(dout: Any, cache: MaxPool2DReLUCache) -> Any:
         dout: (..., OH, OW) -> dx: (..., H, W).
     """
     return max_pool2d_backward(relu_backward(dout, cache.relu), cache.pool)
+
+
+class BatchNormReLUCache(NamedTuple):
+    """What :func:`batch_norm_relu_backward` needs."""
+
+    norm: Any  # batch_norm_forward's cache
+    relu: Any  # relu_forward's or clipped_relu_forward's cache
+    capped: bool
+
+
+def batch_norm_relu_forward(
+    x: Any, gamma: Any, beta: Any, running_mean: Any, running_var: Any, *,
+    relu_cap: float, **kw: Any,
+) -> tuple[Any, BatchNormReLUCache]:
+    """min(max(batchnorm(x), 0), relu_cap) — ``kw`` as :func:`glassnet.ops.norm.batch_norm_forward`.
+
+    ``relu_cap`` inf: a plain ReLU.
+
+    Shapes:
+        x: (C, N, H, W) (or as batch_norm_forward); gamma, beta, running_*: (C,) -> out: x's.
+    """
+    y, norm_cache = batch_norm_forward(x, gamma, beta, running_mean, running_var, **kw)
+    capped = relu_cap != float("inf")
+    out, relu_cache = (clipped_relu_forward(y, max_value=relu_cap) if capped
+                       else relu_forward(y))
+    return out, BatchNormReLUCache(norm_cache, relu_cache, capped)
+
+
+def batch_norm_relu_backward(dout: Any, cache: BatchNormReLUCache) -> tuple[Any, Any, Any]:
+    """``(dx, dgamma, dbeta)`` of :func:`batch_norm_relu_forward`: the ReLU's, then the norm's.
+
+    Shapes:
+        dout: x's shape -> dx: same, dgamma: (C,), dbeta: (C,).
+    """
+    back = clipped_relu_backward if cache.capped else relu_backward
+    return batch_norm_backward(back(dout, cache.relu), cache.norm)

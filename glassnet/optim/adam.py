@@ -88,10 +88,12 @@ class Adam(Optimizer):
 
         from glassnet.accel import update  # the seam; numba loads on first use
 
-        if self.weight_decay == 0 and not self.amsgrad and update.usable(w, g, m, v):
+        if not self.amsgrad and update.usable(w, g, m, v):
+            decay = self.lr * self.weight_decay if self._DECOUPLED else self.weight_decay
             update.adam(w, g, m, v, betas=self.betas, eps=self.eps,
                         step_size=self.lr / (1.0 - beta1**step),
-                        bias_correction2_sqrt=math.sqrt(1.0 - beta2**step))
+                        bias_correction2_sqrt=math.sqrt(1.0 - beta2**step),
+                        weight_decay=decay, decoupled=self._DECOUPLED)
             return
         d = g
         if self.weight_decay != 0:
