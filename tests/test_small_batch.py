@@ -13,7 +13,7 @@ from test_infer_plan import ZOO_MODELS, both_paths
 import glassnet as gn
 from glassnet import layers as L
 from glassnet import zoo
-from glassnet.accel import blas, kernels, parallel, small_batch
+from glassnet.accel import blas, kernels, parallel, small_batch, small_dense
 from glassnet.accel.epilogue import Epilogue, finish
 from glassnet.backend import dtype_scope
 from glassnet.ops.conv import conv_geometry
@@ -144,7 +144,7 @@ def test_conv_rows_float32_is_float32_and_close(torch, rng):
 def test_dense_equals_torch(torch, rng, softmax, bias):
     x, w = rng.standard_normal((2, 50)), rng.standard_normal((50, 7))
     b = rng.standard_normal(7) if bias else None
-    out = small_batch.dense(x, w, b, softmax)
+    out = small_dense.dense(x, w, b, softmax)
     want = torch.tensor(x) @ torch.tensor(w) + (0 if b is None else torch.tensor(b))
     if softmax:
         want = torch.softmax(want, dim=1)
@@ -160,7 +160,7 @@ def test_a_big_dense_layer_splits_its_columns(torch, rng, split, softmax, rows, 
     b = rng.standard_normal(700) if bias else None
     if split > 1:
         assert len(parallel.chunks(700, w.size)) > 1
-    out = small_batch.dense(x, w, b, softmax)
+    out = small_dense.dense(x, w, b, softmax)
     want = torch.tensor(x) @ torch.tensor(w) + (torch.tensor(b) if bias else 0)
     if softmax:
         want = torch.softmax(want, dim=1)

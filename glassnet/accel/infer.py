@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.accel import conv as fast_conv
-from glassnet.accel import kernels, parallel, small_batch, small_maps
+from glassnet.accel import kernels, parallel, small_batch, small_dense, small_maps
 from glassnet.accel import pool as fast_pool
 from glassnet.accel.crop import LiveCrop, live_geometry
 from glassnet.accel.epilogue import Epilogue
@@ -213,7 +213,7 @@ def dense_values(x: Array, w: Array, b: Array | None, softmax: bool = False) -> 
     """
     if (_fast(x) and x.shape[0] < SMALL_BATCH and w.dtype == x.dtype
             and small_batch.usable(x, w)):
-        return small_batch.dense(x, w, b, softmax)
+        return small_dense.dense(x, w, b, softmax)
     out, _ = basic_ops.dense_forward(x, w, b)
     return softmax_rows(out) if softmax else out
 
