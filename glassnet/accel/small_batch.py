@@ -100,8 +100,11 @@ if AVAILABLE:  # pragma: no branch
                                 out[base + c] = run[c]
 
     @njit(cache=True, nogil=True)
-    def _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, m, ow, f0, f1, gemm_at):  # type: ignore[no-untyped-def]
+    def _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, m, ow, f0, f1, stream,  # type: ignore[no-untyped-def]
+                gemm_at):
         """zt[n, i, j, f]: the conv (no bias) of rows i0 … i0 + m − 1, filters f0 … f1 − 1.
+
+        ``stream``: the kernel streamed once (:func:`stream_product`) instead of the GEMM.
 
         Shapes:
             xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F) -> zt: (n1 − n0, m, OW, f1 − f0)
@@ -116,8 +119,11 @@ if AVAILABLE:  # pragma: no branch
         if nc >= CHANNEL_LAST_MIN:  # windows as rows: zt = cols · wk
             rows = np.empty((nn, m, ow, k), dtype=xpad.dtype)
             _windows(xpad, kh, kw, sh, sw, dil_h, dil_w, n0, i0, rows)
-            blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, p, nf, k, rows.ctypes.data, k,
-                      w_at, ld, zero, zt.ctypes.data, nf)
+            if stream:
+                stream_product(rows.reshape(p, k), wk, f0, f1, zt.reshape(p, nf))
+            else:
+                blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, p, nf, k, rows.ctypes.data, k,
+                          w_at, ld, zero, zt.ctypes.data, nf)
         else:  # windows as columns, plane by plane (runs of OW values): zt = colsᵀ · wk
             cols = np.empty((kh, kw, nc, nn, m, ow), dtype=xpad.dtype)
             kernels.im2col(xpad, sh, sw, dil_h, dil_w, n0, kh, kw, m, ow, True,
@@ -226,7 +232,7 @@ if AVAILABLE:  # pragma: no branch
                             run[j] = z
         else:
             zt = _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, i1 - i0, ow, f0,
-                         f1, gemm_at)
+                         f1, stream, gemm_at)
             for n in range(n1 - n0):
                 for i in range(i1 - i0):
                     for j in range(ow):
@@ -258,7 +264,7 @@ if AVAILABLE:  # pragma: no branch
         spin.signal(sync, started)
         pw = out.shape[3]
         zt = _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, 2 * a0, 2 * (a1 - a0), 2 * pw,
-                     f0, f1, gemm_at)
+                     f0, f1, stream, gemm_at)
         zero = out.dtype.type(0)
         for n in range(n1 - n0):
             for r in range(a1 - a0):
@@ -375,13 +381,19 @@ class ConvRows:
         most = f if self.by_filters else n * oh // (1 + relu_pool)
         parts = max(min(parallel.num_threads(), most,
                         f * kh * kw * c * n * oh * ow // MIN_MACS_PER_PART), 1)
+        big = kh * kw * c * f >= STREAM_MIN_VALUES  # for the FEW_POSITIONS rule
+        if big and n * oh * ow <= FEW_POSITIONS:
+            # Streamed whole by one thread: two threads streaming half of each kernel row
+            # were slower than one (512→512 over 2×2: 1.59 ms vs 0.91; docs/performance.md).
+            parts = 1
         if relu_pool:  # split the rows of the pooled output
             self.kernel, self.out_shape = conv_pool_rows_kernel, (f, n, oh // 2, ow // 2)
-            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part, False, gemm)
+            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part,
+                           big and (part[1] - part[0]) * (part[3] - part[2]) * 2 * ow
+                           <= FEW_POSITIONS, gemm)
                           for part in _parts(n, oh // 2, f, parts, self.by_filters)]
         else:
             self.kernel, self.out_shape = conv_rows_kernel, (f, n, oh, ow)
-            big = kh * kw * c * f >= STREAM_MIN_VALUES
             self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part,
                            big and (part[3] - part[2]) * ow <= FEW_POSITIONS, gemm)
                           for part in _parts(n, oh, f, parts, self.by_filters)]

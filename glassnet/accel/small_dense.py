@@ -108,9 +108,10 @@ def dense(x: Array, w: Array, b: Array | None, softmax: bool) -> Array:
     # threads like any op that touches that many values (parallel.chunks).
     ranges = parallel.chunks(w.shape[1], w.size)
     # A few rows times a large matrix: stream its rows (the GEMM packed them first, reading
-    # them twice: VGG-11's 4096×4096 fc2 at batch 1, one thread, 12.8 → 3.2 ms).
+    # them twice: VGG-11's 4096×4096 fc2 at batch 1, 12.8 → 3.2 ms).
     if x.shape[0] <= FEW_POSITIONS and w.size >= STREAM_MIN_VALUES:
-        parallel.run(lambda j0, j1: _dense_stream_cols(xc, wc, bias, out, j0, j1), ranges)
+        # One thread: two streaming half rows each were slower (fc2: 6.3 vs 3.2 ms).
+        _dense_stream_cols(xc, wc, bias, out, 0, w.shape[1])
     elif len(ranges) == 1:
         dense_kernel(xc, wc, bias, out, gemm_at, softmax)
         return out
