@@ -13,7 +13,7 @@ from test_infer_plan import ZOO_MODELS, both_paths
 import glassnet as gn
 from glassnet import layers as L
 from glassnet import zoo
-from glassnet.accel import blas, kernels, parallel, small_batch
+from glassnet.accel import blas, kernels, parallel, small_batch, small_dense
 from glassnet.accel.epilogue import Epilogue, finish
 from glassnet.backend import dtype_scope
 from glassnet.ops.conv import conv_geometry
@@ -65,8 +65,11 @@ def test_a_large_kernel_over_few_positions_is_streamed(rng):
     """The rule: ≤ FEW_POSITIONS positions per part and ≥ STREAM_MIN_VALUES kernel values."""
     geometry = conv_geometry((2, 2), (3, 3), 1, 1, 1)
     for c, f, streamed in [(256, 120, True), (16, 120, False)]:
-        rows = small_batch.ConvRows((c, 1, 2, 2), (3, 3, c, f), geometry, np.float64)
-        assert all(part[12] is streamed for part in rows.parts)
+        for pool in (False, True):
+            rows = small_batch.ConvRows((c, 1, 2, 2), (3, 3, c, f), geometry, np.float64,
+                                        relu_pool=pool)
+            assert all(part[12] is streamed for part in rows.parts)
+            assert len(rows.parts) == 1 or not streamed  # a streamed conv runs as one part
     geometry = conv_geometry((4, 4), (3, 3), 1, 1, 1)  # 16 positions: the GEMM
     rows = small_batch.ConvRows((256, 1, 4, 4), (3, 3, 256, 120), geometry, np.float64)
     assert not any(part[12] for part in rows.parts)
@@ -99,7 +102,7 @@ def test_conv_rows_epilogue_equals_torch_then_finish(torch, rng, split, x_shape,
     epilogue = Epilogue(rng.standard_normal(k[2]), rng.standard_normal(k[2]), clip, cap)
     geometry = conv_geometry(x_shape[2:], k[:2], strides, padding, dilation)
     rows = small_batch.ConvRows(x.shape, w.shape, geometry, x.dtype)
-    if split > 1 and k[2] >= x_shape[1] * geometry[0][0] * geometry[0][1]:
+    if split > 1 and k[2] >= x_shape[1] * geometry[0][0] * geometry[0][1] and not rows.parts[0][12]:
         assert rows.by_filters and len({p[10:12] for p in rows.parts}) == len(rows.parts) > 1
     out = rows(x, w, None, epilogue)
     want = finish(torch_conv(torch, x, w, None, geometry[2], geometry[1], geometry[3]), epilogue)
@@ -144,7 +147,7 @@ def test_conv_rows_float32_is_float32_and_close(torch, rng):
 def test_dense_equals_torch(torch, rng, softmax, bias):
     x, w = rng.standard_normal((2, 50)), rng.standard_normal((50, 7))
     b = rng.standard_normal(7) if bias else None
-    out = small_batch.dense(x, w, b, softmax)
+    out = small_dense.dense(x, w, b, softmax)
     want = torch.tensor(x) @ torch.tensor(w) + (0 if b is None else torch.tensor(b))
     if softmax:
         want = torch.softmax(want, dim=1)
@@ -154,13 +157,13 @@ def test_dense_equals_torch(torch, rng, softmax, bias):
 @pytest.mark.parametrize("softmax", [False, True])
 @pytest.mark.parametrize("rows,bias", [(1, True), (3, False), (5, True)])
 def test_a_big_dense_layer_splits_its_columns(torch, rng, split, softmax, rows, bias):
-    """600×700 weights (420k values, past the split rule): each thread a block of columns,
-    its rows streamed (up to FEW_POSITIONS rows) or multiplied by the GEMM (5 rows)."""
+    """600×700 weights (420k values, past the split rule): up to FEW_POSITIONS rows the weight
+    rows streamed by one thread; 5 rows by the GEMM, each thread a block of columns."""
     x, w = rng.standard_normal((rows, 600)), rng.standard_normal((600, 700))
     b = rng.standard_normal(700) if bias else None
     if split > 1:
         assert len(parallel.chunks(700, w.size)) > 1
-    out = small_batch.dense(x, w, b, softmax)
+    out = small_dense.dense(x, w, b, softmax)
     want = torch.tensor(x) @ torch.tensor(w) + (torch.tensor(b) if bias else 0)
     if softmax:
         want = torch.softmax(want, dim=1)

@@ -27,7 +27,7 @@ import numpy as np
 
 from glassnet.accel import conv as fast_conv
 from glassnet.accel import dense as fast_dense
-from glassnet.accel import kernels, parallel, small_batch, small_maps
+from glassnet.accel import kernels, parallel, small_batch, small_dense, small_maps
 from glassnet.accel import pool as fast_pool
 from glassnet.accel.crop import LiveCrop, live_geometry
 from glassnet.accel.epilogue import Epilogue
@@ -214,7 +214,7 @@ def dense_values(x: Array, w: Array, b: Array | None, softmax: bool = False) -> 
     """
     if (_fast(x) and x.shape[0] < SMALL_BATCH and w.dtype == x.dtype
             and small_batch.usable(x, w)):
-        return small_batch.dense(x, w, b, softmax)
+        return small_dense.dense(x, w, b, softmax)
     if _fast(x) and type(w) is np.ndarray and w.dtype.kind == "f":
         # Split over the threads where it pays (accel.dense): NumPy's x @ w alone ran on one
         # core inside the compute scope (vgg11's classifier: 20 of ~55 ms of a batch-32 pass).

@@ -1,4 +1,4 @@
-"""Small-batch inference kernels: a convolution split by output rows, dense (+ softmax).
+"""Small-batch inference kernels: a convolution split by output rows or filters.
 
 At batch 1 the batch paths (:func:`glassnet.accel.conv.conv2d_resolved`,
 :func:`glassnet.ops.basic.dense_forward`) spend as long around their products as in them, and a
@@ -14,7 +14,10 @@ batch of one image cannot be split over threads by images. Here:
       cols[(u, v, c), (n, i, j)] = Xp[c, n, i·S_h + u·D_h, j·S_w + v·D_w]
       O[F, N·OH·OW]             = K[(u, v, c), F]ᵀ · cols + b
 
-* **dense** — ``x·W + b`` and an optional softmax over each row in one kernel call.
+Over a few positions with a large kernel the product streams the kernel instead
+(:func:`stream_product`, also what :mod:`glassnet.accel.small_dense` uses for Dense layers).
+The output is written plane by plane (the GEMM transposed: Kᵀ · windowsᵀ), with the bias or a
+folded BatchNorm and clip applied in the same call.
 
 The sums run in another order than the batch paths' (other window-row order, other BLAS
 calls), so results agree with them to rounding, not bit for bit. Only with numba and NumPy's
@@ -48,7 +51,7 @@ MAX_POSITIONS = 4096
 # (docs/performance.md, rules table).
 CHANNEL_LAST_MIN = 8
 # Output positions (per image and part) up to which a convolution's product streams the kernel
-# row by row (:func:`_stream_product`) instead of calling the BLAS, for kernels too large to
+# row by row (:func:`stream_product`) instead of calling the BLAS, for kernels too large to
 # stay in cache: with so few positions the product is a read of the weights, which the GEMM's
 # packing read twice (cold weights, one thread: 4 positions × (1,440 × 320) 279 → 185 µs);
 # kernels that stay in cache lost (docs/performance.md, rules table).
@@ -97,8 +100,11 @@ if AVAILABLE:  # pragma: no branch
                                 out[base + c] = run[c]
 
     @njit(cache=True, nogil=True)
-    def _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, m, ow, f0, f1, gemm_at):  # type: ignore[no-untyped-def]
+    def _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, m, ow, f0, f1, stream,  # type: ignore[no-untyped-def]
+                gemm_at):
         """zt[n, i, j, f]: the conv (no bias) of rows i0 … i0 + m − 1, filters f0 … f1 − 1.
+
+        ``stream``: the kernel streamed once (:func:`stream_product`) instead of the GEMM.
 
         Shapes:
             xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F) -> zt: (n1 − n0, m, OW, f1 − f0)
@@ -113,8 +119,11 @@ if AVAILABLE:  # pragma: no branch
         if nc >= CHANNEL_LAST_MIN:  # windows as rows: zt = cols · wk
             rows = np.empty((nn, m, ow, k), dtype=xpad.dtype)
             _windows(xpad, kh, kw, sh, sw, dil_h, dil_w, n0, i0, rows)
-            blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, p, nf, k, rows.ctypes.data, k,
-                      w_at, ld, zero, zt.ctypes.data, nf)
+            if stream:
+                stream_product(rows.reshape(p, k), wk, f0, f1, zt.reshape(p, nf))
+            else:
+                blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, p, nf, k, rows.ctypes.data, k,
+                          w_at, ld, zero, zt.ctypes.data, nf)
         else:  # windows as columns, plane by plane (runs of OW values): zt = colsᵀ · wk
             cols = np.empty((kh, kw, nc, nn, m, ow), dtype=xpad.dtype)
             kernels.im2col(xpad, sh, sw, dil_h, dil_w, n0, kh, kw, m, ow, True,
@@ -124,7 +133,7 @@ if AVAILABLE:  # pragma: no branch
         return zt
 
     @njit(cache=True, nogil=True)
-    def _stream_product(rows, wk, f0, f1, acc):  # type: ignore[no-untyped-def]
+    def stream_product(rows, wk, f0, f1, acc):  # type: ignore[no-untyped-def]
         """acc[p, f] = Σ_k rows[p, k] · wk[k, f0 + f], reading wk once, row after row.
 
         Each kernel row is one contiguous run of F values, multiplied into every position's
@@ -169,7 +178,7 @@ if AVAILABLE:  # pragma: no branch
             rows = np.empty((1, m, ow, k), dtype=xpad.dtype)
             _windows(xpad, kh, kw, sh, sw, dil_h, dil_w, n, i0, rows)
             acc = np.empty((p, f1 - f0), dtype=out.dtype)
-            _stream_product(rows.reshape(p, k), wk, f0, f1, acc)
+            stream_product(rows.reshape(p, k), wk, f0, f1, acc)
             for f in range(f1 - f0):
                 plane = out[f0 + f, n]
                 for q in range(p):
@@ -223,7 +232,7 @@ if AVAILABLE:  # pragma: no branch
                             run[j] = z
         else:
             zt = _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, i1 - i0, ow, f0,
-                         f1, gemm_at)
+                         f1, stream, gemm_at)
             for n in range(n1 - n0):
                 for i in range(i1 - i0):
                     for j in range(ow):
@@ -255,7 +264,7 @@ if AVAILABLE:  # pragma: no branch
         spin.signal(sync, started)
         pw = out.shape[3]
         zt = _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, 2 * a0, 2 * (a1 - a0), 2 * pw,
-                     f0, f1, gemm_at)
+                     f0, f1, stream, gemm_at)
         zero = out.dtype.type(0)
         for n in range(n1 - n0):
             for r in range(a1 - a0):
@@ -270,74 +279,6 @@ if AVAILABLE:  # pragma: no branch
                         v = (m2 if m2 > m1 else m1) + (bias[f0 + f] if bias.size else zero)
                         out[f0 + f, n0 + n, a0 + r, j] = v if v > 0 else zero
         spin.finish(sync, done, post, seen)
-
-    @njit(cache=True, nogil=True)
-    def _softmax_rows(out):  # type: ignore[no-untyped-def]
-        """exp(out − max) / Σ along each row, in place.
-
-        Shapes:
-            out: (N, M)
-        """
-        for r in range(out.shape[0]):
-            row = out[r]
-            top = row[0]
-            for j in range(1, row.size):
-                top = max(top, row[j])
-            total = out.dtype.type(0)
-            for j in range(row.size):
-                row[j] = np.exp(row[j] - top)
-                total += row[j]
-            for j in range(row.size):
-                row[j] /= total
-
-    @njit(cache=True, nogil=True)
-    def _dense_cols(x, w, bias, out, j0, j1, gemm_at):  # type: ignore[no-untyped-def]
-        """Compute out[:, j0:j1] = x·w[:, j0:j1] + bias[j0:j1] (one thread's columns).
-
-        Shapes:
-            x: (N, K); w: (K, M); bias: (M,) or (0,); out: (N, M), all C-contiguous
-        """
-        n, k = x.shape
-        m, isz = w.shape[1], w.itemsize
-        blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, n, j1 - j0, k, x.ctypes.data, k,
-                  w.ctypes.data + j0 * isz, m, out.dtype.type(0),
-                  out.ctypes.data + j0 * isz, m)
-        if bias.size:
-            bs = bias[j0:j1]
-            for r in range(n):
-                row = out[r, j0:j1]
-                for j in range(row.size):
-                    row[j] += bs[j]
-
-    @njit(cache=True, nogil=True)
-    def _dense_stream_cols(x, w, bias, out, j0, j1):  # type: ignore[no-untyped-def]
-        """Compute out[:, j0:j1] = x·w[:, j0:j1] + bias[j0:j1] by streaming w's rows.
-
-        Shapes:
-            x: (N, K); w: (K, M); bias: (M,) or (0,); out: (N, M), all C-contiguous
-        """
-        acc = np.empty((x.shape[0], j1 - j0), dtype=out.dtype)
-        _stream_product(x, w, j0, j1, acc)
-        for r in range(x.shape[0]):
-            row, a = out[r, j0:j1], acc[r]
-            if bias.size:
-                bs = bias[j0:j1]
-                for j in range(row.size):
-                    row[j] = a[j] + bs[j]
-            else:
-                for j in range(row.size):
-                    row[j] = a[j]
-
-    @njit(cache=True, nogil=True)
-    def dense_kernel(x, w, bias, out, gemm_at, softmax):  # type: ignore[no-untyped-def]
-        """Compute out = x·w + bias, then (softmax) exp(out − max) / Σ along each row.
-
-        Shapes:
-            x: (N, K); w: (K, M); bias: (M,) or (0,); out: (N, M), all C-contiguous
-        """
-        _dense_cols(x, w, bias, out, 0, w.shape[1], gemm_at)
-        if softmax:
-            _softmax_rows(out)
 
 
 def supports(dtype: Any) -> bool:
@@ -369,7 +310,8 @@ def usable(*arrays: Array) -> bool:
     )
 
 
-def _contiguous(a: Array) -> Array:
+def contiguous(a: Array) -> Array:
+    """``a`` itself when C-contiguous, else a C-contiguous copy (what the kernels need)."""
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
@@ -439,13 +381,19 @@ class ConvRows:
         most = f if self.by_filters else n * oh // (1 + relu_pool)
         parts = max(min(parallel.num_threads(), most,
                         f * kh * kw * c * n * oh * ow // MIN_MACS_PER_PART), 1)
+        big = kh * kw * c * f >= STREAM_MIN_VALUES  # for the FEW_POSITIONS rule
+        if big and n * oh * ow <= FEW_POSITIONS:
+            # Streamed whole by one thread: two threads streaming half of each kernel row
+            # were slower than one (512→512 over 2×2: 1.59 ms vs 0.91; docs/performance.md).
+            parts = 1
         if relu_pool:  # split the rows of the pooled output
             self.kernel, self.out_shape = conv_pool_rows_kernel, (f, n, oh // 2, ow // 2)
-            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part, False, gemm)
+            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part,
+                           big and (part[1] - part[0]) * (part[3] - part[2]) * 2 * ow
+                           <= FEW_POSITIONS, gemm)
                           for part in _parts(n, oh // 2, f, parts, self.by_filters)]
         else:
             self.kernel, self.out_shape = conv_rows_kernel, (f, n, oh, ow)
-            big = kh * kw * c * f >= STREAM_MIN_VALUES
             self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part,
                            big and (part[3] - part[2]) * ow <= FEW_POSITIONS, gemm)
                           for part in _parts(n, oh, f, parts, self.by_filters)]
@@ -462,9 +410,9 @@ class ConvRows:
         Shapes:
             x: (C, N, H, W); w: (KH, KW, C, F); b: (F,) -> out: (F, N, OH, OW)
         """
-        xpad = _zero_padded(x, self.pads) if self.padded else _contiguous(x)
-        wk = _contiguous(w).reshape(self.k_shape)
-        bias = self.no_bias if b is None else _contiguous(b)
+        xpad = _zero_padded(x, self.pads) if self.padded else contiguous(x)
+        wk = contiguous(w).reshape(self.k_shape)
+        bias = self.no_bias if b is None else contiguous(b)
         if self.relu_pool:
             if epilogue is not None:
                 raise ValueError("ConvRows: no epilogue with the fused pool")
@@ -474,7 +422,7 @@ class ConvRows:
         else:
             if b is not None:
                 raise ValueError("ConvRows: fold the bias into the epilogue's shift")
-            scale, shift = (self.no_bias if a is None else _contiguous(a)
+            scale, shift = (self.no_bias if a is None else contiguous(a)
                             for a in (epilogue.scale, epilogue.shift))
             head = (xpad, wk, scale, shift, bool(epilogue.clip), self.dtype.type(epilogue.cap))
         f, n, oh, ow = self.out_shape
@@ -505,30 +453,3 @@ def conv2d_rows(
         x: (C, N, H, W); w: (KH, KW, C, F); b: (F,) -> out: (F, N, OH, OW)
     """
     return ConvRows(x.shape, w.shape, geometry, x.dtype)(x, w, b)
-
-
-def dense(x: Array, w: Array, b: Array | None, softmax: bool) -> Array:
-    """``x·w + b``, then a softmax over each row if asked (:func:`usable` true).
-
-    Shapes:
-        x: (N, K); w: (K, M); b: (M,) -> out: (N, M)
-    """
-    out = np.empty((x.shape[0], w.shape[1]), dtype=x.dtype)
-    bias = np.zeros(0, dtype=x.dtype) if b is None else _contiguous(b)
-    xc, wc, gemm_at = _contiguous(x), _contiguous(w), blas.gemm_address(x.dtype)
-    # A big layer's weights are read once per call whatever the batch: reading them is the
-    # work at batch 1 (VGG's 4096×4096 classifier: 67 MB), so its columns are split over the
-    # threads like any op that touches that many values (parallel.chunks).
-    ranges = parallel.chunks(w.shape[1], w.size)
-    # A few rows times a large matrix: stream its rows (the GEMM packed them first, reading
-    # them twice: VGG-11's 4096×4096 fc2 at batch 1, one thread, 12.8 → 3.2 ms).
-    if x.shape[0] <= FEW_POSITIONS and w.size >= STREAM_MIN_VALUES:
-        parallel.run(lambda j0, j1: _dense_stream_cols(xc, wc, bias, out, j0, j1), ranges)
-    elif len(ranges) == 1:
-        dense_kernel(xc, wc, bias, out, gemm_at, softmax)
-        return out
-    else:
-        parallel.run(lambda j0, j1: _dense_cols(xc, wc, bias, out, j0, j1, gemm_at), ranges)
-    if softmax:
-        _softmax_rows(out)
-    return out

@@ -104,10 +104,12 @@ class BatchNormalization(Layer):
             -> scale: (C,), shift: (C,)
         """
         dt = np.dtype(dtype)
-        mean = self.buffers["moving_mean"].astype(dt)
-        var = self.buffers["moving_variance"].astype(dt)
-        scale = self.weights["gamma"].data.astype(dt) / np.sqrt(var + dt.type(self.epsilon))
-        return scale, self.weights["beta"].data.astype(dt) - mean * scale
+        # copy=False: no copies in the model's own dtype (called once per batch-1 inference).
+        mean = self.buffers["moving_mean"].astype(dt, copy=False)
+        var = self.buffers["moving_variance"].astype(dt, copy=False)
+        gamma = self.weights["gamma"].data.astype(dt, copy=False)
+        scale = gamma / np.sqrt(var + dt.type(self.epsilon))
+        return scale, self.weights["beta"].data.astype(dt, copy=False) - mean * scale
 
     def forward(self, x: Tensor, training: bool = False) -> Tensor:
         """Shapes: x (C, N, H, W) or (N, C) -> out: same (moving stats updated in training)."""
