@@ -417,11 +417,15 @@ def test_winograd_equals_reference(threads, monkeypatch, order, case):
 
 
 @pytest.mark.skipif(not kernels.AVAILABLE, reason="Winograd's transforms need numba")
-@pytest.mark.parametrize("shape,pad", [((16, 5, 8, 8), 1), ((24, 3, 4, 6), 1), ((16, 2, 7, 5), 0)])
+@pytest.mark.parametrize("shape,pad", [((16, 5, 8, 8), 1), ((24, 3, 4, 6), 1), ((16, 2, 7, 5), 0),
+                                       ((16, 1, 12, 10), 1), ((16, 1, 9, 7), 0)])
 def test_winograd_one_call_parts_equal_the_closure_parts(threads, monkeypatch, shape, pad):
     """Each part as one nogil call (transforms and the 16 GEMMs through the BLAS by address)
-    gives what the Python closure (np.matmul) gives, both tile orders, with an epilogue."""
-    from glassnet.accel import blas, winograd
+    gives what the Python closure (np.matmul) gives, both tile orders, with an epilogue; any
+    split (the work threshold lowered): one image is split by rows of tiles."""
+    from glassnet.accel import blas, parallel, winograd
+
+    monkeypatch.setattr(parallel, "MIN_WORK_PER_CHUNK", 1)
 
     rng = np.random.default_rng(3)
     x = rng.standard_normal(shape).astype(np.float32)

@@ -92,18 +92,20 @@ if kernels.AVAILABLE:  # pragma: no branch
                 u3[k] = c2[k]
 
     @njit(cache=True, nogil=True)
-    def _input_tiles(x, pt, pl, n0, n1, th, tw, v):  # type: ignore[no-untyped-def]
+    def _input_tiles(x, pt, pl, n0, n1, ty0, ty1, tw, v):  # type: ignore[no-untyped-def]
         """v[ξ, c, t] = (Bᵀ d B)[ξ] of the 4×4 patch of tile t (zeros outside the input).
 
-        Tile t = ((n − n0)·TH + ty)·TW + tx reads input rows 2·ty − pt … + 3, columns
-        2·tx − pl … + 3. One row of tiles at a time: its four input rows are copied into a
+        The part's tiles: images n0 … n1 − 1, tile rows ty0 … ty1 − 1. Tile
+        t = ((n − n0)·R + ty − ty0)·TW + tx (R = ty1 − ty0) reads input rows 2·ty − pt … + 3,
+        columns 2·tx − pl … + 3. One row of tiles at a time: its four input rows are copied into a
         zero-padded buffer, combined row-wise (Bᵀ d) as whole vectors, then column-wise with
         stride-2 reads, so both passes vectorise over the tiles.
 
         Shapes:
-            x: (C, N, H, W); v: (16, C, (n1 − n0)·TH·TW)
+            x: (C, N, H, W); v: (16, C, (n1 − n0)·R·TW)
         """
         nc, h, w = x.shape[0], x.shape[2], x.shape[3]
+        nr = ty1 - ty0
         wp = 2 * tw + 2
         rows = np.zeros((4, wp), dtype=v.dtype)
         e = np.empty((4, wp), dtype=v.dtype)
@@ -112,7 +114,8 @@ if kernels.AVAILABLE:  # pragma: no branch
         for c in range(nc):
             for n in range(n0, n1):
                 plane = x[c, n]
-                for ty in range(th):
+                for j in range(nr):
+                    ty = ty0 + j
                     for a in range(4):
                         r = 2 * ty - pt + a
                         buf = rows[a]
@@ -126,7 +129,7 @@ if kernels.AVAILABLE:  # pragma: no branch
                         e1[q] = r1[q] + r2[q]
                         e2[q] = r2[q] - r1[q]
                         e3[q] = r1[q] - r3[q]
-                    t0 = ((n - n0) * th + ty) * tw
+                    t0 = ((n - n0) * nr + j) * tw
                     for k in range(4):  # (Bᵀ d) B: columns 2tx … 2tx + 3 of row k
                         ek = e[k]
                         o0 = v[4 * k, c, t0 : t0 + tw]
@@ -141,17 +144,20 @@ if kernels.AVAILABLE:  # pragma: no branch
                             o3[tx] = ek[q + 1] - ek[q + 3]
 
     @njit(cache=True, nogil=True)
-    def _output_tiles(m, n0, n1, th, tw, scale, shift, scaled, shifted, clip, cap, out):  # type: ignore[no-untyped-def]
+    def _output_tiles(m, n0, n1, ty0, ty1, tw, scale, shift, scaled, shifted, clip, cap, out):  # type: ignore[no-untyped-def]
         """out[f, n, 2ty + i, 2tx + j] = (Aᵀ m A)[i, j] of tile t, then the epilogue.
+
+        The tiles of :func:`_input_tiles` (images n0 … n1 − 1, tile rows ty0 … ty1 − 1).
 
         ``scale``/``shift`` per filter when ``scaled``/``shifted``; ``clip``: min(max(·, 0),
         cap), NaN kept. Positions past OH, OW (an odd output size) are not written. One row of
         tiles at a time, as whole vectors over the tiles.
 
         Shapes:
-            m: (16, F, (n1 − n0)·TH·TW); out: (F, N, OH, OW)
+            m: (16, F, (n1 − n0)·(ty1 − ty0)·TW); out: (F, N, OH, OW)
         """
         nf, oh, ow = out.shape[0], out.shape[2], out.shape[3]
+        nr = ty1 - ty0
         zero = out.dtype.type(0)
         s = np.empty((2, 4, tw), dtype=out.dtype)  # Aᵀ m: 2 rows × 4 columns of every tile
         y = np.empty((2, 2 * tw), dtype=out.dtype)  # the tiles' two output rows, side by side
@@ -159,8 +165,9 @@ if kernels.AVAILABLE:  # pragma: no branch
             sf = scale[f] if scaled else zero
             hf = shift[f] if shifted else zero
             for n in range(n0, n1):
-                for ty in range(th):
-                    t0 = ((n - n0) * th + ty) * tw
+                for jr in range(nr):
+                    ty = ty0 + jr
+                    t0 = ((n - n0) * nr + jr) * tw
                     for b in range(4):
                         m0, m1 = m[b, f, t0 : t0 + tw], m[4 + b, f, t0 : t0 + tw]
                         m2, m3 = m[8 + b, f, t0 : t0 + tw], m[12 + b, f, t0 : t0 + tw]
@@ -318,10 +325,13 @@ if kernels.AVAILABLE and blas.AVAILABLE and spin.AVAILABLE:  # pragma: no branch
 
     @njit(cache=True, nogil=True)
     def _chunk(  # type: ignore[no-untyped-def]
-        x, pt, pl, n0, n1, th, tw, u, v, m, scale, shift, scaled, shifted, clip, cap, out,
-        by_image, gemm_at, sync, started, done, post, seen,
+        x, pt, pl, n0, n1, ty0, ty1, th, tw, u, v, m, scale, shift, scaled, shifted, clip,
+        cap, out, by_image, gemm_at, sync, started, done, post, seen,
     ):
-        """One thread's images n0 … n1 − 1 in ONE nogil call: transforms, 16 GEMMs, output.
+        """One thread's tiles in ONE nogil call: transforms, 16 GEMMs, output.
+
+        The tiles of images n0 … n1 − 1, tile rows ty0 … ty1 − 1 (all TH of them in the
+        images-innermost order).
 
         As :func:`glassnet.accel.conv_chunks.forward_chunk`: written as a Python closure the
         part crossed into Python between its steps, and each crossing could make a thread
@@ -336,7 +346,7 @@ if kernels.AVAILABLE and blas.AVAILABLE and spin.AVAILABLE:  # pragma: no branch
         if by_image:
             _input_tiles_by_image(x, pt, pl, n0, n1, th, tw, v)
         else:
-            _input_tiles(x, pt, pl, n0, n1, th, tw, v)
+            _input_tiles(x, pt, pl, n0, n1, ty0, ty1, tw, v)
         c, f, t, isz = v.shape[1], m.shape[1], v.shape[2], v.itemsize
         zero = v.dtype.type(0)
         for xi in range(16):
@@ -347,7 +357,8 @@ if kernels.AVAILABLE and blas.AVAILABLE and spin.AVAILABLE:  # pragma: no branch
             _output_tiles_by_image(m, n0, n1, th, tw, scale, shift, scaled, shifted, clip,
                                    cap, out)
         else:
-            _output_tiles(m, n0, n1, th, tw, scale, shift, scaled, shifted, clip, cap, out)
+            _output_tiles(m, n0, n1, ty0, ty1, tw, scale, shift, scaled, shifted, clip, cap,
+                          out)
         spin.finish(sync, done, post, seen)
 
 
@@ -428,27 +439,38 @@ def conv2d_values(
     sc = none if scale is None else np.ascontiguousarray(scale, dtype=dt)
     sh = none if shift is None else np.ascontiguousarray(shift, dtype=dt)
     top = dt.type(cap)
-    # Work per image: the values the transforms and the GEMMs touch.
-    ranges = parallel.chunks(n, (16 * (c + f) * th * tw + f * oh * ow) * n)
+    # Work: the values the transforms and the GEMMs touch. The threads split the images; with
+    # too few images for that (batch 1) they split the rows of tiles of the row order.
+    work = (16 * (c + f) * th * tw + f * oh * ow) * n
+    parts = [(lo, hi, 0, th) for lo, hi in parallel.chunks(n, work)]
+    if len(parts) == 1 and not images_inner(n, tw):
+        parts = [(0, n, r0, r1) for r0, r1 in parallel.chunks(th, work)]
     gemm_at = blas.gemm_address(dt) if blas.AVAILABLE and spin.AVAILABLE else 0
     if gemm_at:  # each part one nogil call (the closure below is the fallback)
         flags = (scale is not None, shift is not None, clip, top)
         parallel.run_kernel(_chunk, [
-            (xc, pt, pl, lo, hi, th, tw, uc, np.empty((16, c, (hi - lo) * th * tw), dt),
-             np.empty((16, f, (hi - lo) * th * tw), dt), sc, sh, *flags, out,
+            (xc, pt, pl, lo, hi, r0, r1, th, tw, uc,
+             np.empty((16, c, (hi - lo) * (r1 - r0) * tw), dt),
+             np.empty((16, f, (hi - lo) * (r1 - r0) * tw), dt), sc, sh, *flags, out,
              images_inner(hi - lo, tw), gemm_at)
-            for lo, hi in ranges
+            for lo, hi, r0, r1 in parts
         ])
         return out
 
-    def part(lo: int, hi: int) -> None:
-        tiles = (hi - lo) * th * tw
-        by_image = images_inner(hi - lo, tw)
+    def part(index: int, _: int) -> None:
+        lo, hi, r0, r1 = parts[index]
+        tiles = (hi - lo) * (r1 - r0) * tw
         v = np.empty((16, c, tiles), dtype=dt)
-        (_input_tiles_by_image if by_image else _input_tiles)(xc, pt, pl, lo, hi, th, tw, v)
+        if images_inner(hi - lo, tw):
+            _input_tiles_by_image(xc, pt, pl, lo, hi, th, tw, v)
+        else:
+            _input_tiles(xc, pt, pl, lo, hi, r0, r1, tw, v)
         m = np.matmul(u, v)  # the 16 GEMMs (F × C)·(C × tiles)
-        (_output_tiles_by_image if by_image else _output_tiles)(
-            m, lo, hi, th, tw, sc, sh, scale is not None, shift is not None, clip, top, out)
+        flags = (sc, sh, scale is not None, shift is not None, clip, top, out)
+        if images_inner(hi - lo, tw):
+            _output_tiles_by_image(m, lo, hi, th, tw, *flags)
+        else:
+            _output_tiles(m, lo, hi, r0, r1, tw, *flags)
 
-    parallel.run(part, ranges)
+    parallel.run(part, [(k, k + 1) for k in range(len(parts))])
     return out
