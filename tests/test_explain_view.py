@@ -13,6 +13,7 @@ detail view and the probability bars. Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -218,6 +219,9 @@ def test_all_partial_sums_add_up_to_the_conv_total(desktop: Tab) -> None:
     desktop.js("() => window.glassnet.select('conv2d_1', 7, [4, 5])")
     if not desktop.page.get_attribute("#chan-sums", "open"):
         desktop.page.click("#chan-sums summary")
+    # The table is filled by the <details> element's "toggle" event, which the browser fires
+    # after the click returns (CI once read the rows before it: 0 of 32).
+    desktop.page.wait_for_selector("#chan-sum-table tr[data-part]", timeout=5000)
     parts = [float(v) for v in desktop.page.eval_on_selector_all(
         "#chan-sum-table tr[data-part]", "(rows) => rows.map((r) => r.dataset.part)")]
     assert len(parts) == 32  # every input channel of conv2d_1, not 4 of them
@@ -296,12 +300,19 @@ def test_phone_hides_no_column(phone: Tab) -> None:
     for key in ("conv2d", "max_pooling2d", "dense"):
         phone.js("(key) => window.glassnet.select(key, 0, [1, 1])", key)
         page.click("#summary-formulas summary")
-        hidden = page.evaluate("""() => [...document.querySelectorAll(".formula")].filter((f) => {
+        hidden_js = """() => [...document.querySelectorAll(".formula")].filter((f) => {
             const box = f.closest(".scrolls") || f;
             if (box.scrollWidth <= box.clientWidth + 2) return false;
             const hint = box.nextElementSibling;
             return !(hint && hint.classList.contains("scroll-hint"));
-          }).map((f) => f.textContent)""")
+          }).map((f) => f.textContent)"""
+        # The hints are added by the "toggle" event, fired after the click returns: give it
+        # up to 2 s, then check (a formula still without a hint fails below).
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout  # the fixture has it
+
+        with contextlib.suppress(PlaywrightTimeout):
+            page.wait_for_function(f"() => ({hidden_js})().length === 0", timeout=2000)
+        hidden = page.evaluate(hidden_js)
         assert hidden == [], key
     page.screenshot(path=str(ARTIFACTS / "explain-view-390x844-full.png"), full_page=True)
 
