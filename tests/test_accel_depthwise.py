@@ -11,7 +11,7 @@ from rounding import assert_close
 
 from glassnet import accel
 from glassnet.accel import conv as fast_conv
-from glassnet.accel import depthwise, infer, kernels, parallel
+from glassnet.accel import conv_backward, depthwise, infer, kernels, parallel
 from glassnet.ops import conv as ref_conv
 
 pytestmark = pytest.mark.skipif(not depthwise.AVAILABLE, reason="needs numba")
@@ -100,7 +100,7 @@ def test_depthwise_with_dead_taps_equals_reference(threads, shape, w_shape, hype
     assert isinstance(cache, depthwise.DepthwiseCache) and cache.crop is not None
     assert_close(out, ref, dt)
     dout = rng.standard_normal(ref.shape).astype(dt)
-    for got, want in zip(fast_conv.conv2d_backward(dout, cache),
+    for got, want in zip(conv_backward.conv2d_backward(dout, cache),
                          ref_conv.conv2d_backward(dout, rcache), strict=True):
         assert_close(got, want, dt)
 
@@ -117,7 +117,7 @@ def test_depthwise_same_bits_for_any_thread_count(monkeypatch):
             parallel.set_num_threads(n)
             with parallel.split_scope():
                 out, cache = fast_conv.conv2d_forward(x, w, padding="same", groups=6)
-                results.append((out, *fast_conv.conv2d_backward(np.cos(out), cache)[:2]))
+                results.append((out, *conv_backward.conv2d_backward(np.cos(out), cache)[:2]))
     finally:
         parallel.set_num_threads(old)
     for one, two in zip(*results, strict=True):

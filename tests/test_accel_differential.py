@@ -13,7 +13,7 @@ from rounding import assert_close
 
 from glassnet import accel
 from glassnet.accel import conv as fast_conv
-from glassnet.accel import infer, kernels
+from glassnet.accel import conv_backward, infer, kernels
 from glassnet.accel import pool as fast_pool
 from glassnet.accel.crop import live_geometry
 from glassnet.errors import GlassnetError
@@ -67,7 +67,7 @@ def test_fast_conv_equals_reference(threads, case):
     assert out.dtype == ref.dtype == dt
     assert_close(out, ref, dt)
     dout = rng.standard_normal(ref.shape).astype(dt)
-    fast = fast_conv.conv2d_backward(dout, cache, need_dx=case["need_dx"])
+    fast = conv_backward.conv2d_backward(dout, cache, need_dx=case["need_dx"])
     slow = ref_conv.conv2d_backward(dout, rcache)
     for got, want in zip(fast[1:], slow[1:], strict=True):
         assert (got is None) == (want is None)
@@ -105,7 +105,7 @@ def test_dropping_dead_taps_equals_reference(threads, shape, w_shape, hyper, dt)
     out, cache = fast_conv.conv2d_forward(x, w, b, **hyper)
     assert_close(out, ref, dt)
     dout = rng.standard_normal(ref.shape).astype(dt)
-    for got, want in zip(fast_conv.conv2d_backward(dout, cache),
+    for got, want in zip(conv_backward.conv2d_backward(dout, cache),
                          ref_conv.conv2d_backward(dout, rcache), strict=True):
         assert_close(got, want, dt)
     assert_close(infer.ConvStep(geo, hyper.get("groups", 1))(x, w, b), ref, dt)
@@ -229,12 +229,12 @@ def test_pointwise_conv_uses_the_input_as_its_columns(threads, shape, filters, b
     assert cache.pointwise and all(np.shares_memory(c, x) for c in cache.cols)
     assert_close(out, ref, dt)
     dout = rng.standard_normal(ref.shape).astype(dt)
-    for got, want in zip(fast_conv.conv2d_backward(dout, cache),
+    for got, want in zip(conv_backward.conv2d_backward(dout, cache),
                          ref_conv.conv2d_backward(dout, rcache), strict=True):
         assert (got is None) == (want is None)
         if want is not None:
             assert_close(got, want, dt)
-    dx, _, _ = fast_conv.conv2d_backward(dout, cache, need_dx=False)
+    dx, _, _ = conv_backward.conv2d_backward(dout, cache, need_dx=False)
     assert dx is None
 
 
@@ -260,7 +260,7 @@ def test_conv_weight_gradient_split_by_rows_equals_reference(threads, c, f, hw, 
     assert len(cache.ranges) == threads
     dout = rng.standard_normal(out.shape).astype(dt)
     ref_out, ref_cache = ref_conv.conv2d_forward(x, w, b, padding="same")
-    for got, want in zip(fast_conv.conv2d_backward(dout, cache),
+    for got, want in zip(conv_backward.conv2d_backward(dout, cache),
                          ref_conv.conv2d_backward(dout, ref_cache), strict=True):
         assert got.dtype == want.dtype
         assert_close(got, want, dt)
@@ -269,7 +269,6 @@ def test_conv_weight_gradient_split_by_rows_equals_reference(threads, c, f, hw, 
 def test_conv_backward_reuses_its_work_array_safely(threads):
     """The backward's dcols come from a per-thread pool kept across calls (no fresh pages per
     step): a larger call, a smaller one, then the first again give the fresh-array results."""
-    from glassnet.accel import conv as fast_conv_mod
 
     rng = np.random.default_rng(11)
     cases = []
@@ -278,11 +277,11 @@ def test_conv_backward_reuses_its_work_array_safely(threads):
         w = rng.standard_normal((3, 3, c, f)).astype(np.float32)
         out, cache = fast_conv.conv2d_forward(x, w, None, padding="same")
         cases.append((rng.standard_normal(out.shape).astype(np.float32), cache))
-    got = [fast_conv.conv2d_backward(d, cache) for d, cache in cases + cases[:1]]
+    got = [conv_backward.conv2d_backward(d, cache) for d, cache in cases + cases[:1]]
     fresh = lambda slot, shape, dtype: np.empty(shape, dtype=dtype)  # noqa: E731
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(fast_conv_mod, "_scratch", fresh)
-        want = [fast_conv.conv2d_backward(d, cache) for d, cache in cases + cases[:1]]
+        mp.setattr(conv_backward, "_scratch", fresh)
+        want = [conv_backward.conv2d_backward(d, cache) for d, cache in cases + cases[:1]]
     for g, wnt in zip(got, want, strict=True):
         np.testing.assert_array_equal(g[0], wnt[0])
         np.testing.assert_array_equal(g[1], wnt[1])

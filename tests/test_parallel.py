@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 
 import glassnet as gn
-from glassnet.accel import conv, conv_chunks, kernels, parallel, pool, small_batch, spin
+from glassnet.accel import (
+    conv,
+    conv_backward,
+    conv_chunks,
+    kernels,
+    parallel,
+    pool,
+    small_batch,
+    spin,
+)
 from glassnet.errors import GlassnetError
 
 KERNEL_PATHS = [False, True] if kernels.AVAILABLE else [False]
@@ -112,7 +121,7 @@ def test_conv2d_split_equals_serial(threads, kernel_path, rng, x_shape, k_shape,
     def run():
         out, cache = conv.conv2d_forward(x, w, b, **kw)
         dout = np.cos(np.arange(out.size)).reshape(out.shape)
-        return (out, *conv.conv2d_backward(dout, cache))
+        return (out, *conv_backward.conv2d_backward(dout, cache))
 
     one, many = serial_and_split(threads, run)
     assert len(conv.conv2d_forward(x, w, b, **kw)[1].cols) == 3  # it really split
@@ -143,7 +152,7 @@ def test_conv_chunk_kernels_equal_the_closures(
     def run():
         out, cache = conv.conv2d_forward(x, w, b, **kw)
         dout = np.cos(np.arange(out.size)).reshape(out.shape)
-        return (out, *conv.conv2d_backward(dout, cache, need_dx=need_dx))
+        return (out, *conv_backward.conv2d_backward(dout, cache, need_dx=need_dx))
 
     chunks = run()
     monkeypatch.setattr(small_batch, "usable", lambda *a: False)

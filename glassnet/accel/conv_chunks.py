@@ -1,14 +1,15 @@
 """One batch chunk of an im2col convolution, forward or backward, in ONE nogil numba call.
 
-:func:`glassnet.accel.conv.conv2d_resolved` and :func:`glassnet.accel.conv.conv2d_backward` split
-the batch over the threads. Written as Python closures, each chunk crossed between Python and
-NumPy / numba a dozen times, and at every crossing a thread may have to wait for the GIL —
-a waiting thread sleeps, and waking it costs tens of µs: the worker's chunk started late,
-every op (docs/performance.md, rules table). Here a chunk is one
-call that never holds the GIL (:func:`glassnet.accel.parallel.run_kernel`): the numba im2col/col2im
-kernels and NumPy's own BLAS (:mod:`glassnet.accel.blas`), in the same column blocks as
-:mod:`glassnet.accel.gemm`, so the same products as the closures, summed alike but for the
-weight gradient's blocks (added by the BLAS here, by NumPy there: equal to rounding).
+:func:`glassnet.accel.conv.conv2d_resolved` and
+:func:`glassnet.accel.conv_backward.conv2d_backward` split the batch over the threads. Written
+as Python closures, each chunk crossed between Python and NumPy / numba a dozen times, and at
+every crossing a thread may have to wait for the GIL — a waiting thread sleeps, and waking it
+costs tens of µs: the worker's chunk started late, every op (docs/performance.md, rules table).
+Here a chunk is one call that never holds the GIL (:func:`glassnet.accel.parallel.run_kernel`):
+the numba im2col/col2im kernels and NumPy's own BLAS (:mod:`glassnet.accel.blas`), in the same
+column blocks as :mod:`glassnet.accel.gemm`, so the same products as the closures, summed alike
+but for the weight gradient's blocks (added by the BLAS here, by NumPy there: equal to
+rounding).
 
 Only for ungrouped convolutions of NumPy float arrays with numba and that BLAS present
 (:func:`glassnet.accel.small_batch.usable`); otherwise the closures run.

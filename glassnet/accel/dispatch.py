@@ -24,8 +24,8 @@ import numpy as np
 
 from glassnet.accel import activation as fast_act
 from glassnet.accel import conv as fast_conv
+from glassnet.accel import conv_backward, depthwise, kernels
 from glassnet.accel import dense as fast_dense
-from glassnet.accel import depthwise, kernels
 from glassnet.accel import norm as fast_norm
 from glassnet.accel import pool as fast_pool
 from glassnet.accel.mode import reference_active
@@ -97,7 +97,7 @@ def conv2d_backward(
         dout: (F, N, OH, OW) -> dx: (C, N, H, W) or None, dw: (KH, KW, C/G, F), db: (F,)
     """
     if isinstance(cache, fast_conv.FastConv2DCache | depthwise.DepthwiseCache):
-        return fast_conv.conv2d_backward(dout, cache, need_dx=need_dx)
+        return conv_backward.conv2d_backward(dout, cache, need_dx=need_dx)
     dx, dw, db = ref_conv.conv2d_backward(dout, cache)
     return (dx if need_dx else None), dw, db
 
