@@ -3,7 +3,7 @@
 At batch 1 :func:`glassnet.ops.basic.dense_forward` plus a softmax cost more in NumPy calls
 than in arithmetic. Here one numba call does both; a large layer's columns are split over the
 threads (:func:`glassnet.accel.parallel.chunks`), and with a few rows and a large matrix the
-weight rows are streamed once (:func:`glassnet.accel.small_batch.stream_product`) instead of
+weight rows are streamed once (:func:`glassnet.accel.small_batch_kernels.stream_product`) instead of
 the GEMM, which packed them first: at batch 1 reading the weights is the work
 (docs/performance.md, rules table). Sums in another order than the reference: equal to
 rounding. :func:`glassnet.accel.small_batch.usable` says when these run.
@@ -23,7 +23,7 @@ Array = Any
 if AVAILABLE:  # pragma: no branch
     from numba import njit
 
-    from glassnet.accel.small_batch import stream_product  # defined only with numba
+    from glassnet.accel.small_batch_kernels import stream_product  # defined only with numba
 
     @njit(cache=True, nogil=True)
     def _softmax_rows(out):  # type: ignore[no-untyped-def]
