@@ -15,7 +15,10 @@ What it changes against the reference (same arithmetic, another schedule):
   backward pass a row of ones in the columns makes dL/db one more row of the dL/dw product;
 * with numba and NumPy's BLAS, each chunk is ONE nogil call (:mod:`glassnet.accel.conv_chunks`);
 * a depthwise convolution (groups == C > 1, one input channel per group) runs no im2col at all
-  but :mod:`glassnet.accel.depthwise`, channel plane by channel plane (its cache says so).
+  but :mod:`glassnet.accel.depthwise`, channel plane by channel plane (its cache says so);
+* where its cost model says so (small maps, whose padding taps are a large share of im2col's
+  products; a batch long enough for its GEMMs), an ungrouped convolution runs no im2col
+  either but :mod:`glassnet.accel.conv_pairs`: only the products that read the map.
 
 Results equal the reference to rounding (sums in another order); ``tests/test_accel_*`` check
 it over random geometries.
@@ -30,6 +33,7 @@ import numpy as np
 from glassnet.accel import (
     blas,
     conv_chunks,
+    conv_pairs,
     depthwise,
     gemm,
     parallel,
@@ -66,6 +70,10 @@ class FastConv2DCache(NamedTuple):
     crop: Any = None
     # A 1×1 stride-1 unpadded convolution: ``cols`` are views of the input itself.
     pointwise: bool = False
+
+
+# What a forward returns for its backward: the cache's type says which path ran.
+ConvCache = FastConv2DCache | depthwise.DepthwiseCache | conv_pairs.PairsCache
 
 
 def _cols_buffer(rows: int, ones_row: bool, n: int, out_hw: Pair, dtype: Any) -> Array:
@@ -116,7 +124,7 @@ def conv2d_forward(
     padding: PaddingSpec = "valid",
     dilation: int | Pair = 1,
     groups: int = 1,
-) -> tuple[Array, FastConv2DCache | depthwise.DepthwiseCache]:
+) -> tuple[Array, ConvCache]:
     """:func:`glassnet.ops.conv.conv2d_forward`, batch chunks split over the threads.
 
     Raises:
@@ -137,7 +145,7 @@ def conv2d_resolved(
     geometry: ConvGeometry,
     groups: int = 1,
     epilogue: Epilogue | None = None,
-) -> tuple[Array, FastConv2DCache | depthwise.DepthwiseCache]:
+) -> tuple[Array, ConvCache]:
     """:func:`conv2d_forward` with arguments already checked and geometry already resolved.
 
     For callers that run one geometry many times (a model's inference plan): ``geometry`` is
@@ -194,15 +202,14 @@ def conv2d_values(
 def _conv2d(
     x: Array, w: Array, b: Array | None, geometry: ConvGeometry, groups: int,
     epilogue: Epilogue | None = None,
-) -> tuple[Array, FastConv2DCache | depthwise.DepthwiseCache]:
+) -> tuple[Array, ConvCache]:
     """:func:`conv2d_resolved` with every tap of ``w`` kept."""
     if depthwise.usable(x, w, groups):  # the rule: one input channel per group => direct
         out, dcache = depthwise.depthwise_forward(x, w, b, geometry)
-        if epilogue is not None:
-            ep = epilogue
-            parallel.run(lambda lo, hi: finish_images(out, lo, hi, ep),
-                         parallel.chunks(out.shape[1], out.size, FINISH_COST))
-        return out, dcache
+        return _finished(out, epilogue), dcache
+    if conv_pairs.applies(x, w, geometry, groups):  # the rule: fewer products, by its cost
+        out, pcache = conv_pairs.forward(x, w, b, geometry)
+        return _finished(out, epilogue), pcache
     xp = get_xp(x, w)
     c, n, h, wd = x.shape
     kh, kw, _, f = w.shape
@@ -273,6 +280,15 @@ def _conv2d(
         cols, tuple(ranges), w, wm, (c, n, h, wd), pads, s, d, groups, b is not None
     )
     return out, cache
+
+
+def _finished(out: Array, epilogue: Epilogue | None) -> Array:
+    """``out`` with the inference epilogue applied in place, images split over the threads."""
+    if epilogue is not None:
+        ep = epilogue
+        parallel.run(lambda lo, hi: finish_images(out, lo, hi, ep),
+                     parallel.chunks(out.shape[1], out.size, FINISH_COST))
+    return out
 
 
 def _pointwise(w: Array, geometry: ConvGeometry) -> bool:

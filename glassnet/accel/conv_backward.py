@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.accel import blas, conv_chunks, depthwise, gemm, parallel, small_batch
-from glassnet.accel.conv import FastConv2DCache, batch_slice, bias_folded
+from glassnet.accel import blas, conv_chunks, conv_pairs, depthwise, gemm, parallel, small_batch
+from glassnet.accel.conv import ConvCache, FastConv2DCache, batch_slice, bias_folded
 from glassnet.accel.im2col import col2im_into
 from glassnet.backend import get_xp
 
@@ -23,7 +23,7 @@ Array = Any
 
 
 def conv2d_backward(
-    dout: Array, cache: FastConv2DCache | depthwise.DepthwiseCache, *, need_dx: bool = True
+    dout: Array, cache: ConvCache, *, need_dx: bool = True
 ) -> tuple[Array | None, Array, Array | None]:
     """Gradients of :func:`conv2d_forward` with respect to x, w and b.
 
@@ -56,6 +56,8 @@ def conv2d_backward(
         return dx, dw, db
     if isinstance(cache, depthwise.DepthwiseCache):
         return depthwise.depthwise_backward(dout, cache, need_dx=need_dx)
+    if isinstance(cache, conv_pairs.PairsCache):
+        return conv_pairs.backward(dout, cache, need_dx=need_dx)
     xp = get_xp(dout)
     kh, kw, cg, f = cache.w.shape
     groups = cache.groups

@@ -24,7 +24,7 @@ import numpy as np
 
 from glassnet.accel import activation as fast_act
 from glassnet.accel import conv as fast_conv
-from glassnet.accel import conv_backward, depthwise, kernels
+from glassnet.accel import conv_backward, conv_pairs, depthwise, kernels
 from glassnet.accel import dense as fast_dense
 from glassnet.accel import norm as fast_norm
 from glassnet.accel import pool as fast_pool
@@ -96,7 +96,8 @@ def conv2d_backward(
     Shapes:
         dout: (F, N, OH, OW) -> dx: (C, N, H, W) or None, dw: (KH, KW, C/G, F), db: (F,)
     """
-    if isinstance(cache, fast_conv.FastConv2DCache | depthwise.DepthwiseCache):
+    if isinstance(cache, fast_conv.FastConv2DCache | depthwise.DepthwiseCache
+                  | conv_pairs.PairsCache):
         return conv_backward.conv2d_backward(dout, cache, need_dx=need_dx)
     dx, dw, db = ref_conv.conv2d_backward(dout, cache)
     return (dx if need_dx else None), dw, db
