@@ -176,3 +176,33 @@ def test_the_fast_conv_takes_the_pairs_where_the_rule_says(threads):
     assert isinstance(cache, conv_pairs.PairsCache)
     _, cache = fast_conv.conv2d_forward(x[:3], w[:, :, :3], padding="same")
     assert isinstance(cache, fast_conv.FastConv2DCache)  # 3 channels: im2col
+
+
+def test_inference_takes_the_pairs_where_they_make_no_more_products_than_winograd(threads):
+    """A 2×2 map: 16 joined pairs against one Winograd tile's 16 products — the pairs run
+    (no transforms); a 4×4 map: 100 pairs against 4 tiles · 16 = 64 — Winograd runs."""
+
+    from glassnet.accel import winograd
+
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((3, 3, 32, 32)).astype(np.float32)
+    geometry = {hw: conv_geometry((hw, hw), (3, 3), 1, "same", 1) for hw in (2, 4)}
+    calls = []
+    real = winograd.conv2d_values
+
+    def spy(*args, **kw):
+        calls.append(args[0].shape[2:])
+        return real(*args, **kw)
+
+    for hw, want_winograd in ((2, False), (4, True)):
+        x = rng.standard_normal((32, 16, hw, hw)).astype(np.float32)
+        assert conv_pairs.applies(x, w, geometry[hw], 1)
+        calls.clear()
+        winograd.conv2d_values, saved = spy, real
+        try:
+            got = fast_conv.conv2d_values(x, w, None, geometry[hw])
+        finally:
+            winograd.conv2d_values = saved
+        assert bool(calls) is want_winograd
+        ref, _ = ref_conv.conv2d_forward(x, w, padding="same")
+        assert_close(got, ref, np.float32)

@@ -180,7 +180,8 @@ def conv2d_values(
 
     Without a backward pass to feed, a 3×3 stride-1 convolution may run as Winograd
     F(2×2, 3×3) (:mod:`glassnet.accel.winograd`, where :func:`winograd.applies`): 2.25× fewer
-    multiplies and no im2col. Dead taps are dropped first (:func:`live_geometry`), so a 3×3
+    multiplies and no im2col — unless the pairs path makes no more products
+    (:func:`_winograd_pays`). Dead taps are dropped first (:func:`live_geometry`), so a 3×3
     kernel over a 1×1 map is a 1×1 product, not a Winograd one.
 
     Shapes:
@@ -193,10 +194,23 @@ def conv2d_values(
     if live is not None:
         (u0, u1), (v0, v1), (r0, c0), (hk, wk) = live.rows, live.cols, live.start, live.size
         xs, ws, geo = x[:, :, r0 : r0 + hk, c0 : c0 + wk], w[u0:u1, v0:v1], live.geometry
-    if winograd.applies(xs, ws, geo, groups):
+    if _winograd_pays(xs, ws, geo, groups):
         ep = epilogue if epilogue is not None else Epilogue(None, b)
         return winograd.conv2d_values(xs, ws, geo, ep.scale, ep.shift, ep.clip, ep.cap)
     return conv2d_resolved(x, w, b, geometry, groups, epilogue)[0]
+
+
+def _winograd_pays(x: Array, w: Array, geometry: ConvGeometry, groups: int) -> bool:
+    """Winograd where it applies, unless the pairs path makes no more products.
+
+    On a 2×2 map both make 16 C×F products per image (one tile; 16 joined pairs), and the
+    pairs need no transforms: whole inference passes, same process, interleaved: resnet34
+    b32 0.85×, b128 0.87×, vgg11 0.90× / 0.94×, resnet18 0.95–0.98× (docs/performance.md).
+    """
+    if not winograd.applies(x, w, geometry, groups):
+        return False
+    return not (conv_pairs.applies(x, w, geometry, groups) and conv_pairs.products(
+        tuple(x.shape[2:]), tuple(w.shape[:2]), geometry) <= winograd.products(geometry))
 
 
 def _conv2d(

@@ -81,9 +81,14 @@ def applies(x: Array, w: Array, geometry: ConvGeometry, groups: int) -> bool:
     if not usable(x, w, groups) or x.shape[0] < MIN_CHANNELS:
         return False
     n, (oh, ow) = x.shape[1], geometry.out_hw
-    table = runs(tuple(x.shape[2:]), tuple(w.shape[:2]), geometry)
-    live, full = int(table[:, 3].sum()), oh * ow * w.shape[0] * w.shape[1]
+    live = products(tuple(x.shape[2:]), tuple(w.shape[:2]), geometry)
+    full = oh * ow * w.shape[0] * w.shape[1]
     return live * (1 + GEMM_N0 / n) < full * (1 + GEMM_N0 / (n * oh * ow))
+
+
+def products(in_hw: tuple[int, int], kernel_hw: tuple[int, int], geometry: ConvGeometry) -> int:
+    """The C×F products this path makes per image: the joined (output, input) pairs."""
+    return int(runs(in_hw, kernel_hw, geometry)[:, 3].sum())
 
 
 @functools.lru_cache(maxsize=1024)

@@ -129,6 +129,12 @@ def kernel_transform(w: Array) -> Array:
     return u.reshape(16, c, f)
 
 
+def products(geometry: Any) -> int:
+    """The C×F products F(2×2, 3×3) makes per image: 16 per 2×2 output tile."""
+    (oh, ow) = geometry.out_hw
+    return 16 * ((oh + 1) // 2) * ((ow + 1) // 2)
+
+
 def applies(x: Array, w: Array, geometry: Any, groups: int) -> bool:
     """Whether Winograd F(2×2, 3×3) computes this convolution.
 
