@@ -159,6 +159,7 @@ def test_an_output_that_reads_only_padding_is_its_bias(threads):
     (64, 2, 8, False),  # ... but GEMMs two columns wide at batch 2
     (64, 32, 32, False),  # a 32×32 map: 96 % of the products, 32-column GEMMs do not pay
     (3, 128, 2, False),  # an RGB input: GEMMs K = 3·run deep
+    (64, 0, 2, False),  # an empty batch: nothing to weigh
 ])
 def test_the_rule_follows_the_cost_model(c, n, hw, want):
     x = np.zeros((c, n, hw, hw), dtype=np.float32)

@@ -78,7 +78,7 @@ def applies(x: Array, w: Array, geometry: ConvGeometry, groups: int) -> bool:
     Shapes:
         x: (C, N, H, W); w: (KH, KW, C, F)
     """
-    if not usable(x, w, groups) or x.shape[0] < MIN_CHANNELS:
+    if not usable(x, w, groups) or x.shape[0] < MIN_CHANNELS or x.shape[1] == 0:
         return False
     n, (oh, ow) = x.shape[1], geometry.out_hw
     live = products(tuple(x.shape[2:]), tuple(w.shape[:2]), geometry)
