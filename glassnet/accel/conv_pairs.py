@@ -50,8 +50,8 @@ class PairsCache(NamedTuple):
 # The cost model of :func:`applies`: a GEMM over N columns runs at about N / (N + GEMM_N0) of
 # the speed of a long one (it packs its kernel block once per call, whatever N), so a
 # convolution's pairs cost live·(1 + N0/n) against im2col's full·(1 + N0/(n·OH·OW)). And a
-# run's GEMM is only K = run·C deep: below MIN_CHANNELS input channels (ResNet's and VGG's
-# RGB stem, K = 9) OpenBLAS is far from its peak. Measured: docs/performance.md, rules table.
+# run's GEMM is only K = run·C deep: below MIN_CHANNELS input channels (an RGB stem: K = 9
+# for a 3×3 kernel, 21 for ResNet's 7×7) OpenBLAS is far from its peak. Measured: docs/performance.md, rules table.
 GEMM_N0 = 2
 MIN_CHANNELS = 16
 
@@ -86,6 +86,7 @@ def applies(x: Array, w: Array, geometry: ConvGeometry, groups: int) -> bool:
     return live * (1 + GEMM_N0 / n) < full * (1 + GEMM_N0 / (n * oh * ow))
 
 
+@functools.lru_cache(maxsize=1024)
 def products(in_hw: tuple[int, int], kernel_hw: tuple[int, int], geometry: ConvGeometry) -> int:
     """The C×F products this path makes per image: the joined (output, input) pairs."""
     return int(runs(in_hw, kernel_hw, geometry)[:, 3].sum())
