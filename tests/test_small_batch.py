@@ -170,6 +170,34 @@ def test_a_big_dense_layer_splits_its_columns(torch, rng, split, softmax, rows, 
     np.testing.assert_allclose(out, want.numpy(), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("softmax", [False, True])
+@pytest.mark.parametrize("rows,bias", [(1, True), (2, False), (4, True)])
+def test_a_streamed_dense_layer_split_by_weight_rows(torch, rng, split, monkeypatch, softmax,
+                                                     rows, bias):
+    """Each thread streams its own block of weight rows; the blocks' sums added in order."""
+    monkeypatch.setattr(small_dense, "STREAM_SPLIT_MIN_VALUES", 1000)
+    x, w = rng.standard_normal((rows, 601)), rng.standard_normal((601, 700))
+    b = rng.standard_normal(700) if bias else None
+    blocks = small_dense.row_blocks(601, w.size)
+    assert len(blocks) == split and blocks[0][0] == 0 and blocks[-1][1] == 601
+    out = small_dense.dense(x, w, b, softmax)
+    want = torch.tensor(x) @ torch.tensor(w) + (torch.tensor(b) if bias else 0)
+    if softmax:
+        want = torch.softmax(want, dim=1)
+    np.testing.assert_allclose(out, want.numpy(), rtol=1e-12, atol=1e-12)
+    x32, w32 = x.astype(np.float32), w.astype(np.float32)
+    out32 = small_dense.dense(x32, w32, None if b is None else b.astype(np.float32), False)
+    want32 = x32.astype(np.float64) @ w32 + (0 if b is None else b.astype(np.float32))
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, want32, rtol=0, atol=2e-5 * np.abs(want32).max())
+
+
+def test_the_dense_row_split_rule(split):
+    """Only from STREAM_SPLIT_MIN_VALUES weights per thread (VGG's 4096×4096 fc2, not fc1)."""
+    assert len(small_dense.row_blocks(4096, 4096 * 4096)) == min(split, 4)
+    assert len(small_dense.row_blocks(512, 512 * 4096)) == 1
+
+
 def test_blas_gemm_found_and_checked():
     for dtype in (np.float32, np.float64):
         addr = blas.gemm_address(dtype)
