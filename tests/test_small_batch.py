@@ -58,7 +58,20 @@ CONVS = [  # (C, N, H, W), (KH, KW, F), strides, padding, dilation
     ((6, 1, 4, 5), (3, 3, 24), 1, "same", 1),  # more filters than positions: split by filters
     ((40, 1, 2, 2), (3, 3, 9), 1, 1, 1),  # channel-last windows, by filters
     ((256, 1, 2, 2), (3, 3, 120), 1, 1, 1),  # a 1.1 MB kernel over 4 positions: streamed
+    ((10, 1, 30, 30), (3, 3, 10), 1, "valid", 1),  # TinyVGG conv_2_1: 10 channels, plane by plane
+    ((24, 1, 9, 9), (3, 3, 16), 1, "same", 1),  # 24 > 2·9 channels: channel-last
 ]
+
+
+def test_windows_channel_last_only_for_runs_twice_a_plane_rows():
+    """The rule: channel-last windows where C > CHANNEL_LAST_RUNS · OW."""
+    for c, hw, channel_last in [(10, 30, False), (32, 32, False), (32, 8, True), (24, 9, True)]:
+        geometry = conv_geometry((hw, hw), (3, 3), 1, "same", 1)
+        for pool in (False, True):
+            rows = small_batch.ConvRows((c, 1, hw, hw), (3, 3, c, 16), geometry, np.float64,
+                                        relu_pool=pool)
+            assert rows.channel_last is channel_last
+            assert all(part[14] is (channel_last or part[12]) for part in rows.parts)
 
 
 def test_a_large_kernel_over_few_positions_is_streamed(rng):
