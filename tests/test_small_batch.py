@@ -74,6 +74,15 @@ def test_windows_channel_last_only_for_runs_twice_a_plane_rows():
             assert all(part[14] is (channel_last or part[12]) for part in rows.parts)
 
 
+def test_the_product_goes_into_the_planes_unless_split_by_filters():
+    """Kernelᵀ · windowsᵀ into the planes; positions × filters where the kernel is larger."""
+    for c, f, hw, by_filters in [(16, 32, 16, False), (128, 256, 8, True), (256, 512, 4, True)]:
+        geometry = conv_geometry((hw, hw), (3, 3), 1, "same", 1)
+        rows = small_batch.ConvRows((c, 1, hw, hw), (3, 3, c, f), geometry, np.float64)
+        assert rows.by_filters is by_filters
+        assert all(part[15] is not by_filters for part in rows.parts)
+
+
 def test_a_large_kernel_over_few_positions_is_streamed(rng):
     """The rule: ≤ FEW_POSITIONS positions per part and ≥ STREAM_MIN_VALUES kernel values."""
     geometry = conv_geometry((2, 2), (3, 3), 1, 1, 1)

@@ -190,8 +190,13 @@ class ConvRows:
             self.kernel, self.out_shape = conv_rows_kernel, (f, n, oh, ow)
             streams = [big and (part[3] - part[2]) * ow <= FEW_POSITIONS
                        for part in _parts(n, oh, f, parts, self.by_filters)]
+            # The product written straight into the planes (kernelᵀ · windowsᵀ) unless the
+            # kernel is the larger operand (split by filters): then positions × filters, the
+            # kernel read as the BLAS's B in its own row order, and the few positions scattered
+            # (cold VGG kernels over 8×8 / 4×4 maps: docs/performance.md, rules table).
+            planes = not self.by_filters
             self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part, st, gemm,
-                           self.channel_last or st)
+                           self.channel_last or st, planes)
                           for part, st in zip(_parts(n, oh, f, parts, self.by_filters), streams,
                                               strict=True)]
         self.relu_pool = relu_pool

@@ -158,15 +158,16 @@ if AVAILABLE:  # pragma: no branch
     @njit(cache=True, nogil=True)
     def conv_rows_kernel(  # type: ignore[no-untyped-def]
         xpad, wk, scale, shift, clip, cap, out, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, i1,
-        f0, f1, stream, gemm_at, channel_last, sync, started, done, post, seen,
+        f0, f1, stream, gemm_at, channel_last, planes, sync, started, done, post, seen,
     ):
         """Output rows ``[i0, i1)`` of images ``[n0, n1)``, filters ``[f0, f1)``, epilogue on.
 
         The epilogue as :func:`glassnet.accel.epilogue.finish` applies it, in the same order:
         ``z·scale`` (if a scale), ``+ shift`` (the bias, or a folded BatchNorm's shift), then
-        the clip to [0, cap]; on each filter's rows right after the product wrote them. A
-        C-contiguous ``out`` is written in place (:func:`_conv_planes`); any other view (the
-        flattened (N, OH, OW, F) buffer) through the channel-last product.
+        the clip to [0, cap]; on each filter's rows right after the product wrote them. With
+        ``planes`` a C-contiguous ``out`` is written in place (:func:`_conv_planes`); otherwise
+        (or for any other view: the flattened (N, OH, OW, F) buffer) the product is computed
+        positions × filters and scattered (ConvRows' rule).
 
         Shapes:
             xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F); scale, shift: (F,) or (0,);
@@ -175,7 +176,7 @@ if AVAILABLE:  # pragma: no branch
         spin.signal(sync, started)
         ow = out.shape[3]
         zero = out.dtype.type(0)
-        if out.flags.c_contiguous:
+        if planes and out.flags.c_contiguous:
             for n in range(n0, n1):
                 _conv_planes(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n, i0, i1 - i0, f0, f1,
                              stream, gemm_at, channel_last, out)
