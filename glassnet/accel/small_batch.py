@@ -44,8 +44,10 @@ Pads = tuple[Pair, Pair]
 NO_PADS: Pads = ((0, 0), (0, 0))
 
 # Multiply-adds a thread's part must reach before the rows are split: below, the hand-off
-# (a few µs) and two threads sharing the core's caches cost more than they save.
-MIN_MACS_PER_PART = 4_000_000
+# (a few µs) and two threads sharing the core's caches cost more than they save (0.6 M in
+# one part: 1.35× slower split; 0.5 M per part and up: 0.58–0.85× on maps of 16×16 and more,
+# docs/performance.md, rules table).
+MIN_MACS_PER_PART = 500_000
 # Where the row-split kernels beat the batch path (im2col + blocked GEMM, Winograd) at batch 1,
 # measured per layer (docs/performance.md, rules table): up to this many output positions,
 # whatever the filter count (the product written into the planes runs well from 4 filters on);
