@@ -215,9 +215,10 @@ def test_a_streamed_dense_layer_split_by_weight_rows(torch, rng, split, monkeypa
 
 
 def test_the_dense_row_split_rule(split):
-    """Only from STREAM_SPLIT_MIN_VALUES weights per thread (VGG's 4096×4096 fc2, not fc1)."""
-    assert len(small_dense.row_blocks(4096, 4096 * 4096)) == min(split, 4)
-    assert len(small_dense.row_blocks(512, 512 * 4096)) == 1
+    """Only from STREAM_SPLIT_MIN_VALUES weights per thread (VGG's fc1 and fc2, not 1024²)."""
+    assert len(small_dense.row_blocks(4096, 4096 * 4096)) == split
+    assert len(small_dense.row_blocks(512, 512 * 4096)) == min(split, 2)
+    assert len(small_dense.row_blocks(1024, 1024 * 1024)) == 1
 
 
 def test_blas_gemm_found_and_checked():

@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from glassnet.accel import blas, parallel
+from glassnet.accel import blas, parallel, spin
 from glassnet.accel.small_batch import AVAILABLE, FEW_POSITIONS, STREAM_MIN_VALUES, contiguous
 
 Array = Any
-# Weight values each thread's block must hold before a streamed product is split (16 MiB in
-# float32: far past the caches; see row_blocks).
-STREAM_SPLIT_MIN_VALUES = 4_194_304
+# Weight values each thread's block must hold before a streamed product is split (4 MiB in
+# float32: past a core's L2; see row_blocks).
+STREAM_SPLIT_MIN_VALUES = 1_048_576
 
 if AVAILABLE:  # pragma: no branch
     from numba import njit
@@ -86,13 +86,17 @@ if AVAILABLE:  # pragma: no branch
                     row[j] = a[j]
 
     @njit(cache=True, nogil=True)
-    def _dense_stream_rows(x, w, k0, k1, acc):  # type: ignore[no-untyped-def]
+    def _dense_stream_rows(x, w, k0, k1, acc, sync, started, done, post, seen):  # type: ignore[no-untyped-def]
         """Compute acc = x[:, k0:k1]·w[k0:k1]: one thread's block of weight ROWS, streamed once.
+
+        A :func:`glassnet.accel.parallel.run_kernel` part (no GIL between the threads).
 
         Shapes:
             x: (N, K); w: (K, M); acc: (N, M), all C-contiguous
         """
+        spin.signal(sync, started)
         stream_product(x[:, k0:k1], w[k0:k1], 0, w.shape[1], acc)
+        spin.finish(sync, done, post, seen)
 
     @njit(cache=True, nogil=True)
     def _add_parts(parts, bias, out):  # type: ignore[no-untyped-def]
@@ -130,10 +134,10 @@ def row_blocks(k: int, values: int) -> list[tuple[int, int]]:
     """The blocks of weight rows the threads stream, one each (one block: no split).
 
     A matrix this size is read from memory, not the caches, whatever the order; a second core
-    adds memory bandwidth only when each streams a contiguous block of at least
-    :data:`STREAM_SPLIT_MIN_VALUES` (at batch 1 on the 2-core machine: 1×4096·(4096×4096)
-    3.3–4.4 ms on one thread, 2.5–2.7 ms on two; half each of every row instead, 4.2–5.3 ms:
-    slower than one; 8 MB matrices tied; docs/performance.md, rules table).
+    adds memory bandwidth when each streams its own contiguous block of at least
+    :data:`STREAM_SPLIT_MIN_VALUES` (VGG-11 at batch 1, in the model, same plan toggled
+    between forwards: fc2 4096×4096 2.86 → 2.10 ms, fc1 512×4096 0.52 → 0.41 ms; half each of
+    every row instead was slower than one thread; docs/performance.md, rules table).
 
     Args:
         k: the matrix's rows.
@@ -167,8 +171,8 @@ def dense(x: Array, w: Array, b: Array | None, softmax: bool) -> Array:
             _dense_stream_cols(xc, wc, bias, out, 0, w.shape[1])
         else:
             parts = np.empty((len(blocks), *out.shape), dtype=out.dtype)
-            parallel.run(lambda k0, k1: _dense_stream_rows(
-                xc, wc, k0, k1, parts[blocks.index((k0, k1))]), blocks)
+            parallel.run_kernel(_dense_stream_rows, [
+                (xc, wc, k0, k1, part) for (k0, k1), part in zip(blocks, parts, strict=True)])
             _add_parts(parts, bias, out)
     elif len(ranges) == 1:
         dense_kernel(xc, wc, bias, out, gemm_at, softmax)
