@@ -8,14 +8,20 @@ import sys
 import numpy as np
 import pytest
 from conftest import REPO
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rounding import assert_close
 from test_infer_plan import ZOO_MODELS, both_paths
 
 import glassnet as gn
 from glassnet import layers as L
 from glassnet import zoo
-from glassnet.accel import blas, kernels, parallel, small_batch, small_dense
+from glassnet.accel import blas, infer, kernels, parallel, small_batch, small_dense
 from glassnet.accel.epilogue import Epilogue, finish
 from glassnet.backend import dtype_scope
+from glassnet.ops import basic as ref_basic
+from glassnet.ops import conv as ref_conv
+from glassnet.ops import fused as ref_fused
 from glassnet.ops.conv import conv_geometry
 from glassnet.tensor import no_grad
 
@@ -219,6 +225,54 @@ def test_the_dense_row_split_rule(split):
     assert len(small_dense.row_blocks(4096, 4096 * 4096)) == split
     assert len(small_dense.row_blocks(512, 512 * 4096)) == min(split, 2)
     assert len(small_dense.row_blocks(1024, 1024 * 1024)) == 1
+
+
+@st.composite
+def batch_one_convs(draw):
+    """A batch-1 convolution, optionally with the fused ReLU + 2×2 pool (+ Flatten)."""
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return dict(
+        c=draw(st.sampled_from([1, 3, 8, 17, 40])), f=draw(st.sampled_from([1, 4, 10, 33])),
+        hw=(draw(st.integers(kh + 1, 14)), draw(st.integers(kw + 1, 14))), k=(kh, kw),
+        strides=draw(st.sampled_from([1, 2, (1, 2)])), dilation=draw(st.sampled_from([1, 2])),
+        padding=draw(st.sampled_from(["valid", "same", 1])), bias=draw(st.booleans()),
+        pool=draw(st.booleans()), flatten=draw(st.booleans()),
+        dtype=draw(st.sampled_from([np.float64, np.float32])), seed=draw(st.integers(0, 2**31)),
+    )
+
+
+@given(case=batch_one_convs())
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_batch_one_conv_step_equals_reference(split, case):
+    """The batch-1 ConvStep (both window layouts, products into the planes or split by filters,
+    streamed or not, fused pool and Flatten) equals the reference ops to rounding."""
+    rng = np.random.default_rng(case["seed"])
+    dt, (kh, kw), c, f = case["dtype"], case["k"], case["c"], case["f"]
+    x = rng.standard_normal((c, 1, *case["hw"])).astype(dt)
+    w = rng.standard_normal((kh, kw, c, f)).astype(dt)
+    b = rng.standard_normal(f).astype(dt) if case["bias"] else None
+    hyper = dict(strides=case["strides"], padding=case["padding"], dilation=case["dilation"])
+    try:
+        geo = ref_conv.conv_geometry(case["hw"], (kh, kw), case["strides"], case["padding"],
+                                     case["dilation"])
+    except gn.errors.GlassnetError:
+        return
+    pool = case["pool"] and min(geo.out_hw) >= 2
+    want = ref_conv.conv2d_forward(x, w, b, **hyper)[0]
+    step_pool = None
+    if pool:
+        step_pool = infer.PoolStep(geo.out_hw, 2, 2, "valid", False, relu=True)
+        want = ref_fused.max_pool2d_relu_forward(want, pool_size=2, strides=2, padding="valid",
+                                                 ceil_mode=False)[0]
+    flatten = case["flatten"] and pool
+    if flatten:
+        want = ref_basic.flatten_maps(want)
+    step = infer.ConvStep(geo, 1, step_pool, flatten=flatten)
+    got = step(x, w, b)
+    assert step._small_kernel(x, w) is not None  # the small-batch kernels ran
+    assert got.dtype == dt and got.shape == want.shape
+    assert_close(got, want, dt)
 
 
 def test_blas_gemm_found_and_checked():
