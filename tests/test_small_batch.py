@@ -66,7 +66,20 @@ CONVS = [  # (C, N, H, W), (KH, KW, F), strides, padding, dilation
     ((256, 1, 2, 2), (3, 3, 120), 1, 1, 1),  # a 1.1 MB kernel over 4 positions: streamed
     ((10, 1, 30, 30), (3, 3, 10), 1, "valid", 1),  # TinyVGG conv_2_1: 10 channels, plane by plane
     ((24, 1, 9, 9), (3, 3, 16), 1, "same", 1),  # 24 > 2·9 channels: channel-last
+    ((64, 1, 2, 2), (3, 3, 512), 1, "same", 1),  # streamed, 4 of 9 taps live per position
+    ((30, 1, 3, 3), (3, 3, 1024), 1, (1, 0, 0, 1), 1),  # streamed, uneven padding
 ]
+
+
+def test_live_taps_mark_the_taps_that_read_the_input():
+    """A 3×3 'same' conv over 2×2: each position reads 4 taps; over 3×3 the centre all 9."""
+    for hw, counts in [((2, 2), [4, 4, 4, 4]), ((3, 3), [4, 6, 4, 6, 9, 6, 4, 6, 4])]:
+        geometry = conv_geometry(hw, (3, 3), 1, "same", 1)
+        live = small_batch._live_taps((5, 1, *hw), (3, 3), geometry)
+        assert live.shape == (1, *hw, 9) and live.dtype == np.uint8
+        assert live.reshape(-1, 9).sum(axis=1).tolist() == counts
+    live = small_batch._live_taps((5, 1, 2, 2), (3, 3), conv_geometry((2, 2), (3, 3), 1, 1, 1))
+    assert live[0, 0, 0].tolist() == [0, 0, 0, 0, 1, 1, 0, 1, 1]  # (0, 0): taps (1..2, 1..2)
 
 
 def test_windows_channel_last_only_for_runs_twice_a_plane_rows():

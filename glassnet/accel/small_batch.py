@@ -138,6 +138,31 @@ def _parts(n: int, oh: int, f: int, parts: int, by_filters: bool) -> list[tuple[
             for img in range(n) for k in range(per)]
 
 
+def _live_taps(
+    x_shape: tuple[int, ...], k_hw: Pair, geometry: tuple[Pair, Pads, Pair, Pair]
+) -> Array:
+    """live[n, i, j, u·KW + v] = 1 where tap (u, v) of output (i, j) reads the input itself.
+
+    0 where it reads only the zero padding (the streamed product skips it).
+
+    Shapes:
+        -> (N, OH, OW, KH·KW) uint8
+    """
+    n, (h, w) = x_shape[1], x_shape[2:]
+    (oh, ow), ((top, _), (left, _)), (sh, sw), (dh, dw) = geometry
+    kh, kw = k_hw
+    rows = np.arange(oh)[:, None] * sh + np.arange(kh)[None, :] * dh - top  # (OH, KH)
+    cols = np.arange(ow)[:, None] * sw + np.arange(kw)[None, :] * dw - left  # (OW, KW)
+    r_ok, c_ok = (rows >= 0) & (rows < h), (cols >= 0) & (cols < w)
+    live = r_ok[:, None, :, None] & c_ok[None, :, None, :]  # (OH, OW, KH, KW)
+    return np.ascontiguousarray(
+        np.broadcast_to(live.reshape(oh, ow, kh * kw), (n, oh, ow, kh * kw)), dtype=np.uint8
+    )
+
+
+_NO_TAPS = np.zeros((0, 0, 0, 0), dtype=np.uint8)
+
+
 class ConvRows:
     """:func:`conv2d_rows` for one input shape, kernel shape and geometry, planned once.
 
@@ -180,12 +205,14 @@ class ConvRows:
             # were slower than one (512→512 over 2×2: 1.59 ms vs 0.91; docs/performance.md).
             parts = 1
         self.channel_last = channel_last(c, ow)  # the streamed product reads them so anyway
+        # Each position's live taps, for the streamed product (a dummy when nothing streams).
+        self.live = _live_taps(x_shape, (kh, kw), geometry) if big else _NO_TAPS
         if relu_pool:  # split the rows of the pooled output
             self.kernel, self.out_shape = conv_pool_rows_kernel, (f, n, oh // 2, ow // 2)
             streams = [big and (part[1] - part[0]) * (part[3] - part[2]) * 2 * ow
                        <= FEW_POSITIONS for part in _parts(n, oh // 2, f, parts, self.by_filters)]
             self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part, st, gemm,
-                           self.channel_last or st)
+                           self.channel_last or st, self.live)
                           for part, st in zip(_parts(n, oh // 2, f, parts, self.by_filters),
                                               streams, strict=True)]
         else:
@@ -198,7 +225,7 @@ class ConvRows:
             # (cold VGG kernels over 8×8 / 4×4 maps: docs/performance.md, rules table).
             planes = not self.by_filters
             self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part, st, gemm,
-                           self.channel_last or st, planes)
+                           self.channel_last or st, planes, self.live)
                           for part, st in zip(_parts(n, oh, f, parts, self.by_filters), streams,
                                               strict=True)]
         self.relu_pool = relu_pool
