@@ -8,14 +8,20 @@ import sys
 import numpy as np
 import pytest
 from conftest import REPO
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rounding import assert_close
 from test_infer_plan import ZOO_MODELS, both_paths
 
 import glassnet as gn
 from glassnet import layers as L
 from glassnet import zoo
-from glassnet.accel import blas, kernels, parallel, small_batch, small_dense
+from glassnet.accel import blas, infer, kernels, parallel, small_batch, small_dense
 from glassnet.accel.epilogue import Epilogue, finish
 from glassnet.backend import dtype_scope
+from glassnet.ops import basic as ref_basic
+from glassnet.ops import conv as ref_conv
+from glassnet.ops import fused as ref_fused
 from glassnet.ops.conv import conv_geometry
 from glassnet.tensor import no_grad
 
@@ -58,7 +64,42 @@ CONVS = [  # (C, N, H, W), (KH, KW, F), strides, padding, dilation
     ((6, 1, 4, 5), (3, 3, 24), 1, "same", 1),  # more filters than positions: split by filters
     ((40, 1, 2, 2), (3, 3, 9), 1, 1, 1),  # channel-last windows, by filters
     ((256, 1, 2, 2), (3, 3, 120), 1, 1, 1),  # a 1.1 MB kernel over 4 positions: streamed
+    ((10, 1, 30, 30), (3, 3, 10), 1, "valid", 1),  # TinyVGG conv_2_1: 10 channels, plane by plane
+    ((24, 1, 9, 9), (3, 3, 16), 1, "same", 1),  # 24 > 2·9 channels: channel-last
+    ((64, 1, 2, 2), (3, 3, 512), 1, "same", 1),  # streamed, 4 of 9 taps live per position
+    ((30, 1, 3, 3), (3, 3, 1024), 1, (1, 0, 0, 1), 1),  # streamed, uneven padding
 ]
+
+
+def test_live_taps_mark_the_taps_that_read_the_input():
+    """A 3×3 'same' conv over 2×2: each position reads 4 taps; over 3×3 the centre all 9."""
+    for hw, counts in [((2, 2), [4, 4, 4, 4]), ((3, 3), [4, 6, 4, 6, 9, 6, 4, 6, 4])]:
+        geometry = conv_geometry(hw, (3, 3), 1, "same", 1)
+        live = small_batch._live_taps((5, 1, *hw), (3, 3), geometry)
+        assert live.shape == (1, *hw, 9) and live.dtype == np.uint8
+        assert live.reshape(-1, 9).sum(axis=1).tolist() == counts
+    live = small_batch._live_taps((5, 1, 2, 2), (3, 3), conv_geometry((2, 2), (3, 3), 1, 1, 1))
+    assert live[0, 0, 0].tolist() == [0, 0, 0, 0, 1, 1, 0, 1, 1]  # (0, 0): taps (1..2, 1..2)
+
+
+def test_windows_channel_last_only_for_runs_twice_a_plane_rows():
+    """The rule: channel-last windows where C > CHANNEL_LAST_RUNS · OW."""
+    for c, hw, channel_last in [(10, 30, False), (32, 32, False), (32, 8, True), (24, 9, True)]:
+        geometry = conv_geometry((hw, hw), (3, 3), 1, "same", 1)
+        for pool in (False, True):
+            rows = small_batch.ConvRows((c, 1, hw, hw), (3, 3, c, 16), geometry, np.float64,
+                                        relu_pool=pool)
+            assert rows.channel_last is channel_last
+            assert all(part[14] is (channel_last or part[12]) for part in rows.parts)
+
+
+def test_the_product_goes_into_the_planes_unless_split_by_filters():
+    """Kernelᵀ · windowsᵀ into the planes; positions × filters where the kernel is larger."""
+    for c, f, hw, by_filters in [(16, 32, 16, False), (128, 256, 8, True), (256, 512, 4, True)]:
+        geometry = conv_geometry((hw, hw), (3, 3), 1, "same", 1)
+        rows = small_batch.ConvRows((c, 1, hw, hw), (3, 3, c, f), geometry, np.float64)
+        assert rows.by_filters is by_filters
+        assert all(part[15] is not by_filters for part in rows.parts)
 
 
 def test_a_large_kernel_over_few_positions_is_streamed(rng):
@@ -168,6 +209,83 @@ def test_a_big_dense_layer_splits_its_columns(torch, rng, split, softmax, rows, 
     if softmax:
         want = torch.softmax(want, dim=1)
     np.testing.assert_allclose(out, want.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("softmax", [False, True])
+@pytest.mark.parametrize("rows,bias", [(1, True), (2, False), (4, True)])
+def test_a_streamed_dense_layer_split_by_weight_rows(torch, rng, split, monkeypatch, softmax,
+                                                     rows, bias):
+    """Each thread streams its own block of weight rows; the blocks' sums added in order."""
+    monkeypatch.setattr(small_dense, "STREAM_SPLIT_MIN_VALUES", 1000)
+    x, w = rng.standard_normal((rows, 601)), rng.standard_normal((601, 700))
+    b = rng.standard_normal(700) if bias else None
+    blocks = small_dense.row_blocks(601, w.size)
+    assert len(blocks) == split and blocks[0][0] == 0 and blocks[-1][1] == 601
+    out = small_dense.dense(x, w, b, softmax)
+    want = torch.tensor(x) @ torch.tensor(w) + (torch.tensor(b) if bias else 0)
+    if softmax:
+        want = torch.softmax(want, dim=1)
+    np.testing.assert_allclose(out, want.numpy(), rtol=1e-12, atol=1e-12)
+    x32, w32 = x.astype(np.float32), w.astype(np.float32)
+    out32 = small_dense.dense(x32, w32, None if b is None else b.astype(np.float32), False)
+    want32 = x32.astype(np.float64) @ w32 + (0 if b is None else b.astype(np.float32))
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, want32, rtol=0, atol=2e-5 * np.abs(want32).max())
+
+
+def test_the_dense_row_split_rule(split):
+    """Only from STREAM_SPLIT_MIN_VALUES weights per thread (VGG's fc1 and fc2, not 1024²)."""
+    assert len(small_dense.row_blocks(4096, 4096 * 4096)) == split
+    assert len(small_dense.row_blocks(512, 512 * 4096)) == min(split, 2)
+    assert len(small_dense.row_blocks(1024, 1024 * 1024)) == 1
+
+
+@st.composite
+def batch_one_convs(draw):
+    """A batch-1 convolution, optionally with the fused ReLU + 2×2 pool (+ Flatten)."""
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return dict(
+        c=draw(st.sampled_from([1, 3, 8, 17, 40])), f=draw(st.sampled_from([1, 4, 10, 33])),
+        hw=(draw(st.integers(kh + 1, 14)), draw(st.integers(kw + 1, 14))), k=(kh, kw),
+        strides=draw(st.sampled_from([1, 2, (1, 2)])), dilation=draw(st.sampled_from([1, 2])),
+        padding=draw(st.sampled_from(["valid", "same", 1])), bias=draw(st.booleans()),
+        pool=draw(st.booleans()), flatten=draw(st.booleans()),
+        dtype=draw(st.sampled_from([np.float64, np.float32])), seed=draw(st.integers(0, 2**31)),
+    )
+
+
+@given(case=batch_one_convs())
+@settings(max_examples=80, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_batch_one_conv_step_equals_reference(split, case):
+    """The batch-1 ConvStep (both window layouts, products into the planes or split by filters,
+    streamed or not, fused pool and Flatten) equals the reference ops to rounding."""
+    rng = np.random.default_rng(case["seed"])
+    dt, (kh, kw), c, f = case["dtype"], case["k"], case["c"], case["f"]
+    x = rng.standard_normal((c, 1, *case["hw"])).astype(dt)
+    w = rng.standard_normal((kh, kw, c, f)).astype(dt)
+    b = rng.standard_normal(f).astype(dt) if case["bias"] else None
+    hyper = dict(strides=case["strides"], padding=case["padding"], dilation=case["dilation"])
+    try:
+        geo = ref_conv.conv_geometry(case["hw"], (kh, kw), case["strides"], case["padding"],
+                                     case["dilation"])
+    except gn.errors.GlassnetError:
+        return
+    pool = case["pool"] and min(geo.out_hw) >= 2
+    want = ref_conv.conv2d_forward(x, w, b, **hyper)[0]
+    step_pool = None
+    if pool:
+        step_pool = infer.PoolStep(geo.out_hw, 2, 2, "valid", False, relu=True)
+        want = ref_fused.max_pool2d_relu_forward(want, pool_size=2, strides=2, padding="valid",
+                                                 ceil_mode=False)[0]
+    flatten = case["flatten"] and pool
+    if flatten:
+        want = ref_basic.flatten_maps(want)
+    step = infer.ConvStep(geo, 1, step_pool, flatten=flatten)
+    got = step(x, w, b)
+    assert step._small_kernel(x, w) is not None  # the small-batch kernels ran
+    assert got.dtype == dt and got.shape == want.shape
+    assert_close(got, want, dt)
 
 
 def test_blas_gemm_found_and_checked():

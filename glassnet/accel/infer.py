@@ -15,8 +15,8 @@ These steps resolve their geometry once and call the array-level code directly:
 * in reference mode, the reference pairs of :mod:`glassnet.ops` (their outputs only).
 
 Rules (shapes and dtypes only): small-batch kernels for a convolution when groups = 1, the
-kernel's dtype is the input's, and :func:`small_batch.pays` (≥ 16 filters, ≤ 4,096 output
-positions); the fused pool only for 2×2 / stride-2 windows without padding.
+kernel's dtype is the input's, and :func:`small_batch.pays` (≤ 4,096 output positions, any
+number of filters); the fused pool only for 2×2 / stride-2 windows without padding.
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ class ConvStep:
         key = (x.shape, x.dtype, parallel.num_threads())  # the rows are split per thread count
         if key not in self._small:
             ok = small_batch.usable(x, w) and small_batch.pays(
-                n, self.geometry.out_hw, w.shape[-1]
+                n, self.geometry.out_hw
             ) and (self.pool is None or self.pool_fusable)
             live = live_geometry(tuple(x.shape[2:]), tuple(w.shape[:2]), self.geometry)
             x_shape, w_shape, geometry = x.shape, w.shape, self.geometry

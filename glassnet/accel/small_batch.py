@@ -44,14 +44,21 @@ Pads = tuple[Pair, Pair]
 NO_PADS: Pads = ((0, 0), (0, 0))
 
 # Multiply-adds a thread's part must reach before the rows are split: below, the hand-off
-# (a few µs) and two threads sharing the core's caches cost more than they save.
-MIN_MACS_PER_PART = 4_000_000
-# Where the row-split kernels beat the batch path (im2col + blocked GEMM) at batch 1, measured
-# per layer (docs/performance.md, rules table): the product is written positions × filters,
-# which BLAS runs well only from some filters on; for large maps the batch path's blocked GEMM wins.
-MIN_FILTERS = 16
+# (a few µs) and two threads sharing the core's caches cost more than they save (0.6 M in
+# one part: 1.35× slower split; 0.5 M per part and up: 0.58–0.85× on maps of 16×16 and more,
+# docs/performance.md, rules table).
+MIN_MACS_PER_PART = 500_000
+# Where the row-split kernels beat the batch path (im2col + blocked GEMM, Winograd) at batch 1,
+# measured per layer (docs/performance.md, rules table): up to this many output positions,
+# whatever the filter count (the product written into the planes runs well from 4 filters on);
+# for large maps the batch path's blocked GEMM wins.
 MAX_POSITIONS = 4096
 STREAM_MIN_VALUES = 262_144  # ... for kernels of at least this many values (1 MiB in float32)
+# The windows are gathered channel-last (runs of C values) when C exceeds this many times OW
+# (the plane-by-plane runs): channel-last copies twice (a transposed copy of the input rows,
+# then the gather), so its runs must be the longer ones by that much; at C = 10, OW = 60 it
+# was 2.8× slower, at C = 32, OW = 6 1.3× faster (docs/performance.md, rules table).
+CHANNEL_LAST_RUNS = 2
 
 AVAILABLE = blas.AVAILABLE and spin.AVAILABLE
 if AVAILABLE:  # pragma: no branch
@@ -67,13 +74,22 @@ def supports(dtype: Any) -> bool:
     return AVAILABLE and kernels.enabled() and blas.gemm_address(dtype) != 0
 
 
-def pays(n: int, out_hw: Pair, filters: int) -> bool:
+def pays(n: int, out_hw: Pair) -> bool:
     """Whether the kernels here beat the batch path for this convolution.
 
-    ``n`` images, ``out_hw`` output maps, ``filters`` output channels (see
-    :data:`MIN_FILTERS`).
+    ``n`` images, ``out_hw`` output maps: at most :data:`MAX_POSITIONS` output positions.
     """
-    return filters >= MIN_FILTERS and n * out_hw[0] * out_hw[1] <= MAX_POSITIONS
+    return n * out_hw[0] * out_hw[1] <= MAX_POSITIONS
+
+
+def channel_last(channels: int, out_w: int) -> bool:
+    """Whether the windows are gathered channel-last (runs of C values) for this convolution.
+
+    Channel-last copies twice (a transposed copy of the input rows, then the gather), plane by
+    plane once (runs of OW values), so channel-last needs runs :data:`CHANNEL_LAST_RUNS` times
+    as long: C > CHANNEL_LAST_RUNS · OW.
+    """
+    return channels > CHANNEL_LAST_RUNS * out_w
 
 
 def usable(*arrays: Array) -> bool:
@@ -122,6 +138,31 @@ def _parts(n: int, oh: int, f: int, parts: int, by_filters: bool) -> list[tuple[
             for img in range(n) for k in range(per)]
 
 
+def _live_taps(
+    x_shape: tuple[int, ...], k_hw: Pair, geometry: tuple[Pair, Pads, Pair, Pair]
+) -> Array:
+    """live[n, i, j, u·KW + v] = 1 where tap (u, v) of output (i, j) reads the input itself.
+
+    0 where it reads only the zero padding (the streamed product skips it).
+
+    Shapes:
+        -> (N, OH, OW, KH·KW) uint8
+    """
+    n, (h, w) = x_shape[1], x_shape[2:]
+    (oh, ow), ((top, _), (left, _)), (sh, sw), (dh, dw) = geometry
+    kh, kw = k_hw
+    rows = np.arange(oh)[:, None] * sh + np.arange(kh)[None, :] * dh - top  # (OH, KH)
+    cols = np.arange(ow)[:, None] * sw + np.arange(kw)[None, :] * dw - left  # (OW, KW)
+    r_ok, c_ok = (rows >= 0) & (rows < h), (cols >= 0) & (cols < w)
+    live = r_ok[:, None, :, None] & c_ok[None, :, None, :]  # (OH, OW, KH, KW)
+    return np.ascontiguousarray(
+        np.broadcast_to(live.reshape(oh, ow, kh * kw), (n, oh, ow, kh * kw)), dtype=np.uint8
+    )
+
+
+_NO_TAPS = np.zeros((0, 0, 0, 0), dtype=np.uint8)
+
+
 class ConvRows:
     """:func:`conv2d_rows` for one input shape, kernel shape and geometry, planned once.
 
@@ -163,17 +204,30 @@ class ConvRows:
             # Streamed whole by one thread: two threads streaming half of each kernel row
             # were slower than one (512→512 over 2×2: 1.59 ms vs 0.91; docs/performance.md).
             parts = 1
+        self.channel_last = channel_last(c, ow)  # the streamed product reads them so anyway
+        # Each position's live taps, for the streamed product (a dummy when nothing streams).
+        self.live = _live_taps(x_shape, (kh, kw), geometry) if big else _NO_TAPS
         if relu_pool:  # split the rows of the pooled output
             self.kernel, self.out_shape = conv_pool_rows_kernel, (f, n, oh // 2, ow // 2)
-            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part,
-                           big and (part[1] - part[0]) * (part[3] - part[2]) * 2 * ow
-                           <= FEW_POSITIONS, gemm)
-                          for part in _parts(n, oh // 2, f, parts, self.by_filters)]
+            streams = [big and (part[1] - part[0]) * (part[3] - part[2]) * 2 * ow
+                       <= FEW_POSITIONS for part in _parts(n, oh // 2, f, parts, self.by_filters)]
+            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part, st, gemm,
+                           self.channel_last or st, self.live)
+                          for part, st in zip(_parts(n, oh // 2, f, parts, self.by_filters),
+                                              streams, strict=True)]
         else:
             self.kernel, self.out_shape = conv_rows_kernel, (f, n, oh, ow)
-            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part,
-                           big and (part[3] - part[2]) * ow <= FEW_POSITIONS, gemm)
-                          for part in _parts(n, oh, f, parts, self.by_filters)]
+            streams = [big and (part[3] - part[2]) * ow <= FEW_POSITIONS
+                       for part in _parts(n, oh, f, parts, self.by_filters)]
+            # The product written straight into the planes (kernelᵀ · windowsᵀ) unless the
+            # kernel is the larger operand (split by filters): then positions × filters, the
+            # kernel read as the BLAS's B in its own row order, and the few positions scattered
+            # (cold VGG kernels over 8×8 / 4×4 maps: docs/performance.md, rules table).
+            planes = not self.by_filters
+            self.parts = [(kh, kw, sh, sw, dil_h, dil_w, *part, st, gemm,
+                           self.channel_last or st, planes, self.live)
+                          for part, st in zip(_parts(n, oh, f, parts, self.by_filters), streams,
+                                              strict=True)]
         self.relu_pool = relu_pool
 
     def __call__(

@@ -12,10 +12,6 @@ import numpy as np
 
 from glassnet.accel import blas, kernels, spin
 
-# Input channels from which the windows are gathered channel-last (runs of C values) rather
-# than plane by plane (runs of OW values): channel-last lost for one channel and won for 32
-# (docs/performance.md, rules table).
-CHANNEL_LAST_MIN = 8
 # Output positions (per image and part) up to which a convolution's product streams the kernel
 # row by row (:func:`stream_product`) instead of calling the BLAS, for kernels too large to
 # stay in cache: with so few positions the product is a read of the weights, which the GEMM's
@@ -65,10 +61,13 @@ if AVAILABLE:  # pragma: no branch
 
     @njit(cache=True, nogil=True)
     def _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, m, ow, f0, f1, stream,  # type: ignore[no-untyped-def]
-                gemm_at):
+                gemm_at, channel_last, live):
         """zt[n, i, j, f]: the conv (no bias) of rows i0 … i0 + m − 1, filters f0 … f1 − 1.
 
-        ``stream``: the kernel streamed once (:func:`stream_product`) instead of the GEMM.
+        ``stream``: the kernel streamed once (:func:`stream_product`) instead of the GEMM
+        (channel-last windows only), skipping each position's taps that ``live`` marks as
+        falling wholly in the padding. ``channel_last``: the windows gathered as rows (runs of C
+        values) rather than plane by plane (runs of OW values); ConvRows' rule.
 
         Shapes:
             xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F) -> zt: (n1 − n0, m, OW, f1 − f0)
@@ -80,11 +79,12 @@ if AVAILABLE:  # pragma: no branch
         zt = np.empty((nn, m, ow, nf), dtype=xpad.dtype)
         w_at = wk.ctypes.data + f0 * wk.itemsize  # the filters' columns: row stride F
         zero = zt.dtype.type(0)
-        if nc >= CHANNEL_LAST_MIN:  # windows as rows: zt = cols · wk
+        if channel_last:  # windows as rows: zt = cols · wk
             rows = np.empty((nn, m, ow, k), dtype=xpad.dtype)
             _windows(xpad, kh, kw, sh, sw, dil_h, dil_w, n0, i0, rows)
             if stream:
-                stream_product(rows.reshape(p, k), wk, f0, f1, zt.reshape(p, nf))
+                taps = np.ascontiguousarray(live[n0:n1, i0 : i0 + m, :ow]).reshape(p, kh * kw)
+                stream_live(rows.reshape(p, k), wk, f0, f1, zt.reshape(p, nf), taps, nc)
             else:
                 blas.gemm(gemm_at, blas.NO_TRANS, blas.NO_TRANS, p, nf, k, rows.ctypes.data, k,
                           w_at, ld, zero, zt.ctypes.data, nf)
@@ -120,8 +120,36 @@ if AVAILABLE:  # pragma: no branch
                     a[f] += r * wrow[f]
 
     @njit(cache=True, nogil=True)
+    def stream_live(rows, wk, f0, f1, acc, taps, nc):  # type: ignore[no-untyped-def]
+        """:func:`stream_product` of convolution windows, each position's dead taps skipped.
+
+        ``taps[p, t]`` is 0 where tap t of position p reads only the zero padding (its window
+        entries are structural zeros): those products are not computed, as the live crop drops
+        a tap dead for every position (:mod:`glassnet.accel.crop`). A 3×3 'same' convolution
+        over a 2×2 map has 4 live taps of 9 at each position.
+
+        Shapes:
+            rows: (P, K) with K = T·C in (tap, channel) order; wk: (K, F);
+            acc: (P, f1 − f0); taps: (P, T)
+        """
+        npos, k = rows.shape
+        for q in range(npos):
+            a = acc[q]
+            for f in range(a.size):
+                a[f] = 0
+        for kk in range(k):
+            t = kk // nc
+            wrow = wk[kk, f0:f1]
+            for q in range(npos):
+                if taps[q, t]:
+                    r = rows[q, kk]
+                    a = acc[q]
+                    for f in range(a.size):
+                        a[f] += r * wrow[f]
+
+    @njit(cache=True, nogil=True)
     def _conv_planes(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n, i0, m, f0, f1, stream, gemm_at,  # type: ignore[no-untyped-def]
-                     out):
+                     channel_last, live, out):
         """out[f, n, i0 … i0 + m − 1, :] for filters f0 … f1 − 1, by one GEMM into the planes.
 
         The product is computed transposed, Kᵀ · windowsᵀ: each filter's rows of image n are
@@ -132,22 +160,22 @@ if AVAILABLE:  # pragma: no branch
             xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F); out: (F, N, OH, OW), C-contiguous
         """
         k, ld = wk.shape
-        nc = xpad.shape[0]
         _, nn, oh, ow = out.shape
         p = m * ow
         w_at = wk.ctypes.data + f0 * wk.itemsize
         out_at = out.ctypes.data + ((f0 * nn + n) * oh * ow + i0 * ow) * out.itemsize
         zero = out.dtype.type(0)
-        if nc >= CHANNEL_LAST_MIN and stream:  # the kernel streamed once (FEW_POSITIONS)
+        if channel_last and stream:  # the kernel streamed once (FEW_POSITIONS)
             rows = np.empty((1, m, ow, k), dtype=xpad.dtype)
             _windows(xpad, kh, kw, sh, sw, dil_h, dil_w, n, i0, rows)
             acc = np.empty((p, f1 - f0), dtype=out.dtype)
-            stream_product(rows.reshape(p, k), wk, f0, f1, acc)
+            taps = np.ascontiguousarray(live[n, i0 : i0 + m]).reshape(p, kh * kw)
+            stream_live(rows.reshape(p, k), wk, f0, f1, acc, taps, xpad.shape[0])
             for f in range(f1 - f0):
                 plane = out[f0 + f, n]
                 for q in range(p):
                     plane[i0 + q // ow, q % ow] = acc[q, f]
-        elif nc >= CHANNEL_LAST_MIN:  # windows as rows (p, k): out = wkᵀ · rowsᵀ
+        elif channel_last:  # windows as rows (p, k): out = wkᵀ · rowsᵀ
             rows = np.empty((1, m, ow, k), dtype=xpad.dtype)
             _windows(xpad, kh, kw, sh, sw, dil_h, dil_w, n, i0, rows)
             blas.gemm(gemm_at, blas.TRANS, blas.TRANS, f1 - f0, p, k, w_at, ld,
@@ -161,15 +189,16 @@ if AVAILABLE:  # pragma: no branch
     @njit(cache=True, nogil=True)
     def conv_rows_kernel(  # type: ignore[no-untyped-def]
         xpad, wk, scale, shift, clip, cap, out, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, i1,
-        f0, f1, stream, gemm_at, sync, started, done, post, seen,
+        f0, f1, stream, gemm_at, channel_last, planes, live, sync, started, done, post, seen,
     ):
         """Output rows ``[i0, i1)`` of images ``[n0, n1)``, filters ``[f0, f1)``, epilogue on.
 
         The epilogue as :func:`glassnet.accel.epilogue.finish` applies it, in the same order:
         ``z·scale`` (if a scale), ``+ shift`` (the bias, or a folded BatchNorm's shift), then
-        the clip to [0, cap]; on each filter's rows right after the product wrote them. A
-        C-contiguous ``out`` is written in place (:func:`_conv_planes`); any other view (the
-        flattened (N, OH, OW, F) buffer) through the channel-last product.
+        the clip to [0, cap]; on each filter's rows right after the product wrote them. With
+        ``planes`` a C-contiguous ``out`` is written in place (:func:`_conv_planes`); otherwise
+        (or for any other view: the flattened (N, OH, OW, F) buffer) the product is computed
+        positions × filters and scattered (ConvRows' rule).
 
         Shapes:
             xpad: (C, N, Hp, Wp); wk: (KH·KW·C, F); scale, shift: (F,) or (0,);
@@ -178,10 +207,10 @@ if AVAILABLE:  # pragma: no branch
         spin.signal(sync, started)
         ow = out.shape[3]
         zero = out.dtype.type(0)
-        if out.flags.c_contiguous:
+        if planes and out.flags.c_contiguous:
             for n in range(n0, n1):
                 _conv_planes(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n, i0, i1 - i0, f0, f1,
-                             stream, gemm_at, out)
+                             stream, gemm_at, channel_last, live, out)
                 for f in range(f0, f1):
                     a = scale[f] if scale.size else zero
                     b = shift[f] if shift.size else zero
@@ -196,7 +225,7 @@ if AVAILABLE:  # pragma: no branch
                             run[j] = z
         else:
             zt = _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, i0, i1 - i0, ow, f0,
-                         f1, stream, gemm_at)
+                         f1, stream, gemm_at, channel_last, live)
             for n in range(n1 - n0):
                 for i in range(i1 - i0):
                     for j in range(ow):
@@ -213,7 +242,7 @@ if AVAILABLE:  # pragma: no branch
     @njit(cache=True, nogil=True)
     def conv_pool_rows_kernel(  # type: ignore[no-untyped-def]
         xpad, wk, bias, out, kh, kw, sh, sw, dil_h, dil_w, n0, n1, a0, a1, f0, f1, stream, gemm_at,
-        sync, started, done, post, seen,
+        channel_last, live, sync, started, done, post, seen,
     ):
         """relu(maxpool₂ₓ₂(conv + b)): pooled rows [a0, a1) of images [n0, n1), filters [f0, f1).
 
@@ -228,7 +257,7 @@ if AVAILABLE:  # pragma: no branch
         spin.signal(sync, started)
         pw = out.shape[3]
         zt = _conv_t(xpad, wk, kh, kw, sh, sw, dil_h, dil_w, n0, n1, 2 * a0, 2 * (a1 - a0), 2 * pw,
-                     f0, f1, stream, gemm_at)
+                     f0, f1, stream, gemm_at, channel_last, live)
         zero = out.dtype.type(0)
         for n in range(n1 - n0):
             for r in range(a1 - a0):
