@@ -51,7 +51,8 @@ class PairsCache(NamedTuple):
 # the speed of a long one (it packs its kernel block once per call, whatever N), so a
 # convolution's pairs cost live·(1 + N0/n) against im2col's full·(1 + N0/(n·OH·OW)). And a
 # run's GEMM is only K = run·C deep: below MIN_CHANNELS input channels (an RGB stem: K = 9
-# for a 3×3 kernel, 21 for ResNet's 7×7) OpenBLAS is far from its peak. Measured: docs/performance.md, rules table.
+# for a 3×3 kernel, 21 for ResNet's 7×7) OpenBLAS is far from its peak. Measured:
+# docs/performance.md, rules table.
 GEMM_N0 = 2
 MIN_CHANNELS = 16
 
