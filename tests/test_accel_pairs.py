@@ -179,31 +179,35 @@ def test_the_fast_conv_takes_the_pairs_where_the_rule_says(threads):
     assert isinstance(cache, fast_conv.FastConv2DCache)  # 3 channels: im2col
 
 
-def test_inference_takes_the_pairs_where_they_make_no_more_products_than_winograd(threads):
-    """A 2×2 map: 16 joined pairs against one Winograd tile's 16 products — the pairs run
-    (no transforms); a 4×4 map: 100 pairs against 4 tiles · 16 = 64 — Winograd runs."""
-
+@pytest.mark.parametrize(("c", "n", "hw", "want_winograd"), [
+    (32, 16, 2, False),  # 2×2: 16 products either way, and Winograd's transforms on top
+    (128, 16, 4, True),  # 4×4, 128 channels: 64 · 1.5 against 100 · 1.125
+    (32, 16, 4, False),  # 4×4, 32 channels: the transforms triple Winograd's 64 (192 > 112.5)
+    (64, 128, 8, False),  # 8×8, 64 channels, batch 128: 256 · 2 against 484 · 1.016
+    (64, 32, 8, True),  # ... batch 32: 512 against 484 · 1.0625
+])
+def test_inference_takes_winograd_or_the_pairs_by_their_costs(threads, c, n, hw, want_winograd):
+    """Winograd runs where its products plus transforms cost less than the pairs' (and the
+    result equals the reference either way)."""
     from glassnet.accel import winograd
 
     rng = np.random.default_rng(2)
-    w = rng.standard_normal((3, 3, 32, 32)).astype(np.float32)
-    geometry = {hw: conv_geometry((hw, hw), (3, 3), 1, "same", 1) for hw in (2, 4)}
+    w = rng.standard_normal((3, 3, c, c)).astype(np.float32)
+    geometry = conv_geometry((hw, hw), (3, 3), 1, "same", 1)
+    x = rng.standard_normal((c, n, hw, hw)).astype(np.float32)
+    assert conv_pairs.applies(x, w, geometry, 1) and winograd.applies(x, w, geometry, 1)
     calls = []
     real = winograd.conv2d_values
 
     def spy(*args, **kw):
-        calls.append(args[0].shape[2:])
+        calls.append(args[0].shape)
         return real(*args, **kw)
 
-    for hw, want_winograd in ((2, False), (4, True)):
-        x = rng.standard_normal((32, 16, hw, hw)).astype(np.float32)
-        assert conv_pairs.applies(x, w, geometry[hw], 1)
-        calls.clear()
-        winograd.conv2d_values, saved = spy, real
-        try:
-            got = fast_conv.conv2d_values(x, w, None, geometry[hw])
-        finally:
-            winograd.conv2d_values = saved
-        assert bool(calls) is want_winograd
-        ref, _ = ref_conv.conv2d_forward(x, w, padding="same")
-        assert_close(got, ref, np.float32)
+    winograd.conv2d_values = spy
+    try:
+        got = fast_conv.conv2d_values(x, w, None, geometry)
+    finally:
+        winograd.conv2d_values = real
+    assert bool(calls) is want_winograd
+    ref, _ = ref_conv.conv2d_forward(x, w, padding="same")
+    assert_close(got, ref, np.float32)

@@ -201,16 +201,22 @@ def conv2d_values(
 
 
 def _winograd_pays(x: Array, w: Array, geometry: ConvGeometry, groups: int) -> bool:
-    """Winograd where it applies, unless the pairs path makes no more products.
+    """Winograd where it applies, unless the pairs path costs no more.
 
-    On a 2×2 map both make 16 C×F products per image (one tile; 16 joined pairs), and the
-    pairs need no transforms: whole inference passes, same process, interleaved: resnet34
-    b32 0.85×, b128 0.87×, vgg11 0.90× / 0.94×, resnet18 0.95–0.98× (docs/performance.md).
+    Both in C×F products per image: Winograd's 16 per tile plus its transforms
+    (:func:`winograd.cost`: as much again at 64 channels), the pairs' joined pairs over GEMMs
+    as long as the batch (:func:`conv_pairs.cost`). A 2×2 map makes 16 products either way, so
+    the pairs run; 64 channels on 8×8 maps at batch 128: 256 · 2 against 484 · 1.016, the pairs
+    run; 128 channels on 4×4 maps: 64 · 1.5 against 100 · 1.016, Winograd runs
+    (docs/performance.md, rules table).
     """
     if not winograd.applies(x, w, geometry, groups):
         return False
-    return not (conv_pairs.applies(x, w, geometry, groups) and conv_pairs.products(
-        tuple(x.shape[2:]), tuple(w.shape[:2]), geometry) <= winograd.products(geometry))
+    if not conv_pairs.applies(x, w, geometry, groups):
+        return True
+    in_hw, kernel_hw = tuple(x.shape[2:]), tuple(w.shape[:2])
+    return winograd.cost(w.shape[2], w.shape[3], geometry) < conv_pairs.cost(
+        x.shape[1], in_hw, kernel_hw, geometry)
 
 
 def _conv2d(

@@ -87,6 +87,15 @@ def applies(x: Array, w: Array, geometry: ConvGeometry, groups: int) -> bool:
     return live * (1 + GEMM_N0 / n) < full * (1 + GEMM_N0 / (n * oh * ow))
 
 
+def cost(n: int, in_hw: tuple[int, int], kernel_hw: tuple[int, int],
+         geometry: ConvGeometry) -> float:
+    """Time per image in C×F products: the joined pairs over GEMMs n columns wide.
+
+    The cost model of :func:`applies`.
+    """
+    return products(in_hw, kernel_hw, geometry) * (1 + GEMM_N0 / n)
+
+
 @functools.lru_cache(maxsize=1024)
 def products(in_hw: tuple[int, int], kernel_hw: tuple[int, int], geometry: ConvGeometry) -> int:
     """The C×F products this path makes per image: the joined (output, input) pairs."""

@@ -58,6 +58,11 @@ KERNEL_VALUES_PER_TILE = 8192
 # per call (one thread → two): 64×64 kernels 15 → 17 µs, 128×128 50 → 33, 256×256 191 → 102,
 # 512×512 1373 → 931. A cost of 1 per value (parallel.chunks) splits from 128×128 on.
 TRANSFORM_COST = 1.0
+# What a transformed value costs in multiply-adds of the GEMMs (:func:`cost`), from the
+# transforms' own timings against their GEMMs' (docs/performance.md, rules table: per 16
+# images, one thread, input + output transforms 374 µs for 64 channels on 8×8 maps, 158 for
+# 128 on 4×4, 114 for 256 on 2×2, each against 16.8 M multiply-adds ≈ 370 µs of GEMM: 27–39).
+TRANSFORM_MACS = 32
 
 
 if kernels.AVAILABLE and blas.AVAILABLE and spin.AVAILABLE:  # pragma: no branch
@@ -133,6 +138,16 @@ def products(geometry: Any) -> int:
     """The C×F products F(2×2, 3×3) makes per image: 16 per 2×2 output tile."""
     (oh, ow) = geometry.out_hw
     return 16 * ((oh + 1) // 2) * ((ow + 1) // 2)
+
+
+def cost(c: int, f: int, geometry: Any) -> float:
+    """Time per image in C×F products: the GEMMs' plus the transforms', as products.
+
+    A tile's input and output transforms write 16·(C + F) values, each costing about
+    :data:`TRANSFORM_MACS` of the GEMMs' multiply-adds, so the transforms add
+    TRANSFORM_MACS·(1/C + 1/F) per product: as much as the GEMMs at C = F = 64.
+    """
+    return products(geometry) * (1 + TRANSFORM_MACS * (1 / c + 1 / f))
 
 
 def applies(x: Array, w: Array, geometry: Any, groups: int) -> bool:
