@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 FAMILIES = {
-    "conv2d_forward": "conv forward (im2col + GEMM)",
+    "conv2d_forward": "conv forward (im2col or pairs, GEMMs)",
     "batch_norm_forward": "BatchNorm forward",
     "batch_norm_backward": "BatchNorm backward",
     "batch_norm_relu_forward": "BatchNorm + ReLU forward (fused)",
@@ -85,7 +85,7 @@ def profile_glassnet(model_name: str, batch: int, steps: int, threads: int) -> N
         out = conv_backward(dout, cache, need_dx=need_dx)
         both = time.perf_counter() - t
         acc["conv backward dL/dw, dL/db (GEMM)"] += min(dw_only, both)
-        acc["conv backward dL/dx (GEMM + col2im)"] += max(both - dw_only, 0.0)
+        acc["conv backward dL/dx (GEMMs, col2im)"] += max(both - dw_only, 0.0)
         return out
 
     dispatch.conv2d_backward = split_backward
