@@ -88,3 +88,16 @@ def threads(request: Any, monkeypatch: Any) -> Any:
         yield request.param
     parallel.set_num_threads(old)
 
+
+
+@pytest.fixture(params=[1, 2, 3], ids=lambda t: f"{t}thr")
+def split(request: Any, monkeypatch: Any) -> Any:
+    """1-3 threads with every batch-1 convolution split as far as it goes (small-batch tests)."""
+    from glassnet.accel import parallel, small_batch
+
+    old = parallel.configured_threads()
+    monkeypatch.setattr(small_batch, "MIN_MACS_PER_PART", 1)
+    parallel.set_num_threads(request.param)
+    with parallel.split_scope():
+        yield request.param
+    parallel.set_num_threads(old)
