@@ -52,7 +52,7 @@ def profile_glassnet(model_name: str, batch: int, steps: int, threads: int) -> N
     from glassnet import optim
     from glassnet.accel import dispatch, parallel, spin, workers
     from glassnet.autodiff import nn as adnn
-    from glassnet.bench.workloads import build_model, random_batch
+    from glassnet.bench.workloads import build_model, random_batch, time_steps
     from glassnet.training import loop
 
     acc: dict[str, float] = collections.defaultdict(float)
@@ -120,13 +120,7 @@ def profile_glassnet(model_name: str, batch: int, steps: int, threads: int) -> N
                 acc["= forward + loss"] += t1 - t0
                 acc["= backward"] += t2 - t1
 
-        for _ in range(3):
-            step()
-        times = []
-        for _ in range(steps):
-            t = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - t)
+        times = time_steps(step, steps, warmup=3)
         on["v"] = True
         for _ in range(steps):
             step()
@@ -146,18 +140,12 @@ def profile_torch(model_name: str, batch: int, steps: int, threads: int) -> None
     import torch
     from torch.profiler import ProfilerActivity, profile
 
-    from glassnet.bench.workloads import build_model, torch_step
+    from glassnet.bench.workloads import build_model, time_steps, torch_step
 
     torch.set_num_threads(threads)
     work = _workload(model_name, batch, steps)
     step = torch_step(work, build_model(work, 0), 0)
-    for _ in range(3):
-        step()
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
+    times = time_steps(step, steps, warmup=3)
     print(f"torch {model_name} b{batch}, {threads} threads: step median "
           f"{1000 * np.median(times):.1f} ms, min {1000 * min(times):.1f} ms")
     with profile(activities=[ProfilerActivity.CPU]) as prof:
