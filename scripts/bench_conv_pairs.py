@@ -3,6 +3,9 @@
 * ``sweep``: a 3×3 "same" convolution's forward + backward (C = F channels, square maps,
   strides, batches), the pairs path forced against im2col forced, interleaved in one process;
   prints the ratio and whether the rule (:func:`conv_pairs.applies`) picks the faster one;
+* ``infer``: an inference convolution (3×3 "same", stride 1, F = C or 2C) by Winograd forced
+  against the pairs forced, where both apply, interleaved; prints the ratio and whether the
+  inference rule (:func:`glassnet.accel.conv._winograd_pays`) picks the faster one;
 * ``models``: whole training steps (or inference passes, ``--workload infer``) of zoo models at
   32×32×3 (tiny_vgg 64×64×3), 10 classes, the rule on against the pairs path switched off,
   interleaved in one process.
@@ -11,6 +14,8 @@ Median of the repeats, 2 threads. Check ``uptime`` first.
 
     PYTHONPATH=. python scripts/bench_conv_pairs.py sweep --channels 16,64,256 \\
         --maps 2,4,8,16,32 --batches 2,8,32,128 --strides 1,2
+    PYTHONPATH=. python scripts/bench_conv_pairs.py infer --channels 32,64,128,256,512 \\
+        --maps 2,4,8,16,32 --batches 8,32,128
     PYTHONPATH=. python scripts/bench_conv_pairs.py models --models resnet18,vgg11 --batches 32,128
 """
 
@@ -29,6 +34,7 @@ from glassnet.accel.scope import compute_scope
 from glassnet.ops.conv import conv_geometry
 
 RULE = conv_pairs.applies
+PAYS = fast_conv._winograd_pays
 
 
 def _forced(on: bool) -> Callable[..., bool]:
@@ -89,6 +95,55 @@ def sweep(args: argparse.Namespace) -> None:
     print(f"the rule picked the faster path in {right} of {total} geometries")
 
 
+def infer(args: argparse.Namespace) -> None:
+    """Winograd vs the pairs per inference geometry, and the inference rule's choice."""
+    from glassnet.accel import winograd
+
+    rng = np.random.default_rng(0)
+    right = total = 0
+    for c in args.channels:
+        for f in (c, 2 * c):
+            for h in args.maps:
+                for n in args.batches:
+                    x = rng.standard_normal((c, n, h, h)).astype(np.float32)
+                    w = (0.1 * rng.standard_normal((3, 3, c, f))).astype(np.float32)
+                    geometry = conv_geometry((h, h), (3, 3), 1, "same", 1)
+                    if not (winograd.applies(x, w, geometry, 1)
+                            and conv_pairs.usable(x, w, 1) and c >= conv_pairs.MIN_CHANNELS):
+                        continue
+                    macs = c * f * h * h * n * 9
+                    if macs > args.max_macs:
+                        continue
+
+                    def step(x: Any = x, w: Any = w, geometry: Any = geometry) -> None:
+                        fast_conv.conv2d_values(x, w, None, geometry)
+
+                    reps = max(3, min(args.repeats, int(3e9 / macs / 20)))
+                    variants = {"winograd": lambda *a: True, "pairs": lambda *a: False}
+                    times: dict[str, list[float]] = {k: [] for k in variants}
+                    try:
+                        for r in range(reps + 1):
+                            order = list(variants) if r % 2 == 0 else list(reversed(variants))
+                            for name in order:
+                                fast_conv._winograd_pays = variants[name]
+                                start = time.perf_counter()
+                                step()
+                                if r:  # the first round warms up
+                                    times[name].append(time.perf_counter() - start)
+                    finally:
+                        fast_conv._winograd_pays = PAYS
+                    t = {k: 1000 * float(np.median(v)) for k, v in times.items()}
+                    pick = PAYS(x, w, geometry, 1)
+                    ok = (t["winograd"] < t["pairs"]) == pick
+                    right, total = right + ok, total + 1
+                    print(f"C = {c}, F = {f}, {h}×{h}, batch {n}: winograd {t['winograd']:.2f} "
+                          f"ms, pairs {t['pairs']:.2f} ms, ratio "
+                          f"{t['winograd'] / t['pairs']:.2f}; rule: "
+                          f"{'winograd' if pick else 'pairs'}{'' if ok else '  (slower)'}",
+                          flush=True)
+    print(f"the rule picked the faster path in {right} of {total} geometries")
+
+
 def models(args: argparse.Namespace) -> None:
     """Whole training steps / inference passes, the rule against no pairs path."""
     from glassnet.bench.workloads import Workload, build_model, glassnet_step
@@ -115,6 +170,12 @@ def main() -> None:
     sw.add_argument("--strides", type=ints, default=[1, 2])
     sw.add_argument("--max-macs", type=float, default=1.5e9, help="skip larger convolutions")
     sw.add_argument("--repeats", type=int, default=9)
+    inf = sub.add_parser("infer", help="Winograd vs the pairs in inference, and the rule's choice")
+    inf.add_argument("--channels", type=ints, default=[32, 64, 128, 256, 512])
+    inf.add_argument("--maps", type=ints, default=[2, 4, 8, 16, 32])
+    inf.add_argument("--batches", type=ints, default=[8, 32, 128])
+    inf.add_argument("--max-macs", type=float, default=1.5e9, help="skip larger convolutions")
+    inf.add_argument("--repeats", type=int, default=9)
     mo = sub.add_parser("models", help="whole steps with and without the pairs path")
     mo.add_argument("--models", type=lambda s: s.split(","), default=["resnet18", "vgg11"])
     mo.add_argument("--batches", type=ints, default=[32, 128])
@@ -123,7 +184,7 @@ def main() -> None:
     args = parser.parse_args()
     with compute_scope():
         parallel.set_num_threads(2)
-        (sweep if args.what == "sweep" else models)(args)
+        {"sweep": sweep, "infer": infer, "models": models}[args.what](args)
 
 
 if __name__ == "__main__":

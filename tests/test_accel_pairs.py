@@ -186,10 +186,13 @@ def test_the_fast_conv_takes_the_pairs_where_the_rule_says(threads):
     (64, 128, 8, False),  # 8×8, 64 channels, batch 128: 256 · 2 against 484 · 1.016
     (64, 32, 8, True),  # ... batch 32: 512 against 484 · 1.0625
 ])
-def test_inference_takes_winograd_or_the_pairs_by_their_costs(threads, c, n, hw, want_winograd):
+def test_inference_takes_winograd_or_the_pairs_by_their_costs(threads, monkeypatch, c, n, hw,
+                                                              want_winograd):
     """Winograd runs where its products plus transforms cost less than the pairs' (and the
-    result equals the reference either way)."""
-    from glassnet.accel import winograd
+    result equals the reference either way). No L2 cache here: the costs alone decide."""
+    from glassnet.accel import caches, winograd
+
+    monkeypatch.setattr(caches, "l2_bytes", lambda: 0)
 
     rng = np.random.default_rng(2)
     w = rng.standard_normal((3, 3, c, c)).astype(np.float32)

@@ -32,6 +32,7 @@ import numpy as np
 
 from glassnet.accel import (
     blas,
+    caches,
     conv_chunks,
     conv_pairs,
     depthwise,
@@ -209,11 +210,23 @@ def _winograd_pays(x: Array, w: Array, geometry: ConvGeometry, groups: int) -> b
     the pairs run; 64 channels on 8×8 maps at batch 128: 256 · 2 against 484 · 1.016, the pairs
     run; 128 channels on 4×4 maps: 64 · 1.5 against 100 · 1.016, Winograd runs
     (docs/performance.md, rules table).
+
+    Before the costs, the caches: where one thread's part of the pairs fits the core's L2
+    (:func:`glassnet.accel.caches.l2_bytes`) and Winograd's does not, the pairs run. Winograd's
+    parts split the images, so each reads all of U (16·C·F) and writes its tiles' V and M;
+    the pairs' threads split the filters and share X. At batch 32, 64 channels on 8×8 maps:
+    0.86 against 2.4 MB per thread; 128 on 4×4: 0.69 against 2.1 MB (1 MB L2). Measured:
+    the resnets' inference at batch 32 took 0.79–0.93 of the time; Winograd's own time (not
+    the pairs') doubled in the spells when this shared machine's memory was slow.
     """
     if not winograd.applies(x, w, geometry, groups):
         return False
     if not conv_pairs.applies(x, w, geometry, groups):
         return True
+    l2, itemsize = caches.l2_bytes(), x.dtype.itemsize
+    if conv_pairs.working_set(x.shape, w.shape, geometry.out_hw, itemsize) <= l2 < (
+            winograd.working_set(w.shape[2], w.shape[3], x.shape[1], geometry, itemsize)):
+        return False  # only the pairs stay in the core's own cache
     in_hw, kernel_hw = tuple(x.shape[2:]), tuple(w.shape[:2])
     return winograd.cost(w.shape[2], w.shape[3], geometry) < conv_pairs.cost(
         x.shape[1], in_hw, kernel_hw, geometry)

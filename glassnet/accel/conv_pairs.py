@@ -96,6 +96,19 @@ def cost(n: int, in_hw: tuple[int, int], kernel_hw: tuple[int, int],
     return products(in_hw, kernel_hw, geometry) * (1 + GEMM_N0 / n)
 
 
+def working_set(x_shape: tuple[int, int, int, int], w_shape: tuple[int, ...],
+                out_hw: tuple[int, int], itemsize: int) -> int:
+    """Bytes one thread's part of :func:`forward` touches.
+
+    All of X ([H·W·C, N]: every thread reads every input position), and its share of the
+    kernel and of O ([OH·OW·F, N]): the threads split the filters.
+    """
+    c, n, h, wd = x_shape
+    kh, kw, _, f = w_shape
+    parts = max(_parts(x_shape, w_shape, out_hw), 1)
+    return itemsize * (h * wd * c * n + (kh * kw * c * f + out_hw[0] * out_hw[1] * f * n) // parts)
+
+
 @functools.lru_cache(maxsize=1024)
 def products(in_hw: tuple[int, int], kernel_hw: tuple[int, int], geometry: ConvGeometry) -> int:
     """The C×F products this path makes per image: the joined (output, input) pairs."""

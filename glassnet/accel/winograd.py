@@ -150,6 +150,21 @@ def cost(c: int, f: int, geometry: Any) -> float:
     return products(geometry) * (1 + TRANSFORM_MACS * (1 / c + 1 / f))
 
 
+def working_set(c: int, f: int, n: int, geometry: Any, itemsize: int) -> int:
+    """Bytes one thread's part of :func:`conv2d_values` touches: U, and its tiles' V and M.
+
+    Every part reads all of U (16·C·F: the parts split the images, not the filters) and writes
+    V (16·C·T) and M (16·F·T) for its T tiles, with the images split as :func:`conv2d_values`
+    splits them.
+    """
+    (oh, ow) = geometry.out_hw
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    work = (16 * (c + f) * th * tw + f * oh * ow) * n
+    parts = max(len(parallel.chunks(n, work)), 1)
+    tiles = th * tw * -(-n // parts)
+    return itemsize * 16 * (c * f + (c + f) * tiles)
+
+
 def applies(x: Array, w: Array, geometry: Any, groups: int) -> bool:
     """Whether Winograd F(2×2, 3×3) computes this convolution.
 
