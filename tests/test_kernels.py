@@ -92,12 +92,19 @@ def test_model_fusion_matches_layer_by_layer(rng):
     np.testing.assert_allclose(fused.data, unfused.data, rtol=0, atol=1e-14)
 
 
+@pytest.mark.parametrize("block", [None, 1, 2, 5])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("relu", [False, True])
-@pytest.mark.parametrize("window", [(2, None, 0), (3, 1, 1), (3, 2, "same"), ((2, 3), (1, 2), 0)])
-def test_max_pool_values_equal_the_forward_output(rng, relu, window):
-    """Inference's values-only kernels (2×2, else the two-pass one without the arg-max) give
-    the training forward's output, NaN windows and ties included."""
-    x = rng.standard_normal((3, 2, 9, 8))
+@pytest.mark.parametrize("window", [(2, None, 0), (3, 1, 1), (3, 2, "same"), ((2, 3), (1, 2), 0),
+                                    (3, 2, (1, 0))])
+def test_max_pool_values_equal_the_forward_output(rng, monkeypatch, threads, relu, window, dtype,
+                                                  block):
+    """Inference's values-only kernels (2×2, else the two-pass one without the arg-max, padding
+    its planes ``block`` at a time) give the training forward's output, NaN windows and ties
+    included, whatever the block and the threads."""
+    if block is not None:
+        monkeypatch.setattr(pool, "block_planes", lambda *args: block)
+    x = rng.standard_normal((3, 2, 9, 8)).astype(dtype)
     x[0, 0, 0, 0] = np.nan  # a NaN window: both keep the same value
     x[0, 1, 4, 5] = np.nan  # a NaN inside windows, not first in them
     x[1, 1, :2, :2] = 0.5  # a tie

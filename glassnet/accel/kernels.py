@@ -57,14 +57,29 @@ def max_pool_forward(xpad3, kh, kw, sh, sw, relu, out, arg, sentinel):  # type: 
 
 
 @njit(cache=True, nogil=True)
-def max_pool_values(xpad3, kh, kw, sh, sw, relu, out):  # type: ignore[no-untyped-def]
-    """:func:`max_pool_forward`'s output alone (inference: no arg-max written).
+def max_pool_values_blocked(x3, pt, pl, hp, wp, kh, kw, sh, sw, relu, out, block):  # type: ignore[no-untyped-def]
+    """:func:`max_pool_forward`'s output alone (inference), of the unpadded planes ``x3``.
+
+    ``block`` planes at a time are copied into a −inf-bordered buffer and pooled while they
+    are in cache: over the whole range at once, the padded copy and the two passes' two
+    copies each made a trip through memory (docs/performance.md, rules table). The same
+    comparisons in the same order: the same values.
 
     Shapes:
-        xpad3: (B, Hp, Wp) padded input, C-contiguous; out: (B, OH, OW)
+        x3: (B, H, W); out: (B, OH, OW); the padded planes (Hp, Wp) hold x at (pt, pl)
     """
+    nb, h, w = x3.shape
+    m = max(min(block, nb), 1)
+    buf = np.full((m, hp, wp), -np.inf, dtype=x3.dtype)  # the border stays −inf
     none = np.zeros((1, 1, 1), dtype=np.uint8)
-    _max_pool_two_pass(xpad3, kh, kw, sh, sw, relu, out, none, 0, False)
+    for b0 in range(0, nb, m):
+        k = min(nb - b0, m)
+        for b in range(k):
+            for i in range(h):
+                src, dst = x3[b0 + b, i], buf[b, pt + i, pl : pl + w]
+                for j in range(w):
+                    dst[j] = src[j]
+        _max_pool_two_pass(buf[:k], kh, kw, sh, sw, relu, out[b0 : b0 + k], none, 0, False)
 
 
 @njit(cache=True, nogil=True)

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from glassnet.accel import kernels, parallel
+from glassnet.accel import caches, kernels, parallel
 from glassnet.arith.geometry import PaddingSpec
 from glassnet.ops.im2col import pad_spatial
 from glassnet.ops.windows import Geometry, checked_geometry, crop_padding, padded_shape
@@ -75,19 +75,21 @@ def max_pool2d_resolved(
     """:func:`max_pool2d_forward` with the geometry resolved by ``ops.windows.pool_geometry``.
 
     ``argmax=False`` (inference) skips the arg-max (the 2×2 kernel, else the two-pass
-    :func:`glassnet.accel.kernels.max_pool_values`); the cache then holds none and cannot serve
-    a backward pass.
+    :func:`glassnet.accel.kernels.max_pool_values_blocked`, which pads each block of planes
+    itself); the cache then holds none and cannot serve a backward pass.
 
     Shapes:
         x: (..., H, W) -> out: (..., OH, OW).
     """
-    xpad = pad_spatial(x, geo.applied, -np.inf)
     kh, kw = geo.kernel
+    two_by_two = (kh, kw) == geo.strides == (2, 2)  # the common case has its own kernels
+    if not argmax and not two_by_two:
+        return _values_blocked(x, geo, relu), FastMaxPool2DCache(None, tuple(x.shape), geo)
+    xpad = pad_spatial(x, geo.applied, -np.inf)
     # The dtype's largest value marks "no winner" (a window killed by the fused ReLU).
     index_dtype = np.uint8 if kh * kw < 255 else np.int32
     sentinel = _sentinel(index_dtype)
     lead, (hp, wp), (oh, ow) = x.shape[:-2], xpad.shape[-2:], geo.out_hw
-    two_by_two = (kh, kw) == geo.strides == (2, 2)  # the common case has its own kernels
     out = np.empty((*lead, oh, ow), dtype=x.dtype)
     arg = np.empty(out.shape, dtype=index_dtype) if argmax else None
     x3 = np.ascontiguousarray(xpad).reshape(-1, hp, wp)
@@ -97,8 +99,6 @@ def max_pool2d_resolved(
     def part(lo: int, hi: int) -> None:
         if two_by_two and not argmax:
             kernels.max_pool_2x2_values(x3[lo:hi], relu, out3[lo:hi])
-        elif not argmax:
-            kernels.max_pool_values(x3[lo:hi], kh, kw, *geo.strides, relu, out3[lo:hi])
         elif two_by_two:
             kernels.max_pool_2x2_forward(x3[lo:hi], relu, out3[lo:hi], arg3[lo:hi], sentinel)
         else:
@@ -108,6 +108,31 @@ def max_pool2d_resolved(
 
     parallel.run(part, parallel.chunks(len(x3), x3.size, POOL_COST))
     return out, FastMaxPool2DCache(arg, tuple(x.shape), geo)
+
+
+def block_planes(padded_hw: tuple[int, int], itemsize: int) -> int:
+    """Planes :func:`_values_blocked` pads and pools at a time: its three copies in half the L2."""
+    plane = padded_hw[0] * padded_hw[1] * itemsize
+    return max(caches.l2_bytes() // (2 * 3 * plane), 1)
+
+
+def _values_blocked(x: Any, geo: Geometry, relu: bool) -> Any:
+    """Inference's pooled values, each thread padding and pooling its planes block by block."""
+    (pt, pb), (pl, pr) = geo.applied
+    h, w = x.shape[-2:]
+    hp, wp = h + pt + pb, w + pl + pr
+    out = np.empty((*x.shape[:-2], *geo.out_hw), dtype=x.dtype)
+    x3 = np.ascontiguousarray(x).reshape(-1, h, w)
+    out3 = out.reshape(-1, *geo.out_hw)
+    block = block_planes((hp, wp), x.dtype.itemsize)
+    kh, kw = geo.kernel
+
+    def part(lo: int, hi: int) -> None:
+        kernels.max_pool_values_blocked(x3[lo:hi], pt, pl, hp, wp, kh, kw, *geo.strides, relu,
+                                        out3[lo:hi], block)
+
+    parallel.run(part, parallel.chunks(len(x3), x3.size, POOL_COST))
+    return out
 
 
 def max_pool2d_backward(dout: Any, cache: FastMaxPool2DCache) -> Any:
