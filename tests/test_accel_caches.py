@@ -1,4 +1,5 @@
-"""The L2 size (accel.caches) and the working-set term of inference's Winograd-or-pairs choice."""
+"""Inference's choice between Winograd and the pairs: by their costs, and by the L2 size
+(accel.caches) their working sets are weighed against."""
 
 from __future__ import annotations
 
@@ -87,3 +88,23 @@ def test_the_pairs_run_where_only_they_fit_the_l2(threads, monkeypatch, c, n, hw
     for l2, want in [(pairs, False), (wino - 1, False), (pairs - 1, by_cost), (wino, by_cost)]:
         monkeypatch.setattr(caches, "l2_bytes", lambda l2=l2: l2)
         assert _winograd_ran(x, w, geometry) is want, l2
+
+
+@pytest.mark.parametrize(("c", "n", "hw", "want_winograd"), [
+    (32, 16, 2, False),  # 2×2: 16 products either way, and Winograd's transforms on top
+    (128, 16, 4, True),  # 4×4, 128 channels: 64 · 1.5 against 100 · 1.125
+    (32, 16, 4, False),  # 4×4, 32 channels: the transforms triple Winograd's 64 (192 > 112.5)
+    (64, 128, 8, False),  # 8×8, 64 channels, batch 128: 256 · 2 against 484 · 1.016
+    (64, 32, 8, True),  # ... batch 32: 512 against 484 · 1.0625
+])
+def test_inference_takes_winograd_or_the_pairs_by_their_costs(threads, monkeypatch, c, n, hw,
+                                                              want_winograd):
+    """Winograd runs where its products plus transforms cost less than the pairs' (and the
+    result equals the reference either way). No L2 cache here: the costs alone decide."""
+    monkeypatch.setattr(caches, "l2_bytes", lambda: 0)
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((3, 3, c, c)).astype(np.float32)
+    geometry = conv_geometry((hw, hw), (3, 3), 1, "same", 1)
+    x = rng.standard_normal((c, n, hw, hw)).astype(np.float32)
+    assert conv_pairs.applies(x, w, geometry, 1) and winograd.applies(x, w, geometry, 1)
+    assert _winograd_ran(x, w, geometry) is want_winograd
