@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+
+# The explainer page's view fixtures (mnist, desktop, phone), for test_explain_view*.py; a
+# module's own fixture of the same name (test_explain_browser's desktop) takes precedence.
+from explain_view_pages import desktop, mnist, phone  # noqa: F401
 
 # A test run started in the background by a non-interactive shell (`cmd &`, `nohup`) inherits
 # SIGINT ignored (POSIX), and so would every command the tests start: the Ctrl-C and resume
@@ -76,28 +81,39 @@ def float64() -> Any:
     gn.set_default_dtype(old)
 
 
+def _split_over(count: int) -> Iterator[int]:
+    """Inside a split scope of ``count`` threads; the configured count restored after."""
+    from glassnet.accel import parallel
+
+    old = parallel.configured_threads()
+    parallel.set_num_threads(count)
+    with parallel.split_scope():
+        yield count
+    parallel.set_num_threads(old)
+
+
 @pytest.fixture(params=[1, 2], ids=["1thr", "2thr"])
 def threads(request: Any, monkeypatch: Any) -> Any:
     """One thread, or two with every op split as far as it goes (the fast-path tests)."""
     from glassnet.accel import parallel
 
-    old = parallel.configured_threads()
     monkeypatch.setattr(parallel, "MIN_WORK_PER_CHUNK", 1)
-    parallel.set_num_threads(request.param)
-    with parallel.split_scope():
-        yield request.param
-    parallel.set_num_threads(old)
+    yield from _split_over(request.param)
 
 
 
 @pytest.fixture(params=[1, 2, 3], ids=lambda t: f"{t}thr")
 def split(request: Any, monkeypatch: Any) -> Any:
     """1-3 threads with every batch-1 convolution split as far as it goes (small-batch tests)."""
-    from glassnet.accel import parallel, small_batch
+    from glassnet.accel import small_batch
 
-    old = parallel.configured_threads()
     monkeypatch.setattr(small_batch, "MIN_MACS_PER_PART", 1)
-    parallel.set_num_threads(request.param)
-    with parallel.split_scope():
-        yield request.param
-    parallel.set_num_threads(old)
+    yield from _split_over(request.param)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """A headless Chromium per test module (the explainer page tests; skips without one)."""
+    from browser import chromium
+
+    yield from chromium()

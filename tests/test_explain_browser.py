@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browser import ARTIFACTS, chromium, page_data
+from browser import ARTIFACTS, page_data
 from browser import Tab as BaseTab
 
 from glassnet import zoo
@@ -43,11 +43,6 @@ def page_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     path = tmp_path_factory.mktemp("explain") / "page.html"
     path.write_text(text, encoding="utf-8")
     return path, page_data(text)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from chromium()
 
 
 class Tab(BaseTab):

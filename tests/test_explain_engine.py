@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from browser import ARTIFACTS, Tab, chromium, page_data
+from browser import ARTIFACTS, Tab, page_data
 
 import glassnet as gn
 from glassnet import layers as L
@@ -98,11 +98,6 @@ def run_cli(argv: list[str]) -> int:
     explain_cmd.register(parser.add_subparsers())
     args = parser.parse_args(["explain", *argv])
     return int(args.func(args))
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from chromium()
 
 
 def open_page(browser: Any, text: str, path: Path) -> Tab:

@@ -1,77 +1,35 @@
-"""The explainer page's VIEW in a real headless Chromium: input, animation, backprop, phone.
+"""The explainer page's VIEW in a real headless Chromium: input, animation, backprop, graphs.
 
 A digit drawn with mouse events on the page's canvas is read back out of the page and run
 through the model's own ``predict`` in Python: the page's probabilities must agree (≤ 1e-4), and
 the drawing must have been prepared like MNIST (ink box scaled to 20 px, centre of mass in the
 middle). The kernel animation has OH·OW steps; every conv cell lists all its input channels'
 partial sums, which add up to the total; a dense unit's listed terms plus its "rest" line add up
-to its sum; the backprop view's loss is Python's −log p_y. At 390 px no table column is cut off
-unless its box scrolls and says so; every text has contrast ≥ 4.5:1 against the background it
-is drawn on (from the computed styles) and is ≥ 13 px; the keyboard reaches every section, the
-detail view and the probability bars. Screenshots go to ``test-artifacts/``.
+to its sum; the backprop view's loss is Python's −log p_y; the overview draws a graph model's
+skip and branch edges. Layout and accessibility: ``test_explain_view_access.py``. Screenshots
+go to ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from browser import ARTIFACTS, Tab, chromium, page_data
+from browser import ARTIFACTS, Tab, page_data
+from explain_view_pages import open_tab
 
 import glassnet as gn
 from glassnet import layers as L
-from glassnet import zoo
-from glassnet.explain import choose_input, example_inputs, explain_page
+from glassnet.explain import choose_input, explain_page
 from glassnet.explain.inputs import read_image
 from glassnet.models.summary import summarize
 
 PROB_TOL = 1e-4  # the issue's bound: in-page probabilities vs Python's predict
 # The view's selection (not the whole state object, which holds every layer's values).
 STATE = "() => { const s = window.glassnet.state; return {key: s.key, ch: s.ch, i: s.i, j: s.j}; }"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from chromium()
-
-
-@pytest.fixture(scope="module")
-def mnist(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path, dict[str, Any]]:
-    model = zoo.get("keras_mnist_convnet")
-    model.build(seed=0)
-    shape = tuple(model.input_shape)
-    text, _ = explain_page(model, choose_input(shape), model_note="random initial weights "
-                           "(seed 0)", examples=example_inputs(shape))
-    path = tmp_path_factory.mktemp("view") / "page.html"
-    path.write_text(text, encoding="utf-8")
-    return model, path, page_data(text)
-
-
-def open_tab(browser: Any, path: Path, width: int = 1280, height: int = 800) -> Tab:
-    tab = Tab(browser, path, width, height)
-    tab.page.wait_for_selector("body[data-ready]")
-    return tab
-
-
-@pytest.fixture(scope="module")
-def desktop(browser: Any, mnist) -> Iterator[Tab]:
-    tab = open_tab(browser, mnist[1])
-    yield tab
-    assert tab.errors == []
-    tab.close()
-
-
-@pytest.fixture(scope="module")
-def phone(browser: Any, mnist) -> Iterator[Tab]:
-    tab = open_tab(browser, mnist[1], 390, 844)
-    yield tab
-    assert tab.errors == []
-    tab.close()
 
 
 def predict(model: Any, pixels: list[float]) -> np.ndarray:
@@ -279,116 +237,6 @@ def test_backprop_view(desktop: Tab, mnist) -> None:
         desktop.page.select_option("#bp-unit", "1")
         assert desktop.page.get_attribute("#bp-check", "class").endswith("ok"), key
     desktop.page.locator("#backprop").screenshot(path=str(ARTIFACTS / "explain-backprop.png"))
-
-
-def test_phone_hides_no_column(phone: Tab) -> None:
-    page = phone.page
-    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
-    for table in ("#softmax-scores", "#softmax-table", "#bp-dlogits"):
-        box = page.locator(table).bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, table
-    # Any cell past the right edge must sit in a box that scrolls and says so.
-    cut = page.evaluate("""() => [...document.querySelectorAll("td, th")].filter((c) => {
-        const r = c.getBoundingClientRect();
-        if (!r.width || r.right <= 390) return false;
-        const box = c.closest(".scrolls");
-        const hint = box && box.nextElementSibling;
-        return !(box && hint && hint.classList.contains("scroll-hint"));
-      }).map((c) => c.closest("table").id || c.closest("table").className)""")
-    assert cut == []
-    # Every formula fits, or it (or the box it sits in) scrolls and says so.
-    for key in ("conv2d", "max_pooling2d", "dense"):
-        phone.js("(key) => window.glassnet.select(key, 0, [1, 1])", key)
-        page.click("#summary-formulas summary")
-        hidden_js = """() => [...document.querySelectorAll(".formula")].filter((f) => {
-            const box = f.closest(".scrolls") || f;
-            if (box.scrollWidth <= box.clientWidth + 2) return false;
-            const hint = box.nextElementSibling;
-            return !(hint && hint.classList.contains("scroll-hint"));
-          }).map((f) => f.textContent)"""
-        # The hints are added by the "toggle" event, fired after the click returns: give it
-        # up to 2 s, then check (a formula still without a hint fails below).
-        from playwright.sync_api import TimeoutError as PlaywrightTimeout  # the fixture has it
-
-        with contextlib.suppress(PlaywrightTimeout):
-            page.wait_for_function(f"() => ({hidden_js})().length === 0", timeout=2000)
-        hidden = page.evaluate(hidden_js)
-        assert hidden == [], key
-    page.screenshot(path=str(ARTIFACTS / "explain-view-390x844-full.png"), full_page=True)
-
-
-# Contrast of every element that draws text, against the background it is drawn on (the
-# ancestors' background colours composited), by WCAG 2's relative luminance.
-CONTRAST = """() => {
-  const rgba = (s) => { const m = s.match(/[\\d.]+/g).map(Number);
-    return [m[0], m[1], m[2], m.length > 3 ? m[3] : 1]; };
-  const over = (top, under) => { const a = top[3];
-    return [0, 1, 2].map((k) => top[k] * a + under[k] * (1 - a)).concat([1]); };
-  function background(node) {
-    const layers = [];
-    for (let n = node; n && n.nodeType === 1; n = n.parentElement) {
-      const c = rgba(getComputedStyle(n).backgroundColor);
-      if (c[3] > 0) layers.push(c);
-      if (c[3] >= 1) break;
-    }
-    return layers.reverse().reduce((acc, c) => over(c, acc), [255, 255, 255, 1]);
-  }
-  const lum = (c) => { const f = (v) => { v /= 255;
-    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
-    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
-  const out = [];
-  for (const node of document.querySelectorAll("body *")) {
-    if (node.closest("svg, canvas, script, style, [hidden], .sr-only, option")) continue;
-    const text = [...node.childNodes].filter((t) => t.nodeType === 3)
-      .map((t) => t.textContent.trim()).join("");
-    if (!text) continue;
-    const r = node.getBoundingClientRect();
-    if (!r.width || !r.height) continue;
-    const st = getComputedStyle(node);
-    if (st.visibility === "hidden") continue;
-    const fg = over(rgba(st.color), background(node)), bg = background(node);
-    const hi = Math.max(lum(fg), lum(bg)), lo = Math.min(lum(fg), lum(bg));
-    out.push({text: text.slice(0, 30), tag: node.tagName, cls: node.className,
-      ratio: (hi + 0.05) / (lo + 0.05), size: parseFloat(st.fontSize)});
-  }
-  return out;
-}"""
-
-
-@pytest.mark.parametrize("which", ["desktop", "phone"])
-def test_text_contrast_and_size(which: str, request: pytest.FixtureRequest) -> None:
-    tab = request.getfixturevalue(which)
-    tab.js("() => window.glassnet.select('conv2d', 0, [3, 3])")
-    items = tab.js(CONTRAST)
-    assert len(items) > 100  # the check saw the page's text
-    low = [(i["text"], i["cls"], round(i["ratio"], 2)) for i in items if i["ratio"] < 4.5]
-    small = [(i["text"], i["cls"], i["size"]) for i in items if i["size"] < 13]
-    assert low == [], low
-    assert small == [], small
-
-
-def test_keyboard_reaches_sections_detail_and_bars(desktop: Tab, mnist) -> None:
-    page = desktop.page
-    page.focus(".jump a")
-    page.keyboard.press("Shift+Tab")  # the skip link is the first stop of the page
-    assert page.evaluate("() => document.activeElement.className") == "skip"
-    hrefs = page.eval_on_selector_all(".jump a:not([hidden])", "(as) => as.map((a) => "
-                                      "a.getAttribute('href'))")
-    assert {"#input", "#overview", "#detail", "#softmax", "#backprop"} <= set(hrefs)
-    # One Tab stop in the whole overview; arrows do the rest.
-    assert page.locator('#columns .nav-item[tabindex="0"]').count() == 1
-    page.focus('button.thumb[data-layer="conv2d"][data-channel="0"]')
-    page.keyboard.press("Enter")
-    assert page.evaluate("() => document.activeElement.id") == "out-canvas"
-    assert desktop.js("() => window.glassnet.state.key") == "conv2d"
-    page.focus('button.thumb[data-layer="max_pooling2d_1"][data-channel="0"]')
-    for _ in range(4):  # flatten, dropout, then the probability bars
-        page.keyboard.press("ArrowRight")
-    assert page.evaluate("() => document.activeElement.dataset.unit") == "0"
-    page.keyboard.press("ArrowDown")
-    assert page.evaluate("() => document.activeElement.dataset.unit") == "1"
-    page.keyboard.press("Enter")
-    assert desktop.js("() => window.glassnet.state.key") == "dense"
 
 
 def test_overview_draws_skip_and_branch_edges(browser: Any, tmp_path: Path) -> None:
