@@ -107,10 +107,7 @@ if AVAILABLE:  # pragma: no branch
             rows: (P, K); wk: (K, F); acc: (P, f1 − f0)
         """
         npos, k = rows.shape
-        for q in range(npos):
-            a = acc[q]
-            for f in range(a.size):
-                a[f] = 0
+        acc[:] = 0
         for kk in range(k):
             wrow = wk[kk, f0:f1]
             for q in range(npos):
@@ -133,10 +130,7 @@ if AVAILABLE:  # pragma: no branch
             acc: (P, f1 − f0); taps: (P, T)
         """
         npos, k = rows.shape
-        for q in range(npos):
-            a = acc[q]
-            for f in range(a.size):
-                a[f] = 0
+        acc[:] = 0
         for kk in range(k):
             t = kk // nc
             wrow = wk[kk, f0:f1]
