@@ -11,6 +11,9 @@ quantity the rule (``MIN_CHANNELS``, ``KERNEL_VALUES_PER_TILE``) reads. Run it o
 
 ``--orders`` times Winograd's two tile orders instead (the transforms' vectors over the tiles
 of a row, or over the images of a thread's part): the sweep behind ``winograd.images_inner``.
+``--tiles`` times F(4×4, 3×3) against F(2×2, 3×3) where both apply (output sizes multiples
+of 4), with the columns of each thread's GEMMs (its 4×4 tiles): the sweep behind
+``winograd.large_tiles``.
 """
 
 from __future__ import annotations
@@ -74,6 +77,24 @@ def _orders(x: np.ndarray, w: np.ndarray, geo: object) -> tuple:
     return forced(False), forced(True)
 
 
+def _tile_sizes(x: np.ndarray, w: np.ndarray, geo: object) -> tuple:
+    """(F(2×2, 3×3), F(4×4, 3×3)): Winograd forced to each output tile."""
+
+    def forced(large: bool):
+        def run() -> np.ndarray:
+            old = winograd.large_tiles
+            winograd.large_tiles = lambda *_: large
+            try:
+                with _rule(0, 1 << 62):
+                    return fast_conv.conv2d_values(x, w, None, geo)
+            finally:
+                winograd.large_tiles = old
+
+        return run
+
+    return forced(False), forced(True)
+
+
 def _median_ms(fn, repeats: int) -> float:
     fn()
     times = []
@@ -94,12 +115,18 @@ def main() -> None:
     p.add_argument("--max-macs", type=float, default=4e9, help="skip larger convolutions")
     p.add_argument("--orders", action="store_true",
                    help="compare Winograd's tile orders (rows vs images innermost) instead")
+    p.add_argument("--tiles", action="store_true",
+                   help="compare F(4×4, 3×3) with F(2×2, 3×3) instead")
     args = p.parse_args()
     rng = np.random.default_rng(0)
     if args.orders:
         print(f"load average {os.getloadavg()[0]:.2f}; ratio = images / rows innermost; "
               "rule: what images_inner picks for the first thread's part")
         print("channels map batch tiles    rows_ms  images_ms  ratio  rule")
+    elif args.tiles:
+        print(f"load average {os.getloadavg()[0]:.2f}; ratio = F(4x4) / F(2x2); tiles: 4x4 "
+              "tiles in the first thread's part; rule: what large_tiles picks")
+        print("channels map batch tiles    F2_ms      F4_ms  ratio  rule")
     else:
         print(f"load average {os.getloadavg()[0]:.2f}; "
               "ratio = winograd / im2col+GEMM (< 1: faster)")
@@ -108,22 +135,26 @@ def main() -> None:
         for c in args.channels:
             for hw in args.maps:
                 for n in args.batches:
-                    if 9 * c * c * hw * hw * n > args.max_macs:
+                    if 9 * c * c * hw * hw * n > args.max_macs or (args.tiles and hw % 4):
                         continue
                     x = rng.standard_normal((c, n, hw, hw)).astype(np.float32)
                     w = rng.standard_normal((3, 3, c, c)).astype(np.float32)
                     geo = conv_geometry((hw, hw), (3, 3), 1, 1, 1)
                     tiles = n * ((hw + 1) // 2) ** 2
-                    direct, wino = (_orders if args.orders else _paths)(x, w, geo)
+                    pick = _orders if args.orders else _tile_sizes if args.tiles else _paths
+                    direct, wino = pick(x, w, geo)
                     d, wi = [], []
                     for _ in range(3):  # interleaved rounds
                         d.append(_median_ms(direct, args.repeats))
                         wi.append(_median_ms(wino, args.repeats))
                     dm, wm = float(np.median(d)), float(np.median(wi))
                     rule = ""
+                    lo, hi = parallel.chunks(n, 1 << 40)[0]
                     if args.orders:
-                        lo, hi = parallel.chunks(n, 1 << 40)[0]
                         rule = "images" if winograd.images_inner(hi - lo, (hw + 1) // 2) else "rows"
+                    elif args.tiles:
+                        tiles = (hi - lo) * (hw // 4) ** 2
+                        rule = "F4" if winograd.large_tiles(n, c, c, geo) else "F2"
                     print(f"{c:8d} {hw:3d} {n:5d} {tiles:5d} {dm:10.3f} {wm:12.3f} "
                           f"{wm / dm:6.2f}  {rule}", flush=True)
 

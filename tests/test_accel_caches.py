@@ -44,10 +44,15 @@ def test_l2_bytes_falls_back_when_nothing_can_be_read(tmp_path):
     assert caches.l2_bytes() > 0  # this machine's, or the default
 
 
-def test_working_sets_count_what_one_thread_touches(threads):
-    """By hand: 64 channels on 8×8 maps, batch 32, float32 (the parts split as the kernels do)."""
+def test_working_sets_count_what_one_thread_touches(threads, monkeypatch):
+    """By hand: 64 channels on 8×8 maps, batch 32, float32 (the parts split as the kernels do):
+    F(2×2, 3×3) 16 values per (c, f) and per (channel, 2×2 tile), F(4×4, 3×3) 36 per 4×4 tile."""
     geometry = conv_geometry((8, 8), (3, 3), 1, "same", 1)
     parts = threads  # MIN_WORK_PER_CHUNK is 1 under the fixture: every thread gets a part
+    assert winograd.large_tiles(32, 64, 64, geometry)  # 64 or 128 4×4 tiles per thread
+    tiles = 4 * 32 // parts
+    assert winograd.working_set(64, 64, 32, geometry, 4) == 4 * 36 * (64 * 64 + 128 * tiles)
+    monkeypatch.setattr(winograd, "LARGE_TILES", False)
     tiles = 16 * 32 // parts
     assert winograd.working_set(64, 64, 32, geometry, 4) == 4 * 16 * (64 * 64 + 128 * tiles)
     want = 4 * (64 * 64 * 32 + (9 * 64 * 64 + 64 * 64 * 32) // parts)
@@ -84,7 +89,7 @@ def test_the_pairs_run_where_only_they_fit_the_l2(threads, monkeypatch, c, n, hw
     pairs = conv_pairs.working_set(x.shape, w.shape, (hw, hw), 4)
     wino = winograd.working_set(c, c, n, geometry, 4)
     assert pairs < wino
-    by_cost = winograd.cost(c, c, geometry) < conv_pairs.cost(n, (hw, hw), (3, 3), geometry)
+    by_cost = winograd.cost(c, c, geometry, n) < conv_pairs.cost(n, (hw, hw), (3, 3), geometry)
     for l2, want in [(pairs, False), (wino - 1, False), (pairs - 1, by_cost), (wino, by_cost)]:
         monkeypatch.setattr(caches, "l2_bytes", lambda l2=l2: l2)
         assert _winograd_ran(x, w, geometry) is want, l2
@@ -94,8 +99,8 @@ def test_the_pairs_run_where_only_they_fit_the_l2(threads, monkeypatch, c, n, hw
     (32, 16, 2, False),  # 2×2: 16 products either way, and Winograd's transforms on top
     (128, 16, 4, True),  # 4×4, 128 channels: 64 · 1.5 against 100 · 1.125
     (32, 16, 4, False),  # 4×4, 32 channels: the transforms triple Winograd's 64 (192 > 112.5)
-    (64, 128, 8, False),  # 8×8, 64 channels, batch 128: 256 · 2 against 484 · 1.016
-    (64, 32, 8, True),  # ... batch 32: 512 against 484 · 1.0625
+    (64, 128, 8, False),  # 8×8, 64 channels, batch 128: F(4×4) 144 · 3.5 against 484 · 1.016
+    (64, 32, 8, True),  # ... batch 32: 504 against 484 · 1.0625
 ])
 def test_inference_takes_winograd_or_the_pairs_by_their_costs(threads, monkeypatch, c, n, hw,
                                                               want_winograd):

@@ -207,9 +207,9 @@ def _winograd_pays(x: Array, w: Array, geometry: ConvGeometry, groups: int) -> b
     Both in C×F products per image: Winograd's 16 per tile plus its transforms
     (:func:`winograd.cost`: as much again at 64 channels), the pairs' joined pairs over GEMMs
     as long as the batch (:func:`conv_pairs.cost`). A 2×2 map makes 16 products either way, so
-    the pairs run; 64 channels on 8×8 maps at batch 128: 256 · 2 against 484 · 1.016, the pairs
-    run; 128 channels on 4×4 maps: 64 · 1.5 against 100 · 1.016, Winograd runs
-    (docs/performance.md, rules table).
+    the pairs run; 64 channels on 8×8 maps at batch 128: F(4×4, 3×3)'s 144 · 3.5 against
+    484 · 1.016, the pairs run; 128 channels on 4×4 maps: 36 · 2.25 against 100 · 1.016,
+    Winograd runs (docs/performance.md, rules table).
 
     Before the costs, the caches: where one thread's part of the pairs fits the core's L2
     (:func:`glassnet.accel.caches.l2_bytes`) and Winograd's does not, the pairs run. Winograd's
@@ -228,7 +228,7 @@ def _winograd_pays(x: Array, w: Array, geometry: ConvGeometry, groups: int) -> b
             winograd.working_set(w.shape[2], w.shape[3], x.shape[1], geometry, itemsize)):
         return False  # only the pairs stay in the core's own cache
     in_hw, kernel_hw = tuple(x.shape[2:]), tuple(w.shape[:2])
-    return winograd.cost(w.shape[2], w.shape[3], geometry) < conv_pairs.cost(
+    return winograd.cost(w.shape[2], w.shape[3], geometry, x.shape[1]) < conv_pairs.cost(
         x.shape[1], in_hw, kernel_hw, geometry)
 
 

@@ -23,9 +23,17 @@ transform. The batch is split over the threads as in :mod:`glassnet.accel.conv`,
 part one nogil call (transforms and GEMMs, :func:`_chunk`) where NumPy's BLAS can be called by
 address.
 
+**F(4×4, 3×3)** (:mod:`glassnet.accel.winograd4_tiles`): 4×4 output tiles from 6×6 patches,
+36 GEMMs, 2.25 multiply-adds per output against F(2×2)'s 4, but each transformed value costs
+2.5× as much. It replaces F(2×2) where :func:`large_tiles` says so: whole 4×4 tiles, 64 or more
+channels each way, and at least :data:`LARGE_MIN_COLUMNS` tiles per thread (batch 32 and up on
+ResNet's and VGG's maps). Measured on whole inference passes (same process, interleaved):
+vgg11 0.83–0.92 of the time, googlenet 0.92, resnet18 and resnet34 at batch 128 0.91–0.98.
+
 Results equal the direct convolution's to rounding (other sums; the transforms add a few
-float32 roundings: ``tests/test_accel_differential.py``). Inference only: no cache for a
-backward pass. The rule that picks it (:func:`pays`) is in :mod:`glassnet.accel.infer`.
+float32 roundings: ``tests/test_accel_winograd.py``; F(4×4)'s are about 5× F(2×2)'s, 1–3·10⁻⁶
+of the output's magnitude, ``tests/test_accel_winograd4.py``). Inference only: no cache for a
+backward pass. Which convolutions take it: :func:`glassnet.accel.conv._winograd_pays`.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from glassnet.accel import blas, kernels, parallel, spin
+from glassnet.accel import winograd4_tiles as tiles4
 from glassnet.accel import winograd_tiles as tiles
 from glassnet.arith.geometry import Pair
 
@@ -63,6 +72,15 @@ TRANSFORM_COST = 1.0
 # images, one thread, input + output transforms 374 µs for 64 channels on 8×8 maps, 158 for
 # 128 on 4×4, 114 for 256 on 2×2, each against 16.8 M multiply-adds ≈ 370 µs of GEMM: 27–39).
 TRANSFORM_MACS = 32
+LARGE_TILES = True  # F(4×4, 3×3) where it pays (:func:`large_tiles`)
+# What a transformed value of F(4×4, 3×3) costs in GEMM multiply-adds: its 6×6 transforms
+# took 2.5× as long per value as the 4×4 ones (64 channels on 8×8 maps, 64 images, one thread:
+# 1.27 against 0.51 ns), so 2.5 · TRANSFORM_MACS.
+LARGE_TRANSFORM_MACS = 80
+# The fewest 4×4 tiles per thread (its GEMMs' columns) where F(4×4, 3×3) beat F(2×2, 3×3):
+# ``scripts/bench_winograd.py --tiles``, 64–512 channels, ratio F4 / F2: 4–16 tiles
+# 1.00–1.55 (7 of 8 slower), 64 tiles 0.79–1.15, 256 tiles 0.70–1.00 (docs/performance.md).
+LARGE_MIN_COLUMNS = 64
 
 
 if kernels.AVAILABLE and blas.AVAILABLE and spin.AVAILABLE:  # pragma: no branch
@@ -106,6 +124,28 @@ if kernels.AVAILABLE and blas.AVAILABLE and spin.AVAILABLE:  # pragma: no branch
                           out)
         spin.finish(sync, done, post, seen)
 
+    @njit(cache=True, nogil=True)
+    def _chunk4(  # type: ignore[no-untyped-def]
+        x, pt, pl, n0, n1, th, tw, u, v, m, scale, shift, scaled, shifted, clip, cap, out,
+        gemm_at, sync, started, done, post, seen,
+    ):
+        """:func:`_chunk` for F(4×4, 3×3) (images innermost): 36 GEMMs.
+
+        Shapes:
+            x: (C, N, H, W); u: (36, C, F); v: (36, C, T); m: (36, F, T);
+            out: (F, N, OH, OW), T = (n1 − n0)·TH·TW
+        """
+        spin.signal(sync, started)
+        tiles4.input_by_image(x, pt, pl, n0, n1, th, tw, v)
+        c, f, t, isz = v.shape[1], m.shape[1], v.shape[2], v.itemsize
+        zero = v.dtype.type(0)
+        for xi in range(36):
+            blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, f, t, c,
+                      u.ctypes.data + xi * c * f * isz, f, v.ctypes.data + xi * c * t * isz, t,
+                      zero, m.ctypes.data + xi * f * t * isz, t)
+        tiles4.output_by_image(m, n0, n1, th, tw, scale, shift, scaled, shifted, clip, cap, out)
+        spin.finish(sync, done, post, seen)
+
 
 def images_inner(images: int, tiles_per_row: int) -> bool:
     """Whether a part's transforms run with the images innermost (vectors over images).
@@ -119,19 +159,21 @@ def images_inner(images: int, tiles_per_row: int) -> bool:
     return images >= tiles_per_row
 
 
-def kernel_transform(w: Array) -> Array:
-    """U = G g Gᵀ for every (c, f), as the 16 GEMMs' left operands.
+def kernel_transform(w: Array, size: int = 2) -> Array:
+    """U = G g Gᵀ for every (c, f), as the GEMMs' left operands (``size``: the output tile).
 
     Shapes:
-        w: (3, 3, C, F) -> (16, C, F)
+        w: (3, 3, C, F) -> ((size + 2)², C, F)
     """
     c, f = w.shape[2:]
-    u = np.empty((16, c * f), dtype=w.dtype)
+    values = (size + 2) ** 2
+    u = np.empty((values, c * f), dtype=w.dtype)
     g = np.ascontiguousarray(w).reshape(9, c * f)
+    kernel = tiles.kernel_tiles if size == 2 else tiles4.kernel_tiles
     # Split over the threads by columns: it runs before the batch parts, which all need U.
-    parallel.run(lambda lo, hi: tiles.kernel_tiles(g, u, lo, hi),
-                 parallel.chunks(c * f, 25 * c * f, TRANSFORM_COST))
-    return u.reshape(16, c, f)
+    parallel.run(lambda lo, hi: kernel(g, u, lo, hi),
+                 parallel.chunks(c * f, (values + 9) * c * f, TRANSFORM_COST))
+    return u.reshape(values, c, f)
 
 
 def products(geometry: Any) -> int:
@@ -140,14 +182,20 @@ def products(geometry: Any) -> int:
     return 16 * ((oh + 1) // 2) * ((ow + 1) // 2)
 
 
-def cost(c: int, f: int, geometry: Any) -> float:
+def cost(c: int, f: int, geometry: Any, n: int = 1) -> float:
     """Time per image in C×F products: the GEMMs' plus the transforms', as products.
 
     A tile's input and output transforms write 16·(C + F) values, each costing about
     :data:`TRANSFORM_MACS` of the GEMMs' multiply-adds, so the transforms add
-    TRANSFORM_MACS·(1/C + 1/F) per product: as much as the GEMMs at C = F = 64.
+    TRANSFORM_MACS·(1/C + 1/F) per product: as much as the GEMMs at C = F = 64. Where a batch
+    of ``n`` takes F(4×4, 3×3) (:func:`large_tiles`): 36 products per 4×4 tile, each
+    transformed value :data:`LARGE_TRANSFORM_MACS`.
     """
-    return products(geometry) * (1 + TRANSFORM_MACS * (1 / c + 1 / f))
+    s = 1 / c + 1 / f
+    if large_tiles(n, c, f, geometry):
+        (oh, ow) = geometry.out_hw
+        return 36 * (oh // 4) * (ow // 4) * (1 + LARGE_TRANSFORM_MACS * s)
+    return products(geometry) * (1 + TRANSFORM_MACS * s)
 
 
 def working_set(c: int, f: int, n: int, geometry: Any, itemsize: int) -> int:
@@ -155,9 +203,12 @@ def working_set(c: int, f: int, n: int, geometry: Any, itemsize: int) -> int:
 
     Every part reads all of U (16·C·F: the parts split the images, not the filters) and writes
     V (16·C·T) and M (16·F·T) for its T tiles, with the images split as :func:`conv2d_values`
-    splits them.
+    splits them; with F(4×4, 3×3) (:func:`large_tiles`) 36 values each, T its 4×4 tiles.
     """
     (oh, ow) = geometry.out_hw
+    if large_tiles(n, c, f, geometry):
+        lo, hi = _large_parts(n, c, f, (oh, ow))[0]
+        return itemsize * 36 * (c * f + (c + f) * (oh // 4) * (ow // 4) * (hi - lo))
     th, tw = (oh + 1) // 2, (ow + 1) // 2
     work = (16 * (c + f) * th * tw + f * oh * ow) * n
     parts = max(len(parallel.chunks(n, work)), 1)
@@ -205,25 +256,25 @@ def conv2d_values(
     (oh, ow), ((pt, _), (pl, _)) = geometry.out_hw, geometry.pads
     c, n = x.shape[:2]
     f = w.shape[3]
-    th, tw = (oh + 1) // 2, (ow + 1) // 2
     xc = np.ascontiguousarray(x)
-    uc = kernel_transform(w)
-    u = uc.transpose(0, 2, 1)  # (16, F, C) views of U[ξ]ᵀ
     out = np.empty((f, n, oh, ow), dtype=x.dtype)
     dt = x.dtype
     none = np.zeros(0, dt)
     sc = none if scale is None else np.ascontiguousarray(scale, dtype=dt)
     sh = none if shift is None else np.ascontiguousarray(shift, dtype=dt)
-    top = dt.type(cap)
+    flags = (scale is not None, shift is not None, clip, dt.type(cap))
+    gemm_at = blas.gemm_address(dt) if blas.AVAILABLE and spin.AVAILABLE else 0
+    if large_tiles(n, c, f, geometry):
+        return _large(xc, w, pt, pl, sc, sh, flags, out, gemm_at)
+    th, tw = (oh + 1) // 2, (ow + 1) // 2
+    uc = kernel_transform(w)
     # Work: the values the transforms and the GEMMs touch. The threads split the images; with
     # too few images for that (batch 1) they split the rows of tiles of the row order.
     work = (16 * (c + f) * th * tw + f * oh * ow) * n
     parts = [(lo, hi, 0, th) for lo, hi in parallel.chunks(n, work)]
     if len(parts) == 1 and not images_inner(n, tw):
         parts = [(0, n, r0, r1) for r0, r1 in parallel.chunks(th, work)]
-    gemm_at = blas.gemm_address(dt) if blas.AVAILABLE and spin.AVAILABLE else 0
     if gemm_at:  # each part one nogil call (the closure below is the fallback)
-        flags = (scale is not None, shift is not None, clip, top)
         parallel.run_kernel(_chunk, [
             (xc, pt, pl, lo, hi, r0, r1, th, tw, uc,
              np.empty((16, c, (hi - lo) * (r1 - r0) * tw), dt),
@@ -241,12 +292,69 @@ def conv2d_values(
             tiles.input_by_image(xc, pt, pl, lo, hi, th, tw, v)
         else:
             tiles.input_rows(xc, pt, pl, lo, hi, r0, r1, tw, v)
-        m = np.matmul(u, v)  # the 16 GEMMs (F × C)·(C × tiles)
-        flags = (sc, sh, scale is not None, shift is not None, clip, top, out)
+        m = np.matmul(uc.transpose(0, 2, 1), v)  # the 16 GEMMs (F × C)·(C × tiles)
         if images_inner(hi - lo, tw):
-            tiles.output_by_image(m, lo, hi, th, tw, *flags)
+            tiles.output_by_image(m, lo, hi, th, tw, sc, sh, *flags, out)
         else:
-            tiles.output_rows(m, lo, hi, r0, r1, tw, *flags)
+            tiles.output_rows(m, lo, hi, r0, r1, tw, sc, sh, *flags, out)
 
     parallel.run(part, [(k, k + 1) for k in range(len(parts))])
+    return out
+
+
+def _large_parts(n: int, c: int, f: int, out_hw: Pair) -> list[tuple[int, int]]:
+    """The image ranges of the threads' parts for F(4×4, 3×3)."""
+    (oh, ow) = out_hw
+    return parallel.chunks(n, (36 * (c + f) * (oh // 4) * (ow // 4) + f * oh * ow) * n)
+
+
+def large_tiles(n: int, c: int, f: int, geometry: Any) -> bool:
+    """Whether F(4×4, 3×3) computes the convolution instead of F(2×2, 3×3).
+
+    * Output sizes that are multiples of 4, and parts of at least as many images as there are
+      4×4 tiles in a row (its transforms run with the images innermost only).
+    * Cheaper per output: per 16 outputs F(4×4) makes 36 products and F(2×2) 64, but a
+      transformed 6×6 value costs :data:`LARGE_TRANSFORM_MACS` against
+      :data:`TRANSFORM_MACS` for a 4×4 one (both in GEMM multiply-adds), so
+      36·(1 + LARGE_TRANSFORM_MACS·s) < 64·(1 + TRANSFORM_MACS·s), s = 1/C + 1/F: from 64
+      channels each way.
+    * Each thread's GEMMs at least :data:`LARGE_MIN_COLUMNS` tiles wide.
+    """
+    (oh, ow) = geometry.out_hw
+    if not LARGE_TILES or oh % 4 or ow % 4:
+        return False
+    s = 1 / c + 1 / f
+    if 36 * (1 + LARGE_TRANSFORM_MACS * s) >= 64 * (1 + TRANSFORM_MACS * s):
+        return False
+    tiles = (oh // 4) * (ow // 4)
+    return all(images_inner(hi - lo, ow // 4) and (hi - lo) * tiles >= LARGE_MIN_COLUMNS
+               for lo, hi in _large_parts(n, c, f, (oh, ow)))
+
+
+def _large(xc: Array, w: Array, pt: int, pl: int, sc: Array, sh: Array, flags: tuple[Any, ...],
+           out: Array, gemm_at: int) -> Array:
+    """:func:`conv2d_values` by F(4×4, 3×3) (:mod:`glassnet.accel.winograd4_tiles`).
+
+    Shapes:
+        xc: (C, N, H, W); w: (3, 3, C, F); out: (F, N, OH, OW)
+    """
+    f, n, oh, ow = out.shape
+    c, dt = xc.shape[0], xc.dtype
+    th, tw = oh // 4, ow // 4
+    parts = _large_parts(n, c, f, (oh, ow))
+    uc = kernel_transform(w, 4)
+    if gemm_at:
+        parallel.run_kernel(_chunk4, [
+            (xc, pt, pl, lo, hi, th, tw, uc, np.empty((36, c, (hi - lo) * th * tw), dt),
+             np.empty((36, f, (hi - lo) * th * tw), dt), sc, sh, *flags, out, gemm_at)
+            for lo, hi in parts
+        ])
+        return out
+    def part(lo: int, hi: int) -> None:
+        v = np.empty((36, c, (hi - lo) * th * tw), dtype=dt)
+        tiles4.input_by_image(xc, pt, pl, lo, hi, th, tw, v)
+        m = np.matmul(uc.transpose(0, 2, 1), v)  # the 36 GEMMs (F × C)·(C × tiles)
+        tiles4.output_by_image(m, lo, hi, th, tw, sc, sh, *flags, out)
+
+    parallel.run(part, parts)
     return out
