@@ -71,21 +71,19 @@ def test_chunks_keep_small_work_whole(monkeypatch):
 
 
 def test_a_gemm_convolutions_work_counts_its_products(monkeypatch):
-    """accel.conv._work: the values a GEMM convolution touches, or its multiply-adds at
+    """parallel.gemm_work: the values a GEMM convolution touches, or its multiply-adds at
     MACS_PER_VALUE to a value where those are more — so a weight-heavy convolution on small
     maps is split over the threads (256 → 512 onto 1×1 maps at batch 128: 196 k values, 67 M
     multiply-adds), while one whose values dominate keeps its count (LeNet's second conv)."""
-    from glassnet.accel import conv as fast_conv
-
     k, f, positions = 4 * 256, 512, 128
-    assert fast_conv._work(k, f, positions) == k * f * positions // fast_conv.MACS_PER_VALUE
-    assert fast_conv._work(150, 16, 3200) == (150 + 16) * 3200
+    assert parallel.gemm_work(k, f, positions) == k * f * positions // parallel.MACS_PER_VALUE
+    assert parallel.gemm_work(150, 16, 3200) == (150 + 16) * 3200
     old = parallel.configured_threads()
     parallel.set_num_threads(2)
     try:
         with parallel.split_scope():
             assert len(parallel.chunks(128, (k + f) * positions)) == 1  # by values alone
-            assert len(parallel.chunks(128, fast_conv._work(k, f, positions))) == 2
+            assert len(parallel.chunks(128, parallel.gemm_work(k, f, positions))) == 2
     finally:
         parallel.set_num_threads(old)
 

@@ -49,10 +49,6 @@ from glassnet.backend import get_xp
 from glassnet.ops.conv import ConvGeometry, check_conv_args, conv_geometry, weight_matrix
 from glassnet.ops.im2col import pad_spatial
 
-# A GEMM's multiply-adds per value streamed through memory, at equal time (:func:`_work`): the
-# value Winograd's transforms measured too (27–39, ``winograd.TRANSFORM_MACS``).
-MACS_PER_VALUE = 32
-
 Array = Any  # numpy or cupy ndarray
 Pads = tuple[Pair, Pair]
 
@@ -255,7 +251,8 @@ def _conv2d(
     wm = kernel_matrix(w) if ungrouped else weight_matrix(w, groups)
     ones = bias_folded(b is not None, groups)
     out = xp.empty((f, n, oh, ow), dtype=xp.result_type(x, w))
-    ranges = parallel.chunks(n, _work(c * kh * kw, f, oh * ow * n)) if xp is np else [(0, n)]
+    work = parallel.gemm_work(c * kh * kw, f, oh * ow * n)  # products, not only copies
+    ranges = parallel.chunks(n, work) if xp is np else [(0, n)]
     if ungrouped and _pointwise(w, geometry):
         # A 1×1 stride-1 unpadded convolution IS a product with the maps: its columns are the
         # input itself, each batch chunk a (C, n·H·W) view (nothing copied).
@@ -317,18 +314,6 @@ def _conv2d(
         cols, tuple(ranges), w, wm, (c, n, h, wd), pads, s, d, groups, b is not None
     )
     return out, cache
-
-
-def _work(k: int, f: int, positions: int) -> int:
-    """The work that :func:`glassnet.accel.parallel.chunks` splits, for a GEMM convolution.
-
-    The values it touches (its columns and outputs, (K + F) per output position), or its
-    multiply-adds counted :data:`MACS_PER_VALUE` to a value, whichever is more: on small maps
-    with many channels the products, not the copies, take the time (a 3×3 stride-2
-    convolution 256 → 512 onto 1×1 maps at batch 128: 196 k values, 67 M multiply-adds —
-    2.3 ms unsplit).
-    """
-    return max((k + f) * positions, k * f * positions // MACS_PER_VALUE)
 
 
 def _finished(out: Array, epilogue: Epilogue | None) -> Array:

@@ -278,11 +278,11 @@ def _parts(x_shape: tuple[int, int, int, int], w_shape: tuple[int, ...],
            out_hw: tuple[int, int]) -> int:
     """How many threads split the work: by im2col's measure of it, as :mod:`accel.conv` does.
 
-    (C·KH·KW + F)·OH·OW·N elements (:func:`parallel.chunks`), over min(C, F) channels.
+    :func:`parallel.gemm_work` of the im2col GEMM, over min(C, F) channels.
     """
     c, n = x_shape[:2]
     kh, kw, _, f = w_shape
-    work = (c * kh * kw + f) * out_hw[0] * out_hw[1] * n
+    work = parallel.gemm_work(c * kh * kw, f, out_hw[0] * out_hw[1] * n)
     return len(parallel.chunks(min(c, f), work))
 
 

@@ -42,6 +42,9 @@ T = TypeVar("T")
 # hand-off two threads share the caches and the memory bus. The sweep behind the value:
 # docs/performance.md, rules table.
 MIN_WORK_PER_CHUNK = 131_072
+# A GEMM's multiply-adds per value streamed through memory, at equal time (:func:`gemm_work`):
+# what Winograd's transforms measured too (27–39, ``winograd.TRANSFORM_MACS``).
+MACS_PER_VALUE = 32
 
 _state: dict[str, Any] = {"threads": None, "pool": None, "depth": 0, "limiter": None}
 _lock = threading.RLock()
@@ -176,6 +179,18 @@ def chunks(n: int, work: int, cost: float = 1.0) -> list[tuple[int, int]]:
         return [(0, n)]
     bounds = [n * k // parts for k in range(parts + 1)]
     return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def gemm_work(k: int, f: int, positions: int) -> int:
+    """The work of a convolution's GEMMs, for :func:`chunks`.
+
+    The values it touches (its columns and outputs, (K + F) per output position), or its
+    multiply-adds counted :data:`MACS_PER_VALUE` to a value, whichever is more: on small maps
+    with many channels the products, not the copies, take the time (a 3×3 stride-2
+    convolution 256 → 512 onto 1×1 maps at batch 128: 196 k values, 67 M multiply-adds —
+    2.3 ms on one thread).
+    """
+    return max((k + f) * positions, k * f * positions // MACS_PER_VALUE)
 
 
 def run_kernel(kernel: Callable[..., None], parts: Sequence[tuple[Any, ...]]) -> None:
