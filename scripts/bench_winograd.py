@@ -59,40 +59,33 @@ def _paths(x: np.ndarray, w: np.ndarray, geo: object) -> tuple:
     return direct, wino
 
 
-def _orders(x: np.ndarray, w: np.ndarray, geo: object) -> tuple:
-    """(rows innermost, images innermost): Winograd forced to each tile order."""
+def _forced(x: np.ndarray, w: np.ndarray, geo: object, name: str) -> tuple:
+    """Winograd forced, with ``winograd.<name>`` (a rule returning a bool) answering False,
+    then True: the two runs to compare."""
 
-    def forced(images: bool):
+    def forced(answer: bool):
         def run() -> np.ndarray:
-            old = winograd.images_inner
-            winograd.images_inner = lambda _images, _row: images
+            old = getattr(winograd, name)
+            setattr(winograd, name, lambda *_: answer)
             try:
                 with _rule(0, 1 << 62):
                     return fast_conv.conv2d_values(x, w, None, geo)
             finally:
-                winograd.images_inner = old
+                setattr(winograd, name, old)
 
         return run
 
     return forced(False), forced(True)
+
+
+def _orders(x: np.ndarray, w: np.ndarray, geo: object) -> tuple:
+    """(rows innermost, images innermost): Winograd forced to each tile order."""
+    return _forced(x, w, geo, "images_inner")
 
 
 def _tile_sizes(x: np.ndarray, w: np.ndarray, geo: object) -> tuple:
     """(F(2×2, 3×3), F(4×4, 3×3)): Winograd forced to each output tile."""
-
-    def forced(large: bool):
-        def run() -> np.ndarray:
-            old = winograd.large_tiles
-            winograd.large_tiles = lambda *_: large
-            try:
-                with _rule(0, 1 << 62):
-                    return fast_conv.conv2d_values(x, w, None, geo)
-            finally:
-                winograd.large_tiles = old
-
-        return run
-
-    return forced(False), forced(True)
+    return _forced(x, w, geo, "large_tiles")
 
 
 def _median_ms(fn, repeats: int) -> float:

@@ -86,6 +86,20 @@ LARGE_MIN_COLUMNS = 64
 if kernels.AVAILABLE and blas.AVAILABLE and spin.AVAILABLE:  # pragma: no branch
     from numba import njit
 
+    @njit(cache=True, nogil=True, inline="always")
+    def _products(u, v, m, gemm_at):  # type: ignore[no-untyped-def]
+        """M[ξ] = U[ξ]ᵀ · V[ξ] for every position ξ of the transform, through the BLAS by address.
+
+        Shapes:
+            u: (Ξ, C, F); v: (Ξ, C, T); m: (Ξ, F, T)
+        """
+        c, f, t, isz = v.shape[1], m.shape[1], v.shape[2], v.itemsize
+        zero = v.dtype.type(0)
+        for xi in range(v.shape[0]):
+            blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, f, t, c,
+                      u.ctypes.data + xi * c * f * isz, f, v.ctypes.data + xi * c * t * isz, t,
+                      zero, m.ctypes.data + xi * f * t * isz, t)
+
     @njit(cache=True, nogil=True)
     def _chunk(  # type: ignore[no-untyped-def]
         x, pt, pl, n0, n1, ty0, ty1, th, tw, u, v, m, scale, shift, scaled, shifted, clip,
@@ -110,12 +124,7 @@ if kernels.AVAILABLE and blas.AVAILABLE and spin.AVAILABLE:  # pragma: no branch
             tiles.input_by_image(x, pt, pl, n0, n1, th, tw, v)
         else:
             tiles.input_rows(x, pt, pl, n0, n1, ty0, ty1, tw, v)
-        c, f, t, isz = v.shape[1], m.shape[1], v.shape[2], v.itemsize
-        zero = v.dtype.type(0)
-        for xi in range(16):
-            blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, f, t, c,
-                      u.ctypes.data + xi * c * f * isz, f, v.ctypes.data + xi * c * t * isz, t,
-                      zero, m.ctypes.data + xi * f * t * isz, t)
+        _products(u, v, m, gemm_at)
         if by_image:
             tiles.output_by_image(m, n0, n1, th, tw, scale, shift, scaled, shifted, clip,
                                    cap, out)
@@ -137,12 +146,7 @@ if kernels.AVAILABLE and blas.AVAILABLE and spin.AVAILABLE:  # pragma: no branch
         """
         spin.signal(sync, started)
         tiles4.input_by_image(x, pt, pl, n0, n1, th, tw, v)
-        c, f, t, isz = v.shape[1], m.shape[1], v.shape[2], v.itemsize
-        zero = v.dtype.type(0)
-        for xi in range(36):
-            blas.gemm(gemm_at, blas.TRANS, blas.NO_TRANS, f, t, c,
-                      u.ctypes.data + xi * c * f * isz, f, v.ctypes.data + xi * c * t * isz, t,
-                      zero, m.ctypes.data + xi * f * t * isz, t)
+        _products(u, v, m, gemm_at)
         tiles4.output_by_image(m, n0, n1, th, tw, scale, shift, scaled, shifted, clip, cap, out)
         spin.finish(sync, done, post, seen)
 

@@ -27,6 +27,9 @@ import numpy as np
 
 from glassnet.accel import kernels
 
+if kernels.AVAILABLE:  # pragma: no branch
+    from glassnet.accel.winograd_tiles import bordered, images_innermost
+
 # The matrices, for the tests and the docs; the kernels below spell them out.
 G = np.array([[1, 0, 0], [-1 / 3, -1 / 3, -1 / 3], [1 / 3, -1 / 3, 1 / 3],
               [1 / 15, 2 / 15, 4 / 15], [-16 / 15, 8 / 15, -4 / 15], [0, 0, 1]])
@@ -107,21 +110,14 @@ if kernels.AVAILABLE:  # pragma: no branch
         one5, two, two5, half = dt(1.5), dt(2), dt(2.5), dt(0.5)
         nc, h, w = x.shape[0], x.shape[2], x.shape[3]
         nb, hp, wp = n1 - n0, 4 * th + 2, 4 * tw + 2
-        buf = np.zeros((hp, wp, nb), dtype=v.dtype)
+        buf, (r0, r1), (q0, q1) = bordered(h, w, pt, pl, nb, hp, wp, v.dtype)
         flat_rows = buf.reshape(hp, wp * nb)
-        r0, r1 = max(0, -pt), min(h, hp - pt)
-        q0, q1 = max(0, -pl), min(w, wp - pl)
         e = np.empty((6, wp, nb), dtype=v.dtype)  # Bᵀ d of a row of tiles, every column
         block = np.empty((36, tw, nb), dtype=v.dtype)
         runs = block.reshape(36, tw * nb)
         span = tw * nb
         for c in range(nc):
-            xb = x[c, n0:n1]
-            for r in range(r0, r1):  # the border stays zero: only the input's positions change
-                for q in range(q0, q1):
-                    dst = buf[r + pt, q + pl]
-                    for k in range(nb):
-                        dst[k] = xb[k, r, q]
+            images_innermost(x[c, n0:n1], pt, pl, r0, r1, q0, q1, buf)
             for ty in range(th):
                 d0, d1, d2 = flat_rows[4 * ty], flat_rows[4 * ty + 1], flat_rows[4 * ty + 2]
                 d3, d4, d5 = flat_rows[4 * ty + 3], flat_rows[4 * ty + 4], flat_rows[4 * ty + 5]

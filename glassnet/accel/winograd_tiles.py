@@ -154,6 +154,32 @@ if kernels.AVAILABLE:  # pragma: no branch
 
 if kernels.AVAILABLE:  # pragma: no branch
 
+    @njit(cache=True, nogil=True, inline="always")
+    def bordered(h, w, pt, pl, nb, hp, wp, dtype):  # type: ignore[no-untyped-def]
+        """A zeroed (Hp, Wp, NB) buffer for padded planes, and the input's rows and columns in it.
+
+        The rows [r0, r1) and columns [q0, q1) of an H × W input that land inside the buffer
+        once shifted by the padding pt, pl.
+        """
+        buf = np.zeros((hp, wp, nb), dtype=dtype)
+        return buf, (max(0, -pt), min(h, hp - pt)), (max(0, -pl), min(w, wp - pl))
+
+    @njit(cache=True, nogil=True, inline="always")
+    def images_innermost(xb, pt, pl, r0, r1, q0, q1, buf):  # type: ignore[no-untyped-def]
+        """buf[r + pt, q + pl, k] = xb[k, r, q]: a channel's planes, images innermost.
+
+        Input rows r0 … r1 − 1, columns q0 … q1 − 1, into a zero-bordered buffer (the border
+        stays zero: only the input's positions change).
+
+        Shapes:
+            xb: (NB, H, W); buf: (Hp, Wp, NB)
+        """
+        for r in range(r0, r1):
+            for q in range(q0, q1):
+                dst = buf[r + pt, q + pl]
+                for k in range(xb.shape[0]):
+                    dst[k] = xb[k, r, q]
+
     @njit(cache=True, nogil=True)
     def input_by_image(x, pt, pl, n0, n1, th, tw, v):  # type: ignore[no-untyped-def]
         """v[ξ, c, t] = (Bᵀ d B)[ξ] with tile t = (ty·TW + tx)·NB + (n − n0): images innermost.
@@ -173,22 +199,15 @@ if kernels.AVAILABLE:  # pragma: no branch
         """
         nc, h, w = x.shape[0], x.shape[2], x.shape[3]
         nb, hp, wp = n1 - n0, 2 * th + 2, 2 * tw + 2
-        buf = np.zeros((hp, wp, nb), dtype=v.dtype)
+        buf, (r0, r1), (q0, q1) = bordered(h, w, pt, pl, nb, hp, wp, v.dtype)
         flat_rows = buf.reshape(hp, wp * nb)
-        r0, r1 = max(0, -pt), min(h, hp - pt)
-        q0, q1 = max(0, -pl), min(w, wp - pl)
         e = np.empty((4, wp, nb), dtype=v.dtype)  # Bᵀ d of a row of tiles, every column
         flat_e = e.reshape(4, wp * nb)
         block = np.empty((16, tw, nb), dtype=v.dtype)
         runs = block.reshape(16, tw * nb)
         span = tw * nb
         for c in range(nc):
-            xb = x[c, n0:n1]
-            for r in range(r0, r1):  # the border stays zero: only the input's positions change
-                for q in range(q0, q1):
-                    dst = buf[r + pt, q + pl]
-                    for k in range(nb):
-                        dst[k] = xb[k, r, q]
+            images_innermost(x[c, n0:n1], pt, pl, r0, r1, q0, q1, buf)
             for ty in range(th):
                 # Bᵀ d: whole rows (every column, every image) as one vector each
                 d0, d1 = flat_rows[2 * ty], flat_rows[2 * ty + 1]
