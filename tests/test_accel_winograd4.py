@@ -153,7 +153,7 @@ def test_large_tiles_rule_reads_only_shapes(monkeypatch):
     assert case(64, 32, 8)  # 16 × 4 = 64 tiles: just enough
     assert not case(128, 32, 4)  # 16 tiles per thread
     assert not case(32, 128, 8)  # 32 channels: the transforms cost more than they save
-    assert case(48, 128, 8, f=96) == (36 * (1 + 80 * (1 / 48 + 1 / 96))
-                                      < 64 * (1 + 32 * (1 / 48 + 1 / 96)))
+    assert case(48, 128, 8, f=96)  # s = 1/32: 36 · 3.5 = 126 < 64 · 2 = 128
+    assert not case(48, 128, 8)  # s = 1/24: 36 · 4.33 = 156 > 64 · 2.33 = 149
     assert not case(64, 128, 6)  # 6×6 outputs: not whole 4×4 tiles
     assert not case(64, 4, 32)  # 2 images per thread, 8 tiles per row: rows innermost

@@ -186,7 +186,7 @@ def products(geometry: Any) -> int:
     return 16 * ((oh + 1) // 2) * ((ow + 1) // 2)
 
 
-def cost(c: int, f: int, geometry: Any, n: int = 1) -> float:
+def cost(c: int, f: int, geometry: Any, n: int) -> float:
     """Time per image in C×F products: the GEMMs' plus the transforms', as products.
 
     A tile's input and output transforms write 16·(C + F) values, each costing about
